@@ -1,0 +1,21 @@
+// Small C helpers for what Glibc's Swift overlay does not expose.
+#ifndef PIPEBUS_SHIM_H
+#define PIPEBUS_SHIM_H
+
+#include <stdint.h>
+
+/// Pins the calling thread (and the threads it creates afterwards) to the given CPUs.
+/// Returns 0 on success, or an errno value.
+int pipebus_pin_to_cpus(const int *cpus, int count);
+
+/// The number of CPUs the calling thread may run on, or -1 with errno set.
+int pipebus_allowed_cpu_count(void);
+
+/// F_SETPIPE_SZ / F_GETPIPE_SZ, which Glibc's overlay does not name.
+int pipebus_set_pipe_size(int fd, int size);
+int pipebus_get_pipe_size(int fd);
+
+/// fcntl(fd, F_GETFL) / F_SETFL with O_NONBLOCK on or off; fcntl is variadic in C.
+int pipebus_set_nonblocking(int fd, int on);
+
+#endif

@@ -1,0 +1,56 @@
+/// A bounds check on a protobuf body before protobuf-c unpacks it.
+///
+/// protobuf-c allocates per field and has no limit of its own, so a 4 MiB body of empty
+/// repeated submessages could cost ~40× its size. This walks the top-level fields once (no
+/// recursion, no allocation), checks that they are well-formed, and counts the repeated ones.
+enum WireScan {
+    /// Throws INTERNAL when `body` is not a well-formed sequence of top-level fields, and
+    /// RESOURCE_EXHAUSTED when field `repeatedField` occurs more than `limit` times.
+    static func check(_ body: UnsafeRawBufferPointer, repeatedFields: [UInt32] = [], limit: Int, messageName: String) throws {
+        var index = 0
+        var repeatedCount = 0
+        func varint() throws -> UInt64 {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while index < body.count {
+                let byte = body[index]
+                index += 1
+                if shift < 64 { result |= UInt64(byte & 0x7F) << shift }
+                if byte & 0x80 == 0 { return result }
+                shift += 7
+                if shift > 63 { break }
+            }
+            throw RPCError(code: .internal, message: "\(messageName): truncated or overlong varint at byte \(index)")
+        }
+        while index < body.count {
+            let key = try varint()
+            let field = UInt32(truncatingIfNeeded: key >> 3)
+            if field == 0 { throw RPCError(code: .internal, message: "\(messageName): field number 0 at byte \(index)") }
+            switch key & 7 {
+            case 0: _ = try varint()
+            case 1: index += 8
+            case 5: index += 4
+            case 2:
+                let length = try varint()
+                guard length <= UInt64(body.count - index) else {
+                    throw RPCError(code: .internal, message: "\(messageName): field \(field) claims \(length) bytes, \(body.count - index) remain")
+                }
+                index += Int(length)
+            default:
+                throw RPCError(code: .internal, message: "\(messageName): unsupported wire type \(key & 7) for field \(field)")
+            }
+            if index > body.count {
+                throw RPCError(code: .internal, message: "\(messageName): field \(field) runs past the end of the body")
+            }
+            if repeatedFields.contains(field) {
+                repeatedCount += 1
+                if repeatedCount > limit {
+                    throw RPCError(
+                        code: .resourceExhausted,
+                        message: "\(messageName): more than \(limit) repeated entries"
+                    )
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import Testing
+@testable import PipeBusCore
+@Test func smoke() { #expect(StatusCode.ok.description == "OK") }

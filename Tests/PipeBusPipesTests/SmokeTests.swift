@@ -1,0 +1,3 @@
+import Testing
+@testable import PipeBusPipes
+@Test func pipesSmoke() { #expect(Bool(true)) }
