@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries from Debian.
@@ -35,13 +36,13 @@ let package = Package(
         // Frame codec, envelope, status, call model, router, health model. No file descriptors.
         .target(
             name: "PipeBusCore",
-            dependencies: ["CLZ4", "CProtobufC", "CPipeBusProto"],
+            dependencies: ["CLZ4", "CProtobufC", "CPipeBusProto", "CPipeBusShim"],
             swiftSettings: strictSwift
         ),
         // The named-pipe transport: FIFOs, connect procedure, reader threads.
         .target(
             name: "PipeBusPipes",
-            dependencies: ["PipeBusCore", "CPipeBusShim"],
+            dependencies: ["PipeBusCore", "CPipeBusShim", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -61,6 +62,7 @@ let package = Package(
                 "PipeBusCore",
                 "PipeBusPipes",
                 "CPipeBusShim",
+                "pipebus-c-baseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

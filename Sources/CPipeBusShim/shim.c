@@ -3,6 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
 
 int pipebus_pin_to_cpus(const int *cpus, int count) {
     cpu_set_t set;
@@ -30,3 +34,14 @@ int pipebus_set_nonblocking(int fd, int on) {
     flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
     return fcntl(fd, F_SETFL, flags);
 }
+
+void pipebus_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof(truncated) - 1);
+    truncated[sizeof(truncated) - 1] = 0;
+    pthread_setname_np(pthread_self(), truncated);
+}
+
+int pipebus_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int pipebus_try_lock(int fd) { return flock(fd, LOCK_EX | LOCK_NB); }

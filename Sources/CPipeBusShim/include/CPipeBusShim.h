@@ -18,4 +18,13 @@ int pipebus_get_pipe_size(int fd);
 /// fcntl(fd, F_GETFL) / F_SETFL with O_NONBLOCK on or off; fcntl is variadic in C.
 int pipebus_set_nonblocking(int fd, int on);
 
+/// Names the calling thread (at most 15 bytes are kept), for debuggers and `top -H`.
+void pipebus_set_thread_name(const char *name);
+
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): the wake-up descriptor of a connection's poll loop.
+int pipebus_eventfd(void);
+
+/// flock(fd, LOCK_EX | LOCK_NB); Swift sees `flock` as the struct, not the function.
+int pipebus_try_lock(int fd);
+
 #endif

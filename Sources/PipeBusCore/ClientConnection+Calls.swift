@@ -1,0 +1,162 @@
+/// The four kinds of call, as a caller makes them.
+extension ClientConnection {
+    /// A unary call: one request, one response. The request leaves in a single frame (OPEN with
+    /// the message and END_STREAM), and a quick handler answers in a single frame.
+    public func unary<Request: MessageCodable, Response: MessageCodable>(
+        _ method: MethodDescriptor,
+        request: Request,
+        metadata: Metadata = [:],
+        timeout: Duration? = nil,
+        responseType: Response.Type = Response.self
+    ) async throws -> Response {
+        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: request.serializedBytes(), endStream: true)
+        defer { releaseStream(id) }
+        var response: [UInt8]?
+        while true {
+            switch try await nextInbound(id) {
+            case .message(let bytes):
+                if response != nil {
+                    cancelStream(id, status: Status(code: .internal, message: "more than one response to a unary call"))
+                    throw RPCError(code: .internal, message: "\(method): the server sent more than one response to a unary call")
+                }
+                response = bytes
+            case .end(let status, _):
+                guard status.code == .ok else { throw RPCError(code: status.code, message: status.message) }
+                guard let response else {
+                    throw RPCError(code: .internal, message: "\(method): the server ended the call without a response")
+                }
+                return try Response(serializedBytes: response)
+            }
+        }
+    }
+
+    /// A server-streaming call: one request, then `body` reads the responses. The call is
+    /// cancelled if `body` returns before the server ends it.
+    public func withServerStreaming<Request: MessageCodable, Response: MessageCodable, Result>(
+        _ method: MethodDescriptor,
+        request: Request,
+        metadata: Metadata = [:],
+        timeout: Duration? = nil,
+        responseType: Response.Type = Response.self,
+        _ body: (ResponseStream<Response>) async throws -> Result
+    ) async throws -> Result {
+        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: request.serializedBytes(), endStream: true)
+        defer { finishCall(id) }
+        return try await body(ResponseStream(connection: self, streamID: id))
+    }
+
+    /// A client-streaming call: `body` sends requests; then the one response is returned.
+    public func withClientStreaming<Request: MessageCodable, Response: MessageCodable>(
+        _ method: MethodDescriptor,
+        metadata: Metadata = [:],
+        timeout: Duration? = nil,
+        requestType: Request.Type = Request.self,
+        responseType: Response.Type = Response.self,
+        _ body: (RequestSender<Request>) async throws -> Void
+    ) async throws -> Response {
+        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: nil, endStream: false)
+        defer { finishCall(id) }
+        let sender = RequestSender<Request>(connection: self, streamID: id)
+        try await body(sender)
+        try sender.finish()
+        var response: Response?
+        for try await message in ResponseStream<Response>(connection: self, streamID: id) {
+            response = message
+        }
+        guard let response else {
+            throw RPCError(code: .internal, message: "\(method): the server ended the call without a response")
+        }
+        return response
+    }
+
+    /// A bidirectional call: `body` sends and reads as it likes; the call is cancelled if
+    /// `body` returns before the server ends it.
+    public func withBidirectional<Request: MessageCodable, Response: MessageCodable, Result>(
+        _ method: MethodDescriptor,
+        metadata: Metadata = [:],
+        timeout: Duration? = nil,
+        requestType: Request.Type = Request.self,
+        responseType: Response.Type = Response.self,
+        _ body: (RequestSender<Request>, ResponseStream<Response>) async throws -> Result
+    ) async throws -> Result {
+        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: nil, endStream: false)
+        defer { finishCall(id) }
+        return try await body(RequestSender(connection: self, streamID: id), ResponseStream(connection: self, streamID: id))
+    }
+
+    private func open(
+        _ method: MethodDescriptor,
+        metadata: Metadata,
+        timeout: Duration?,
+        firstMessage: [UInt8]?,
+        endStream: Bool
+    ) throws -> UInt32 {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        let micros = timeout.map { Self.microseconds($0) } ?? 0
+        return try openStream(deadline: deadline) { id in
+            Envelope(
+                streamID: id,
+                kind: .open,
+                endStream: endStream,
+                method: method.fullName,
+                metadata: metadata,
+                timeoutMicros: micros,
+                message: firstMessage
+            )
+        }
+    }
+
+    private func finishCall(_ id: UInt32) {
+        cancelStream(id, status: Status(code: .cancelled, message: "the caller stopped reading"))
+        releaseStream(id)
+    }
+
+    static func microseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 1 }
+        return max(1, UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000))
+    }
+}
+
+/// The responses of a call, as they arrive. Ends when the server closes the call with OK;
+/// throws the call's status otherwise.
+public struct ResponseStream<Response: MessageCodable>: AsyncSequence, Sendable {
+    public typealias Element = Response
+    let connection: ClientConnection
+    let streamID: UInt32
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let connection: ClientConnection
+        let streamID: UInt32
+        var finished = false
+
+        public mutating func next() async throws -> Response? {
+            guard !finished else { return nil }
+            switch try await connection.nextInbound(streamID) {
+            case .message(let bytes):
+                return try Response(serializedBytes: bytes)
+            case .end(let status, _):
+                finished = true
+                guard status.code == .ok else { throw RPCError(code: status.code, message: status.message) }
+                return nil
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(connection: connection, streamID: streamID) }
+}
+
+/// Sends the requests of a client-streaming or bidirectional call.
+public struct RequestSender<Request: MessageCodable>: Sendable {
+    let connection: ClientConnection
+    let streamID: UInt32
+
+    public func send(_ message: Request) throws {
+        try connection.send([Envelope(streamID: streamID, kind: .message, message: message.serializedBytes())])
+    }
+
+    /// Half-closes the call: the server sees the end of the requests.
+    public func finish() throws {
+        try connection.send([Envelope(streamID: streamID, kind: .message, endStream: true)])
+    }
+}

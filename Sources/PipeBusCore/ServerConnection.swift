@@ -1,0 +1,478 @@
+import Synchronization
+
+/// The server side of one connection: reads frames, runs handlers, writes responses.
+///
+/// `run()` owns the calling thread (one per connection) and is also the connection's
+/// `TaskExecutor`: inline handlers run right where their request was read, and async handlers
+/// run as tasks on this same thread, so a call costs no thread hop (DESIGN §5). Responses
+/// produced while a batch of requests is handled leave in one `write`.
+public final class ServerConnection: TaskExecutor, @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// The largest frame body this side accepts.
+        public var maxFrameSize = FrameHeader.defaultMaxFrameSize
+        /// Compression of outgoing frames (used only if the client can decode LZ4).
+        public var compression = CompressionPolicy.disabled
+        /// How long a client may take to complete the handshake.
+        public var handshakeTimeout: Duration = .seconds(2)
+        /// How long a write may wait for a client that does not read before it is cut off.
+        public var writeTimeout: Duration = .seconds(2)
+        /// Messages buffered per stream before it fails with RESOURCE_EXHAUSTED.
+        public var inboxCapacity = 1024
+        public var maxConcurrentStreams = 1024
+        /// Output buffered by a streaming handler before it is flushed without waiting for the
+        /// end of the loop iteration.
+        public var flushThreshold = 64 * 1024
+        /// Name sent in the handshake.
+        public var serverName = "pipebus"
+
+        public init() {}
+        public static var defaults: Configuration { Configuration() }
+    }
+
+    /// Why a connection ended. `metricReason` is the `reason` label of
+    /// `pipe_connection_errors_total` (nil for an orderly end).
+    public enum CloseReason: Hashable, Sendable, CustomStringConvertible {
+        case peerClosed
+        case shutdown
+        case handshakeTimeout
+        case protocolError(String)
+        case badFrame(String)
+        case slowConsumer
+        case ioError(String)
+
+        public var metricReason: String? {
+            switch self {
+            case .peerClosed, .shutdown: nil
+            case .handshakeTimeout: "handshake_timeout"
+            case .protocolError: "protocol_error"
+            case .badFrame: "bad_frame"
+            case .slowConsumer: "slow_consumer"
+            case .ioError: "io_error"
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .peerClosed: "peer closed the connection"
+            case .shutdown: "server shut down"
+            case .handshakeTimeout: "no handshake in time"
+            case .protocolError(let detail): "protocol error: \(detail)"
+            case .badFrame(let detail): "bad frame: \(detail)"
+            case .slowConsumer: "client did not read its responses in time"
+            case .ioError(let detail): "I/O error: \(detail)"
+            }
+        }
+    }
+
+    private struct StreamEntry {
+        let call: ServerCall
+        var deadline: ContinuousClock.Instant?
+    }
+
+    private struct Pending {
+        var jobs: [UnownedJob] = []
+        var actions: [@Sendable (ServerConnection) -> Void] = []
+        var sleeping = false
+    }
+
+    private let io: any ConnectionIO
+    private let router: Router
+    private let configuration: Configuration
+    private let metrics: TransportMetrics?
+    private let pending = Mutex(Pending())
+
+    // Touched only on the loop thread.
+    private var decoder: FrameDecoder
+    private var encoder: FrameEncoder
+    private var outBuffer: [UInt8] = []
+    private var outFrames = 0
+    private var streams: [UInt32: StreamEntry] = [:]
+    private var streamsWithDeadline = 0
+    private var liveTasks = 0
+    private var peer: Hello?
+    private var highestStreamID: UInt32 = 0
+    private var draining = false
+    private var closeReason: CloseReason?
+    private var loopThreadID: UInt = 0
+
+    public init(io: any ConnectionIO, router: Router, configuration: Configuration = .defaults, metrics: TransportMetrics? = nil) {
+        self.io = io
+        self.router = router
+        self.configuration = configuration
+        self.metrics = metrics
+        self.decoder = FrameDecoder(maxFrameSize: configuration.maxFrameSize)
+        self.encoder = FrameEncoder(maxFrameSize: configuration.maxFrameSize)
+    }
+
+    /// What the client said in its handshake, once it has.
+    public var peerHello: Hello? { peer }
+
+    /// Serves the connection on the calling thread until it ends; returns why it ended.
+    public func run() -> CloseReason {
+        loopThreadID = OSThread.currentID
+        metrics?.connectionOpened()
+        defer { metrics?.connectionClosed() }
+        let hello = Hello(
+            maxFrameSize: UInt32(configuration.maxFrameSize),
+            compression: true,
+            peerName: configuration.serverName,
+            pid: currentPID()
+        )
+        queueFrame(Envelope(streamID: 0, kind: .helloAck, hello: hello))
+        let handshakeDeadline = ContinuousClock.now + configuration.handshakeTimeout
+        while closeReason == nil {
+            runPending()
+            flush()
+            if closeReason != nil { break }
+            if draining && streams.isEmpty {
+                closeReason = .shutdown
+                break
+            }
+            if !prepareToSleep() { continue }
+            let outcome: ReadOutcome
+            do {
+                outcome = try io.read(into: &decoder, timeout: readTimeout(handshakeDeadline: handshakeDeadline))
+            } catch {
+                closeReason = .ioError("\(error)")
+                break
+            }
+            pending.withLock { $0.sleeping = false }
+            switch outcome {
+            case .bytes(let count):
+                metrics?.recordReceived(frames: 0, bytes: count)
+                processFrames()
+            case .endOfStream:
+                if closeReason == nil { closeReason = .peerClosed }
+            case .timedOut, .woken:
+                break
+            }
+            expireDeadlines()
+            if peer == nil, closeReason == nil, ContinuousClock.now >= handshakeDeadline {
+                closeReason = .handshakeTimeout
+            }
+        }
+        tearDown()
+        let reason = closeReason ?? .shutdown
+        if let metricReason = reason.metricReason { metrics?.recordConnectionError(reason: metricReason) }
+        return reason
+    }
+
+    /// Stops the connection: gracefully, by sending GOAWAY and letting calls in flight finish
+    /// (new ones get UNAVAILABLE); or at once, cancelling them. Callable from any thread.
+    public func shutdown(graceful: Bool, reason: String = "server is shutting down") {
+        perform { connection in
+            if !connection.draining {
+                connection.draining = true
+                connection.queueFrame(
+                    Envelope(streamID: connection.highestStreamID, kind: .goAway, status: Status(code: .unavailable, message: reason))
+                )
+            }
+            if !graceful {
+                for id in Array(connection.streams.keys) { connection.endStream(id, status: nil) }
+                connection.closeReason = connection.closeReason ?? .shutdown
+            }
+        }
+    }
+
+    // MARK: TaskExecutor
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let sleeping = pending.withLock { pending -> Bool in
+            pending.jobs.append(job)
+            return pending.sleeping
+        }
+        if sleeping { io.wake() }
+    }
+
+    /// Runs `action` on the loop thread: now if called there, otherwise on its next turn.
+    private func perform(_ action: @escaping @Sendable (ServerConnection) -> Void) {
+        if OSThread.currentID == loopThreadID {
+            action(self)
+            return
+        }
+        let sleeping = pending.withLock { pending -> Bool in
+            pending.actions.append(action)
+            return pending.sleeping
+        }
+        if sleeping { io.wake() }
+    }
+
+    /// Marks the loop as about to block; false if work arrived first.
+    private func prepareToSleep() -> Bool {
+        pending.withLock { pending in
+            guard pending.jobs.isEmpty && pending.actions.isEmpty else { return false }
+            pending.sleeping = true
+            return true
+        }
+    }
+
+    private func runPending() {
+        while true {
+            let (jobs, actions) = pending.withLock { pending in
+                defer {
+                    pending.jobs.removeAll(keepingCapacity: true)
+                    pending.actions.removeAll(keepingCapacity: true)
+                }
+                return (pending.jobs, pending.actions)
+            }
+            if jobs.isEmpty && actions.isEmpty { return }
+            for action in actions { action(self) }
+            for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        }
+    }
+
+    private func readTimeout(handshakeDeadline: ContinuousClock.Instant) -> Duration? {
+        var nearest: ContinuousClock.Instant? = peer == nil ? handshakeDeadline : nil
+        if streamsWithDeadline > 0 {
+            for entry in streams.values {
+                if let deadline = entry.deadline, nearest.map({ deadline < $0 }) ?? true { nearest = deadline }
+            }
+        }
+        guard let nearest else { return nil }
+        return max(.zero, ContinuousClock.now.duration(to: nearest))
+    }
+
+    // MARK: Inbound
+
+    private func processFrames() {
+        var frames = 0
+        while closeReason == nil {
+            let decoded: Result<Envelope, RPCError>?
+            do {
+                decoded = try decoder.withNextFrameBody { body, _ in
+                    do { return .success(try Envelope(serializedBytes: body)) } catch let error as RPCError { return .failure(error) }
+                }
+            } catch {
+                closeReason = .badFrame("\(error)")
+                return
+            }
+            guard let decoded else { break }
+            frames += 1
+            switch decoded {
+            case .success(let envelope): handle(envelope)
+            case .failure(let error): closeReason = .protocolError("undecodable envelope: \(error.message)")
+            }
+        }
+        metrics?.recordReceived(frames: frames, bytes: 0)
+    }
+
+    private func handle(_ envelope: Envelope) {
+        guard peer != nil || envelope.kind == .hello else {
+            closeReason = .protocolError("\(envelope.kind) before the handshake")
+            return
+        }
+        switch envelope.kind {
+        case .hello:
+            guard peer == nil, let hello = envelope.hello else {
+                closeReason = .protocolError("unexpected or empty HELLO")
+                return
+            }
+            guard hello.protocolVersion == Hello.currentProtocolVersion else {
+                queueFrame(Envelope(streamID: 0, kind: .goAway, status: Status(code: .failedPrecondition, message: "protocol version \(hello.protocolVersion) is not supported; this server speaks \(Hello.currentProtocolVersion)")))
+                closeReason = .protocolError("unsupported protocol version \(hello.protocolVersion)")
+                return
+            }
+            peer = hello
+            encoder.maxFrameSize = min(Int(hello.maxFrameSize), FrameHeader.defaultMaxFrameSize * 16)
+            encoder.compression = hello.compression ? configuration.compression : .disabled
+        case .ping:
+            queueFrame(Envelope(streamID: 0, kind: .pong, pingData: envelope.pingData))
+        case .pong:
+            break
+        case .open:
+            open(envelope)
+        case .message:
+            guard let entry = streams[envelope.streamID] else { return }  // already ended
+            if let message = envelope.message, !entry.call.inbox.deliver(message) {
+                endStream(envelope.streamID, status: Status(code: .resourceExhausted, message: "more than \(configuration.inboxCapacity) request messages buffered"))
+                return
+            }
+            if envelope.endStream { entry.call.inbox.finish() }
+        case .cancel:
+            if streams[envelope.streamID] != nil { endStream(envelope.streamID, status: nil) }
+        default:
+            closeReason = .protocolError("unexpected \(envelope.kind) from a client")
+        }
+    }
+
+    private func open(_ envelope: Envelope) {
+        let id = envelope.streamID
+        guard id % 2 == 1, id > highestStreamID else {
+            closeReason = .protocolError("stream id \(id) is not odd and increasing (last \(highestStreamID))")
+            return
+        }
+        highestStreamID = id
+        if draining {
+            return close(id, Status(code: .unavailable, message: "server is draining; retry on a new connection"))
+        }
+        if streams.count >= configuration.maxConcurrentStreams {
+            return close(id, Status(code: .resourceExhausted, message: "more than \(configuration.maxConcurrentStreams) concurrent calls"))
+        }
+        guard let handler = router.handler(for: envelope.method) else {
+            return close(id, Status(code: .unimplemented, message: "unknown method \(envelope.method)"))
+        }
+        let deadline = envelope.timeoutMicros > 0 ? ContinuousClock.now + .microseconds(envelope.timeoutMicros) : nil
+        let context = ServerContext(
+            method: envelope.method,
+            metadata: envelope.metadata,
+            deadline: deadline,
+            peerName: peer?.peerName ?? "",
+            peerPID: peer?.pid ?? 0
+        )
+        switch handler {
+        case .inline(let body) where envelope.endStream && envelope.message != nil:
+            runInline(body, request: envelope.message!, context: context, streamID: id)
+        case .inline(let body):
+            startTask(id, context: context, deadline: deadline, first: envelope) { call in
+                let request = try await call.inbox.next() ?? []
+                try call.send(try request.withUnsafeBytes { try body($0, call.context) })
+            }
+        case .task(let body):
+            startTask(id, context: context, deadline: deadline, first: envelope, body)
+        }
+    }
+
+    private func runInline(
+        _ body: (UnsafeRawBufferPointer, ServerContext) throws -> [UInt8],
+        request: [UInt8],
+        context: ServerContext,
+        streamID: UInt32
+    ) {
+        do {
+            let response = try request.withUnsafeBytes { try body($0, context) }
+            if let deadline = context.deadline, ContinuousClock.now > deadline {
+                return close(streamID, Status(code: .deadlineExceeded, message: "deadline exceeded while handling \(context.method)"))
+            }
+            queueFrame(Envelope(streamID: streamID, kind: .close, endStream: true, message: response), orFail: streamID)
+        } catch {
+            close(streamID, Self.status(for: error))
+        }
+    }
+
+    private func startTask(
+        _ id: UInt32,
+        context: ServerContext,
+        deadline: ContinuousClock.Instant?,
+        first envelope: Envelope,
+        _ body: @escaping @Sendable (ServerCall) async throws -> Void
+    ) {
+        let call = ServerCall(streamID: id, context: context, inboxCapacity: configuration.inboxCapacity, connection: self)
+        if let message = envelope.message { _ = call.inbox.deliver(message) }
+        if envelope.endStream { call.inbox.finish() }
+        streams[id] = StreamEntry(call: call, deadline: deadline)
+        if deadline != nil { streamsWithDeadline += 1 }
+        liveTasks += 1
+        // Tracked, not forgotten: the stream entry ends it (cancel, deadline, shutdown) and
+        // tearDown() waits for every task to finish before the connection's thread returns.
+        Task(executorPreference: self) {
+            let status: Status
+            do {
+                try await body(call)
+                status = .ok
+            } catch {
+                status = Self.status(for: error)
+            }
+            self.perform { connection in
+                connection.liveTasks -= 1
+                if connection.streams[id] != nil, !call.hasEnded { connection.endStream(id, status: status) }
+            }
+        }
+    }
+
+    private static func status(for error: any Error) -> Status {
+        switch error {
+        case let error as RPCError: error.status
+        case is CancellationError: Status(code: .cancelled, message: "the call was cancelled")
+        default: Status(code: .unknown, message: "\(error)")
+        }
+    }
+
+    /// Ends a stream: tells the client `status` (nil: nothing, the client cancelled) and
+    /// stops the handler.
+    private func endStream(_ id: UInt32, status: Status?) {
+        guard let entry = streams.removeValue(forKey: id) else { return }
+        if entry.deadline != nil { streamsWithDeadline -= 1 }
+        entry.call.markEnded()
+        if let status { close(id, status) }
+    }
+
+    private func close(_ id: UInt32, _ status: Status) {
+        queueFrame(Envelope(streamID: id, kind: .close, endStream: true, status: status))
+    }
+
+    private func expireDeadlines() {
+        guard streamsWithDeadline > 0 else { return }
+        let now = ContinuousClock.now
+        for (id, entry) in streams {
+            if let deadline = entry.deadline, deadline <= now {
+                endStream(id, status: Status(code: .deadlineExceeded, message: "deadline exceeded in \(entry.call.context.method)"))
+            }
+        }
+    }
+
+    // MARK: Outbound
+
+    /// Called by `ServerCall.send`: a response message on a stream.
+    func sendMessage(_ message: [UInt8], on id: UInt32) throws {
+        guard OSThread.currentID == loopThreadID else {
+            perform { connection in try? connection.sendMessage(message, on: id) }
+            return
+        }
+        guard streams[id] != nil, closeReason == nil else {
+            throw RPCError(code: .cancelled, message: "the call has ended")
+        }
+        try encode(Envelope(streamID: id, kind: .message, message: message))
+        if outBuffer.count >= configuration.flushThreshold { flush() }
+    }
+
+    private func encode(_ envelope: Envelope) throws {
+        try encoder.appendFrame(to: &outBuffer) { buffer in envelope.serialize(into: &buffer) }
+        outFrames += 1
+    }
+
+    /// Queues an envelope for the next flush; a response too large for the client fails its call.
+    private func queueFrame(_ envelope: Envelope, orFail streamID: UInt32 = 0) {
+        do {
+            try encode(envelope)
+        } catch let error as RPCError where streamID != 0 {
+            close(streamID, error.status)
+        } catch {
+            closeReason = closeReason ?? .protocolError("cannot encode \(envelope.kind): \(error)")
+        }
+    }
+
+    private func flush() {
+        guard !outBuffer.isEmpty else { return }
+        defer {
+            outBuffer.removeAll(keepingCapacity: outBuffer.count <= 1024 * 1024)
+            outFrames = 0
+        }
+        guard closeReason == nil || closeReason == .shutdown else { return }
+        do {
+            try outBuffer.withUnsafeBytes { try io.write($0, timeout: configuration.writeTimeout) }
+            metrics?.recordSent(frames: outFrames, bytes: outBuffer.count)
+        } catch let error as RPCError where error.code == .deadlineExceeded {
+            closeReason = .slowConsumer
+        } catch {
+            closeReason = closeReason ?? .peerClosed
+        }
+    }
+
+    // MARK: Teardown
+
+    /// Cancels what is left, lets the tasks finish on this thread, and closes the I/O.
+    private func tearDown() {
+        for id in Array(streams.keys) { endStream(id, status: nil) }
+        if closeReason == .shutdown { flush() }
+        io.close()
+        // Handler tasks prefer this executor: keep running their jobs until they are done, so
+        // none is left suspended on a thread that no longer runs. Bounded by a grace period.
+        let giveUp = ContinuousClock.now + .seconds(5)
+        while liveTasks > 0 && ContinuousClock.now < giveUp {
+            runPending()
+            outBuffer.removeAll(keepingCapacity: true)
+            if liveTasks > 0 { usleepBriefly() }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+/// What a handler knows about the call it serves.
+public struct ServerContext: Sendable {
+    /// The method called, as sent: `/package.Service/Method`.
+    public var method: String
+    /// The request metadata (`traceparent`, `correlation-id`, …).
+    public var metadata: Metadata
+    /// When the caller stops waiting, if it set a deadline.
+    public var deadline: ContinuousClock.Instant?
+    /// Who the peer said it is in its handshake, and its pid.
+    public var peerName: String
+    public var peerPID: UInt32
+
+    public init(method: String, metadata: Metadata = [:], deadline: ContinuousClock.Instant? = nil, peerName: String = "", peerPID: UInt32 = 0) {
+        self.method = method
+        self.metadata = metadata
+        self.deadline = deadline
+        self.peerName = peerName
+        self.peerPID = peerPID
+    }
+}
+
+/// The request messages of a client-streaming or bidirectional call, as they arrive.
+public struct RequestStream<Request: MessageCodable>: AsyncSequence, Sendable {
+    public typealias Element = Request
+    let inbox: MessageInbox
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let inbox: MessageInbox
+        public mutating func next() async throws -> Request? {
+            guard let bytes = try await inbox.next() else { return nil }
+            return try Request(serializedBytes: bytes)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: inbox) }
+}
+
+/// Sends the response messages of a server-streaming or bidirectional call.
+public struct ResponseWriter<Response: MessageCodable>: Sendable {
+    let call: ServerCall
+
+    /// Sends one message. Throws CANCELLED once the client cancelled or the deadline passed,
+    /// RESOURCE_EXHAUSTED when the message exceeds the client's max frame size.
+    public func write(_ message: Response) async throws {
+        try call.send(message.serializedBytes())
+    }
+}

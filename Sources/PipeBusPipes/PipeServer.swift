@@ -1,0 +1,357 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Logging
+public import PipeBusCore
+import Synchronization
+
+/// Serves a `Router` over named pipes in one `PipeDirectory`.
+///
+/// A listener thread reads connect records from the well-known FIFO; each accepted connection
+/// gets its own thread running a `ServerConnection`. A record naming FIFOs the client never
+/// opened is refused at once (the server's non-blocking open of the reply FIFO fails with
+/// ENXIO), and a client that never completes the handshake is dropped after
+/// `handshakeTimeout`, so neither can stall the listener or other clients.
+public final class PipeServer: Sendable {
+    public struct Configuration: Sendable {
+        public var connection = ServerConnection.Configuration.defaults
+        public var readPolicy = FIFOConnectionIO.ReadPolicy()
+        /// Asked of the kernel for each reply FIFO; the per-user pipe budget may refuse it, in
+        /// which case the default stays (DESIGN §5).
+        public var pipeBufferSize = 256 * 1024
+        /// How often the listener checks that its connect FIFO is still there.
+        public var directoryCheckInterval: Duration = .seconds(1)
+        /// How long a graceful shutdown waits for calls in flight before cancelling them.
+        public var drainTimeout: Duration = .seconds(5)
+
+        public init() {}
+        public static var defaults: Configuration { Configuration() }
+    }
+
+    private struct ConnectionEntry {
+        let connection: ServerConnection
+        let thread: OSThread
+    }
+
+    private struct State {
+        var connections: [Int: ConnectionEntry] = [:]
+        var finished: [OSThread] = []
+        var nextID = 0
+        var stopping = false
+        var listener: OSThread?
+        var lockFD: Int32 = -1
+    }
+
+    public let directory: PipeDirectory
+    private let router: Router
+    private let configuration: Configuration
+    public let metrics: TransportMetrics
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeFD: Int32
+
+    public init(
+        directory: PipeDirectory,
+        router: Router,
+        configuration: Configuration = .defaults,
+        metrics: TransportMetrics = TransportMetrics(),
+        logger: Logger = Logger(label: "pipebus.server")
+    ) throws {
+        self.directory = directory
+        self.router = router
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.wakeFD = try rethrowing { try Sys.eventFD() }
+    }
+
+    deinit {
+        Sys.close(wakeFD)
+    }
+
+    /// Takes the directory's lock, creates the connect FIFO and starts listening. Throws
+    /// FAILED_PRECONDITION when another server holds the directory.
+    public func start() throws {
+        Sys.ignoreSIGPIPE()
+        try directory.prepare()
+        let lockFD = try takeLock()
+        let connectFD: Int32
+        do {
+            removeStaleFIFOs()
+            connectFD = try openConnectFIFO()
+        } catch {
+            Sys.close(lockFD)
+            throw error
+        }
+        state.withLock { $0.lockFD = lockFD }
+        let listener = OSThread(name: "pipebus-listen") { [self] in listen(connectFD: connectFD) }
+        state.withLock { $0.listener = listener }
+        logger.info("listening", metadata: ["directory": "\(directory.path)"])
+    }
+
+    /// Starts, then serves until the task is cancelled; then shuts down gracefully.
+    public func run() async throws {
+        try start()
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        await withTaskCancellationHandler {
+            for await _ in stream {}
+        } onCancel: {
+            continuation.finish()
+        }
+        shutdown(graceful: true)
+    }
+
+    /// Stops accepting connections; graceful: GOAWAY to every connection, calls in flight
+    /// finish (up to `drainTimeout`); otherwise they are cancelled. Returns when every
+    /// connection thread has ended. Idempotent.
+    public func shutdown(graceful: Bool) {
+        let (listener, alreadyStopping) = state.withLock { state in
+            defer { state.stopping = true }
+            return (state.listener, state.stopping)
+        }
+        if alreadyStopping && listener == nil { return }
+        Sys.signalEventFD(wakeFD)
+        listener?.join()
+        let entries = state.withLock { state in
+            state.listener = nil
+            return Array(state.connections.values)
+        }
+        for entry in entries { entry.connection.shutdown(graceful: graceful) }
+        if graceful {
+            let giveUp = ContinuousClock.now + configuration.drainTimeout
+            while state.withLock({ !$0.connections.isEmpty }) && ContinuousClock.now < giveUp {
+                usleep(2_000)
+            }
+            for entry in state.withLock({ Array($0.connections.values) }) { entry.connection.shutdown(graceful: false) }
+        }
+        for entry in entries { entry.thread.join() }
+        reapFinished()
+        Sys.unlink(directory.connectFIFO)
+        let lockFD = state.withLock { state in
+            defer { state.lockFD = -1 }
+            return state.lockFD
+        }
+        if lockFD >= 0 { Sys.close(lockFD) }
+        logger.info("stopped", metadata: ["directory": "\(directory.path)"])
+    }
+
+    /// The number of connections being served.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    // MARK: Setup
+
+    private func takeLock() throws -> Int32 {
+        let fd = try rethrowing { try Sys.open(directory.lockFile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o600) }
+        do {
+            try PipeDirectory.verifyRegularFile(fd, path: directory.lockFile)
+            guard try rethrowing({ try Sys.tryLock(fd, path: directory.lockFile) }) else {
+                var holder = [UInt8](repeating: 0, count: 32)
+                let count = holder.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }
+                let pid = count > 0 ? String(decoding: holder[0..<count].filter { $0 > 0x20 }, as: UTF8.self) : "?"
+                throw RPCError(code: .failedPrecondition, message: "another server (pid \(pid)) is already serving \(directory.path)")
+            }
+            let pid = Array("\(getpid())\n".utf8)
+            _ = ftruncate(fd, 0)
+            _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            return fd
+        } catch {
+            Sys.close(fd)
+            throw error
+        }
+    }
+
+    /// Connection FIFOs left by clients of an earlier run (we hold the lock: none is live).
+    private func removeStaleFIFOs() {
+        guard let dir = opendir(directory.path) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            guard name.hasSuffix(".c2s") || name.hasSuffix(".s2c") else { continue }
+            let path = directory.path + "/" + name
+            if let info = try? Sys.lstat(path), info.st_mode & S_IFMT == S_IFIFO { Sys.unlink(path) }
+        }
+    }
+
+    /// Creates (or re-creates, if a stale FIFO of ours is there) the connect FIFO and opens it
+    /// read-write, so that it always has a writer and never reports end of stream or POLLHUP.
+    private func openConnectFIFO() throws -> Int32 {
+        let path = directory.connectFIFO
+        if let info = try rethrowing(code: .unavailable, { try Sys.lstat(path) }) {
+            guard info.st_mode & S_IFMT == S_IFIFO, info.st_uid == Sys.effectiveUID else {
+                throw RPCError(code: .permissionDenied, message: "\(path) exists and is not a FIFO of ours; refusing to replace it")
+            }
+            Sys.unlink(path)
+        }
+        try rethrowing { try Sys.mkfifo(path, mode: 0o600) }
+        let fd = try rethrowing { try Sys.open(path, O_RDWR | Sys.fifoOpenFlags) }
+        do {
+            try PipeDirectory.verifyFIFO(fd, path: path)
+        } catch {
+            Sys.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    // MARK: Listening
+
+    private func listen(connectFD initialFD: Int32) {
+        var connectFD = initialFD
+        var decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
+        var fds = [pollfd(fd: connectFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        var identity = fileIdentity(connectFD)
+        defer { Sys.close(connectFD) }
+        while !state.withLock({ $0.stopping }) {
+            fds[0].fd = connectFD
+            fds[0].revents = 0
+            fds[1].revents = 0
+            do {
+                try Sys.poll(&fds, timeout: configuration.directoryCheckInterval)
+            } catch {
+                logger.error("polling the connect FIFO failed", metadata: ["error": "\(error)"])
+                usleep(100_000)
+            }
+            if fds[1].revents != 0 { Sys.drainEventFD(wakeFD) }
+            if fds[0].revents != 0 { readConnectRecords(connectFD, decoder: &decoder) }
+            reapFinished()
+            // The directory or the FIFO may be deleted under us: recreate it rather than keep
+            // listening on a FIFO no client can reach.
+            if identity != pathIdentity(directory.connectFIFO) && !state.withLock({ $0.stopping }) {
+                logger.warning("connect FIFO vanished or was replaced; re-creating it", metadata: ["path": "\(directory.connectFIFO)"])
+                metrics.recordConnectionError(reason: "connect_fifo_recreated")
+                do {
+                    try directory.prepare()
+                    let fresh = try openConnectFIFO()
+                    Sys.close(connectFD)
+                    connectFD = fresh
+                    identity = fileIdentity(fresh)
+                    decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
+                } catch {
+                    logger.error("cannot re-create the connect FIFO; clients cannot connect", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func readConnectRecords(_ fd: Int32, decoder: inout FrameDecoder) {
+        while true {
+            var failure: SystemError?
+            let count = decoder.readInto(maximum: 64 * 1024) { buffer in
+                do {
+                    return try Sys.read(fd, into: buffer) ?? -1
+                } catch let error as SystemError {
+                    failure = error
+                    return -1
+                } catch {
+                    return -1
+                }
+            }
+            if let failure {
+                logger.error("reading the connect FIFO failed", metadata: ["error": "\(failure)"])
+                return
+            }
+            if count <= 0 { return }
+            while true {
+                do {
+                    guard let record = try decoder.withNextFrameBody({ body, _ in try ConnectRecord(serializedBytes: body) }) else { break }
+                    accept(record)
+                } catch {
+                    // Records are single atomic writes, so dropping what is buffered puts the
+                    // next read back on a record boundary.
+                    metrics.recordConnectionError(reason: "bad_connect_record")
+                    logger.warning("malformed connect record dropped", metadata: ["error": "\(error)"])
+                    decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
+                    break
+                }
+            }
+        }
+    }
+
+    private func accept(_ record: ConnectRecord) {
+        guard ConnectRecord.isValidConnectionID(record.connectionID) else {
+            metrics.recordConnectionError(reason: "bad_connect_record")
+            logger.warning("connect record with an invalid connection id refused")
+            return
+        }
+        let id = record.connectionID
+        let inbound = directory.clientToServer(id)
+        let outbound = directory.serverToClient(id)
+        let readFD: Int32
+        let writeFD: Int32
+        do {
+            readFD = try PipeDirectory.openFIFO(inbound, writing: false)
+        } catch {
+            metrics.recordConnectionError(reason: "connect_refused")
+            logger.warning("connection refused", metadata: ["connection": "\(id)", "error": "\(error)"])
+            return
+        }
+        do {
+            writeFD = try PipeDirectory.openFIFO(outbound, writing: true)
+        } catch {
+            Sys.close(readFD)
+            Sys.unlink(inbound)
+            Sys.unlink(outbound)
+            metrics.recordConnectionError(reason: "connect_refused")
+            logger.warning("connection refused: the client is not reading its FIFO", metadata: ["connection": "\(id)", "error": "\(error)"])
+            return
+        }
+        _ = Sys.setPipeSize(writeFD, configuration.pipeBufferSize)
+        let io: FIFOConnectionIO
+        do {
+            io = try FIFOConnectionIO(readFD: readFD, writeFD: writeFD, readPolicy: configuration.readPolicy, metrics: metrics)
+        } catch {
+            Sys.close(readFD)
+            Sys.close(writeFD)
+            logger.error("cannot set up a connection", metadata: ["error": "\(error)"])
+            return
+        }
+        let connection = ServerConnection(io: io, router: router, configuration: configuration.connection, metrics: metrics)
+        let logger = self.logger
+        state.withLock { registry in
+            let key = registry.nextID
+            registry.nextID += 1
+            let thread = OSThread(name: "pipebus-conn") { [self] in
+                let reason = connection.run()
+                Sys.unlink(inbound)
+                Sys.unlink(outbound)
+                let peer = connection.peerHello.map { "\($0.peerName) pid \($0.pid)" } ?? "pid \(record.hello.pid)"
+                if reason.metricReason != nil {
+                    logger.warning("connection ended", metadata: ["connection": "\(id)", "peer": "\(peer)", "reason": "\(reason)"])
+                } else {
+                    logger.debug("connection ended", metadata: ["connection": "\(id)", "peer": "\(peer)", "reason": "\(reason)"])
+                }
+                state.withLock { state in
+                    if let entry = state.connections.removeValue(forKey: key) { state.finished.append(entry.thread) }
+                }
+            }
+            registry.connections[key] = ConnectionEntry(connection: connection, thread: thread)
+        }
+    }
+
+    private func reapFinished() {
+        let finished = state.withLock { state in
+            defer { state.finished.removeAll() }
+            return state.finished
+        }
+        for thread in finished { thread.join() }
+    }
+
+    private func fileIdentity(_ fd: Int32) -> [UInt64] {
+        guard let info = try? Sys.fstat(fd) else { return [] }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+    }
+
+    private func pathIdentity(_ path: String) -> [UInt64] {
+        guard let info = try? Sys.lstat(path) else { return [] }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+    }
+}
+
+extension PipeDirectory {
+    static func verifyRegularFile(_ fd: Int32, path: String) throws {
+        let info = try rethrowing { try Sys.fstat(fd) }
+        guard info.st_mode & S_IFMT == S_IFREG, info.st_uid == Sys.effectiveUID else {
+            throw RPCError(code: .permissionDenied, message: "\(path) is not a regular file of ours; refusing it")
+        }
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import PipeBusPipes
-@Test func pipesSmoke() { #expect(Bool(true)) }

@@ -1,0 +1,49 @@
+import Synchronization
+
+/// What every scenario runs with: the progress line, peer processes, the placements this
+/// machine allows, and the raw-C baseline.
+///
+/// Baseline cases are measured once per run and shared, so a scenario's ratios divide by the
+/// very figures the `baseline` scenario reports, and a scenario run alone still gets its ratios.
+final class BenchContext: Sendable {
+    let progress: ProgressLine
+    let peers: PeerLauncher
+    /// The two-process placements to measure: both, unless this process may use only one CPU.
+    let placements: [Placement]
+    /// Measured round trips per ping-pong case.
+    let roundTrips: Int
+
+    private let cBaselinePath: String
+    private let measuredBaselines = Mutex<[CBaselineCase: CBaselineMeasurement]>([:])
+
+    init(roundTrips: Int, progress: ProgressLine) throws {
+        self.progress = progress
+        self.roundTrips = roundTrips
+        self.peers = PeerLauncher(harnessPath: try ExecutableLookup.harness(), progress: progress)
+        // Every scenario's ratios need the C baseline: without it, fail before measuring anything.
+        self.cBaselinePath = try ExecutableLookup.cBaseline()
+        if let count = CPUPinning.allowedCPUCount(), count < 2 {
+            progress.relay("note: only \(count) CPU allowed; measuring the same-vCPU placement only")
+            self.placements = [.sameVCPU]
+        } else {
+            self.placements = Placement.crossProcess
+        }
+    }
+
+    /// The C baseline for `baselineCase`, measured on first use.
+    ///
+    /// Blocks the calling thread while the C program runs (bounded by its timeout): the
+    /// orchestrating process has nothing else to do meanwhile.
+    func baseline(_ baselineCase: CBaselineCase) throws -> CBaselineMeasurement {
+        if let measured = measuredBaselines.withLock({ $0[baselineCase] }) { return measured }
+        progress.begin("[C baseline] \(baselineCase.label)")
+        let runner = CBaselineRunner(
+            executablePath: cBaselinePath,
+            progress: progress,
+            roundTrips: roundTrips
+        )
+        let measurement = try runner.measure(baselineCase)
+        measuredBaselines.withLock { $0[baselineCase] = measurement }
+        return measurement
+    }
+}

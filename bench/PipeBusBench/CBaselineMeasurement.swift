@@ -1,0 +1,87 @@
+import Histogram
+
+/// What one run of `pipebus-c-baseline` measured.
+///
+/// The percentiles are the C program's own, exact (sorted samples, nearest rank); the samples
+/// also go into a histogram for the CDF charts.
+struct CBaselineMeasurement: Sendable {
+    /// The JSON object the C program prints.
+    struct Report: Decodable, Sendable {
+        struct Latency: Decodable, Sendable {
+            var min: UInt64
+            var p50: UInt64
+            var p90: UInt64
+            var p99: UInt64
+            var p999: UInt64
+            var max: UInt64
+            var mean: Double
+        }
+
+        var mode: String
+        var size: Int
+        var count: Int
+        var warmup: Int
+        var pipeCapacity: Int
+        var elapsedNanoseconds: UInt64
+        /// Round trips per second for ping-pong, messages per second for a stream.
+        var messagesPerSecond: Double
+        /// Payload megabytes (10^6 bytes) per second, one way.
+        var megabytesPerSecond: Double
+        var latency: Latency?
+        var samples: [UInt64]?
+
+        private enum CodingKeys: String, CodingKey {
+            case mode, size, count, warmup
+            case pipeCapacity = "pipe_capacity"
+            case elapsedNanoseconds = "elapsed_ns"
+            case messagesPerSecond = "messages_per_s"
+            case megabytesPerSecond = "mb_per_s"
+            case latency = "latency_ns"
+            case samples = "samples_ns"
+        }
+    }
+
+    var baselineCase: CBaselineCase
+    var report: Report
+    var histogram: Histogram<UInt64>?
+
+    init(baselineCase: CBaselineCase, report: Report) {
+        self.baselineCase = baselineCase
+        self.report = report
+        if let samples = report.samples {
+            var histogram = LatencySummary.makeHistogram()
+            for sample in samples { histogram.record(sample) }
+            self.histogram = histogram
+        }
+    }
+
+    var latency: LatencySummary? {
+        report.latency.map { latency in
+            LatencySummary(
+                p50: Double(latency.p50),
+                p90: Double(latency.p90),
+                p99: Double(latency.p99),
+                p999: Double(latency.p999),
+                max: Double(latency.max)
+            )
+        }
+    }
+
+    /// This measurement as a row of the `baseline` scenario, where every ratio is 1 by definition.
+    func result(scenario: String) -> BenchResult {
+        BenchResult(
+            scenario: scenario,
+            label: baselineCase.mode.label,
+            placement: baselineCase.placement,
+            payloadSize: baselineCase.payloadSize,
+            count: report.count,
+            latency: latency,
+            messagesPerSecond: report.messagesPerSecond,
+            megabytesPerSecond: report.megabytesPerSecond,
+            ratioToBaseline: 1,
+            ratioBasis: "the baseline itself",
+            note: "pipe \(ReportFormat.bytes(report.pipeCapacity))",
+            histogram: histogram
+        )
+    }
+}

@@ -1,0 +1,67 @@
+/// The human-readable report: one row per result, numbers right-aligned, then what the columns mean.
+struct ResultTable {
+    var results: [BenchResult]
+
+    private static let header = [
+        "scenario", "case", "placement", "size", "p50", "p90", "p99", "p99.9", "max", "msgs/s", "MB/s", "vs C", "note",
+    ]
+    /// Columns read as text, left-aligned; the rest are numbers.
+    private static let textColumns: Set<Int> = [0, 1, 2, 12]
+
+    static let legend = """
+        Latencies are per round trip (ping-pong), or per frame in thread CPU time for the codec
+        (median of batches, max = slowest batch). msgs/s counts round trips for ping-pong;
+        MB/s is payload moved one way (10^6 bytes). vs C is the cost over the raw-C baseline
+        of this run, above 1 slower: p50 / C p50 for latencies, C msgs/s / msgs/s for streams,
+        and for the codec ns per frame / C ping-pong p50 same-vCPU at that size.
+        """
+
+    func render() -> String {
+        let rows = [Self.header] + results.map(Self.cells)
+        var widths = [Int](repeating: 0, count: Self.header.count)
+        for row in rows {
+            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
+        }
+        var lines: [String] = []
+        for (index, row) in rows.enumerated() {
+            if index > 1 && row[0] != rows[index - 1][0] { lines.append("") }
+            let cells = row.enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return Self.textColumns.contains(column) ? cell + padding : padding + cell
+            }
+            lines.append(cells.joined(separator: "  ").trimmingTrailingSpaces())
+            if index == 0 {
+                lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func cells(_ result: BenchResult) -> [String] {
+        let latency = result.latency
+        let nanoseconds = { (value: Double?) in value.map { ReportFormat.nanoseconds($0) } ?? "–" }
+        return [
+            result.scenario,
+            result.label,
+            result.placement.rawValue,
+            ReportFormat.bytes(result.payloadSize),
+            nanoseconds(latency?.p50),
+            nanoseconds(latency?.p90),
+            nanoseconds(latency?.p99),
+            nanoseconds(latency?.p999),
+            nanoseconds(latency?.max),
+            result.messagesPerSecond.map(ReportFormat.rate) ?? "–",
+            result.megabytesPerSecond.map(ReportFormat.megabytesPerSecond) ?? "–",
+            result.ratioToBaseline.map(ReportFormat.ratio) ?? "–",
+            result.note ?? "",
+        ]
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var trimmed = self
+        while trimmed.last == " " { trimmed.removeLast() }
+        return trimmed
+    }
+}

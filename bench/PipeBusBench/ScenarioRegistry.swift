@@ -1,0 +1,16 @@
+/// Every scenario, in the order a run without arguments measures them.
+enum ScenarioRegistry {
+    static let all: [any Scenario] = [
+        BaselineScenario(),
+        CodecScenario(),
+    ]
+
+    static func named(_ name: String) -> (any Scenario)? {
+        all.first { $0.name == name }
+    }
+
+    /// For `--help`: one line per scenario.
+    static var helpText: String {
+        all.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n")
+    }
+}
