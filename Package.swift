@@ -71,9 +71,16 @@ let package = Package(
         ),
         .executableTarget(name: "pipebus-c-baseline", path: "bench/CBaseline"),
 
+        // A separate process for the transport tests: serves or calls over real FIFOs.
+        .executableTarget(
+            name: "pipebus-test-peer",
+            dependencies: ["PipeBusCore", "PipeBusPipes"],
+            path: "Tests/PipeBusTestPeer",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "PipeBusPipesTests",
-            dependencies: ["PipeBusCore", "PipeBusPipes"],
+            dependencies: ["PipeBusCore", "PipeBusPipes", "pipebus-test-peer"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,0 +1,1 @@
+// Replaced by the transport test suite's peer process.
