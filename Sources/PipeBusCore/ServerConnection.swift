@@ -67,6 +67,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     private struct StreamEntry {
         let call: ServerCall
         var deadline: ContinuousClock.Instant?
+        var task: Task<Void, Never>?
     }
 
     private struct Pending {
@@ -365,7 +366,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         liveTasks += 1
         // Tracked, not forgotten: the stream entry ends it (cancel, deadline, shutdown) and
         // tearDown() waits for every task to finish before the connection's thread returns.
-        Task(executorPreference: self) {
+        streams[id]?.task = Task(executorPreference: self) {
             let status: Status
             do {
                 try await body(call)
@@ -394,6 +395,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         guard let entry = streams.removeValue(forKey: id) else { return }
         if entry.deadline != nil { streamsWithDeadline -= 1 }
         entry.call.markEnded()
+        entry.task?.cancel()
         if let status { close(id, status) }
     }
 
