@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "PipeBusCore", targets: ["PipeBusCore"]),
         .library(name: "PipeBusPipes", targets: ["PipeBusPipes"]),
+        .library(name: "PipeBusSidecar", targets: ["PipeBusSidecar"]),
         .executable(name: "pipebus", targets: ["pipebus"]),
         .executable(name: "pipebus-bench", targets: ["pipebus-bench"]),
         .executable(name: "pipebus-c-baseline", targets: ["pipebus-c-baseline"]),
@@ -20,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian.
@@ -45,9 +48,27 @@ let package = Package(
             dependencies: ["PipeBusCore", "CPipeBusShim", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
+        // What runs beside each worker: spool, watcher, leases, heartbeats, supervisor, metrics.
+        .target(
+            name: "PipeBusSidecar",
+            dependencies: [
+                "PipeBusCore",
+                "PipeBusPipes",
+                "CPipeBusShim",
+                "CPipeBusProto",
+                "CProtobufC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "pipebus",
             dependencies: [
+                "PipeBusSidecar",
                 "PipeBusCore",
                 "PipeBusPipes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -81,6 +102,11 @@ let package = Package(
         .testTarget(
             name: "PipeBusPipesTests",
             dependencies: ["PipeBusCore", "PipeBusPipes", "pipebus-test-peer"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PipeBusSidecarTests",
+            dependencies: ["PipeBusSidecar", "PipeBusCore", "PipeBusPipes"],
             swiftSettings: strictSwift
         ),
         .testTarget(

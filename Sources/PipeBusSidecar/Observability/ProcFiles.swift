@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The few system calls `ResourceSampler` needs to read /proc, in one place. /proc files report a
+/// size of 0, so they are read until EOF rather than by their stat size.
+struct ProcFiles {
+    /// `/proc`, or a fixture directory laid out like it in tests.
+    let root: String
+
+    /// The whole file, or nil when it cannot be opened (the process is gone, or the file is hidden
+    /// from this user, as /proc/<pid>/io of another user's process is).
+    func contents(of relativePath: String, into buffer: inout [UInt8]) -> Bool {
+        buffer.removeAll(keepingCapacity: true)
+        let fd = open(root + "/" + relativePath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                buffer.append(contentsOf: chunk[0..<count])
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                return count == 0
+            }
+        }
+    }
+
+    /// The numeric entries of the directory: the pids, for /proc.
+    func processIDs() -> [Int32] {
+        guard let directory = opendir(root) else { return [] }
+        defer { closedir(directory) }
+        var pids: [Int32] = []
+        while let entry = readdir(directory) {
+            let pid = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Int32? in
+                var value: Int32 = 0
+                for byte in raw {
+                    if byte == 0 { break }
+                    guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+                    value = value &* 10 &+ Int32(byte - UInt8(ascii: "0"))
+                }
+                return value > 0 ? value : nil
+            }
+            if let pid { pids.append(pid) }
+        }
+        return pids
+    }
+}

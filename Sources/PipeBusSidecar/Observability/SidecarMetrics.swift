@@ -1,0 +1,190 @@
+public import Foundation
+public import PipeBusCore
+public import Prometheus
+import Synchronization
+
+/// The sidecar's Prometheus metrics: the runbook's contract names plus `pipebus_*` extras, all
+/// labelled `worker` and `instance`, and never by task or correlation id (unbounded label values
+/// would grow Prometheus' index with every task).
+///
+/// Task and resource metrics live in a `PrometheusCollectorRegistry`, each created with a help text
+/// (the swift-metrics bridge emits no HELP, which promtool rejects). The pipe metrics stay in
+/// PipeBusCore's lock-free `TransportMetrics` and are rendered from it at scrape time.
+public final class SidecarMetrics: Sendable {
+    public let worker: String
+    public let instance: String
+    /// The registry the task and resource metrics live in; the sidecar may add its own to it.
+    public let registry: PrometheusCollectorRegistry
+    let transport: TransportMetrics
+
+    /// `worker` then `instance`: the labels every series carries.
+    let baseLabels: [(String, String)]
+
+    private let activeTasks: Gauge
+    private let queueDepth: Gauge
+    private let tasksFailed: Counter
+    private let tasksSubmitted: Counter
+    private let tasksCompleted: Counter
+    private let processingDuration: ValueHistogram
+    private let queueWait: ValueHistogram
+    private let claudeAPIErrors: Counter
+    private let claudeMemory: Gauge
+    private let systemCPU: Gauge
+    private let systemMemory: Gauge
+    private let heartbeatTimestamp: Gauge
+    private let up: Gauge
+
+    /// The last `system_io_operations_total` read from the kernel; rendered at scrape time because
+    /// the kernel's count is already cumulative (nil until the first sample that could read it).
+    let systemIOOperations = Mutex<UInt64?>(nil)
+
+    /// Buckets for work that takes seconds to minutes; 30 s is a bound because the runbook alerts
+    /// on a P95 above it.
+    public static let processingBuckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600]
+
+    /// Buckets for the time a task waits in `pending/`: from a pickup within milliseconds to a
+    /// backlog of minutes.
+    public static let queueWaitBuckets: [Double] = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+    ]
+
+    public init(worker: String, instance: String, transport: TransportMetrics) {
+        self.worker = worker
+        self.instance = instance
+        self.transport = transport
+        let registry = PrometheusCollectorRegistry()
+        let labels = [("worker", worker), ("instance", instance)]
+        self.registry = registry
+        self.baseLabels = labels
+
+        func gauge(_ name: String, _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels)
+        }
+        func counter(_ name: String, _ help: String) -> Counter {
+            registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+        }
+        activeTasks = gauge("active_tasks", "Tasks in the worker's active/ folder.")
+        queueDepth = gauge("task_queue_depth", "Tasks waiting in the worker's pending/ folder.")
+        tasksFailed = counter("task_failed_total", "Tasks that moved to failed/.")
+        tasksSubmitted = counter("pipebus_tasks_submitted_total", "Tasks accepted into pending/.")
+        tasksCompleted = counter("pipebus_tasks_completed_total", "Tasks that moved to completed/.")
+        processingDuration = registry.makeValueHistogram(
+            descriptor: Self.descriptor(
+                "task_processing_duration_seconds",
+                "Time from active/ to completed/ or failed/, in seconds."
+            ),
+            labels: labels,
+            buckets: Self.processingBuckets
+        )
+        queueWait = registry.makeValueHistogram(
+            descriptor: Self.descriptor("pipebus_task_queue_wait_seconds", "Time from pending/ to active/, in seconds."),
+            labels: labels,
+            buckets: Self.queueWaitBuckets
+        )
+        claudeAPIErrors = counter("claude_api_errors_total", "Failed invocations of the worker's Claude process.")
+        claudeMemory = gauge("claude_memory_usage_bytes", "Resident memory of the worker's process tree, in bytes.")
+        systemCPU = gauge("system_cpu_usage_percent", "Busy CPU of the whole machine, in percent of all CPUs.")
+        systemMemory = gauge("system_memory_usage_bytes", "MemTotal minus MemAvailable of the machine, in bytes.")
+        heartbeatTimestamp = gauge(
+            "pipebus_heartbeat_timestamp_seconds",
+            "Unix time of the sidecar's last heartbeat, in seconds."
+        )
+        up = gauge("pipebus_worker_up", "1 while the worker is running and healthy, else 0.")
+    }
+
+    /// Counts a task accepted into `pending/`.
+    public func taskSubmitted() {
+        tasksSubmitted.increment()
+    }
+
+    /// Records one task state transition (spool folder names: `pending`, `active`, `completed`,
+    /// `failed`). Pass `processingSeconds` on `active → completed|failed` and `queueWaitSeconds` on
+    /// `pending → active`; each is recorded only on its own transition.
+    public func transition(from: String, to: String, processingSeconds: Double?, queueWaitSeconds: Double?) {
+        let fromState = Self.stateLabel(from)
+        let toState = Self.stateLabel(to)
+        // The registry hands back the existing counter for a label set it has seen: the lookup is a
+        // lock and a hash, cheap at task rates.
+        registry.makeCounter(
+            descriptor: Self.descriptor(
+                "pipebus_task_transitions_total",
+                "Task state transitions, by source and destination folder."
+            ),
+            labels: baseLabels + [("from", fromState), ("to", toState)]
+        ).increment()
+        switch (fromState, toState) {
+        case ("active", "completed"), ("active", "failed"):
+            if let processingSeconds, processingSeconds >= 0 { processingDuration.record(processingSeconds) }
+        case ("pending", "active"):
+            if let queueWaitSeconds, queueWaitSeconds >= 0 { queueWait.record(queueWaitSeconds) }
+        default:
+            break
+        }
+        if toState == "failed" { tasksFailed.increment() }
+        if toState == "completed" { tasksCompleted.increment() }
+    }
+
+    /// Records a transition given any state type whose raw values are the spool folder names.
+    public func transition<State: RawRepresentable>(
+        from: State,
+        to: State,
+        processingSeconds: Double?,
+        queueWaitSeconds: Double?
+    ) where State.RawValue == String {
+        transition(
+            from: from.rawValue,
+            to: to.rawValue,
+            processingSeconds: processingSeconds,
+            queueWaitSeconds: queueWaitSeconds
+        )
+    }
+
+    public func setQueueDepth(_ depth: Int) {
+        queueDepth.set(Double(depth))
+    }
+
+    public func setActiveTasks(_ count: Int) {
+        activeTasks.set(Double(count))
+    }
+
+    /// Counts `count` failed invocations of the worker's Claude process.
+    public func claudeAPIErrors(_ count: Int) {
+        guard count > 0 else { return }
+        claudeAPIErrors.increment(by: Int64(count))
+    }
+
+    public func heartbeat(at date: Date) {
+        heartbeatTimestamp.set(date.timeIntervalSince1970)
+    }
+
+    public func workerUp(_ isUp: Bool) {
+        up.set(isUp ? 1.0 : 0.0)
+    }
+
+    /// Publishes a `ResourceSampler` reading; fields the sampler could not read keep their last value.
+    public func resourceSample(_ sample: ResourceSample) {
+        if let rss = sample.treeRSSBytes { claudeMemory.set(Double(rss)) }
+        if let cpu = sample.systemCPUPercent { systemCPU.set(cpu) }
+        if let memory = sample.systemMemoryUsedBytes { systemMemory.set(Double(memory)) }
+        if let operations = sample.systemIOOperationsTotal { systemIOOperations.withLock { $0 = operations } }
+    }
+
+    /// The exposition text for `/metrics` (Prometheus text format 0.0.4).
+    public func render() -> String {
+        registry.emitToString() + renderScrapeTimeFamilies()
+    }
+
+    /// A full metric name with its help text (the unit is already part of each contract name).
+    static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    /// Spool states become label values as they are; anything else is folded into `other`, so a
+    /// caller's typo cannot create unbounded series.
+    static func stateLabel(_ state: String) -> String {
+        switch state {
+        case "pending", "active", "completed", "failed": state
+        default: "other"
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import PipeBusCore
+import Synchronization
+
+/// The sidecar's event stream: heartbeats and transitions, numbered from 1 without gaps.
+///
+/// The last `capacity` events are kept, so a client that lost its stream resumes from the last
+/// sequence number it saw and gets every later event exactly once, as long as it comes back
+/// before `capacity` newer events have pushed its position out (then OUT_OF_RANGE).
+final class EventLog: Sendable {
+    private struct State {
+        var ring: [Tasks.Event] = []
+        var start = 0
+        var nextSeq: UInt64 = 1
+        var subscribers: [Int: AsyncThrowingStream<Tasks.Event, any Error>.Continuation] = [:]
+        var nextSubscriber = 0
+    }
+
+    let capacity: Int
+    /// Events a subscriber may have unread before it is cut off (it can then resume).
+    let subscriberBuffer: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int = 10_000, subscriberBuffer: Int = 4_096) {
+        self.capacity = capacity
+        self.subscriberBuffer = subscriberBuffer
+    }
+
+    /// The sequence number of the newest event (0 before the first).
+    var lastSeq: UInt64 { state.withLock { $0.nextSeq - 1 } }
+
+    /// Appends an event, numbering it, and hands it to every subscriber.
+    @discardableResult
+    func append(_ event: Tasks.Event) -> UInt64 {
+        var event = event
+        let (seq, slow) = state.withLock { state -> (UInt64, [Int]) in
+            event.seq = state.nextSeq
+            state.nextSeq += 1
+            if state.ring.count < capacity {
+                state.ring.append(event)
+            } else {
+                state.ring[state.start] = event
+                state.start = (state.start + 1) % capacity
+            }
+            var slow: [Int] = []
+            for (id, continuation) in state.subscribers {
+                if case .dropped = continuation.yield(event) { slow.append(id) }
+            }
+            return (event.seq, slow)
+        }
+        for id in slow {
+            let continuation = state.withLock { $0.subscribers.removeValue(forKey: id) }
+            continuation?.finish(throwing: RPCError(code: .resourceExhausted, message: "event subscriber fell more than \(subscriberBuffer) events behind; resume from the last seq seen"))
+        }
+        return seq
+    }
+
+    /// Events after `afterSeq` (0: only new ones), then every new one as it happens.
+    func subscribe(after afterSeq: UInt64) throws -> (events: AsyncThrowingStream<Tasks.Event, any Error>, cancel: @Sendable () -> Void) {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Tasks.Event.self, bufferingPolicy: .bufferingOldest(subscriberBuffer + capacity))
+        let id = try state.withLock { state -> Int in
+            if afterSeq > 0 {
+                let oldest = state.nextSeq - UInt64(state.ring.count)
+                guard afterSeq + 1 >= oldest else {
+                    throw RPCError(code: .outOfRange, message: "events up to \(oldest - 1) are no longer kept (asked to resume after \(afterSeq)); the sidecar keeps the last \(capacity)")
+                }
+                guard afterSeq < state.nextSeq else {
+                    throw RPCError(code: .outOfRange, message: "event \(afterSeq) has not happened yet (last is \(state.nextSeq - 1)); did the sidecar restart?")
+                }
+                for offset in 0..<state.ring.count {
+                    let event = state.ring[(state.start + offset) % state.ring.count]
+                    if event.seq > afterSeq { continuation.yield(event) }
+                }
+            }
+            let id = state.nextSubscriber
+            state.nextSubscriber += 1
+            state.subscribers[id] = continuation
+            return id
+        }
+        let cancel: @Sendable () -> Void = { [weak self] in
+            self?.state.withLock { $0.subscribers.removeValue(forKey: id) }?.finish()
+        }
+        continuation.onTermination = { _ in cancel() }
+        return (stream, cancel)
+    }
+
+    /// Ends every subscription (at shutdown).
+    func finishAll() {
+        let all = state.withLock { state in
+            defer { state.subscribers.removeAll() }
+            return Array(state.subscribers.values)
+        }
+        for continuation in all { continuation.finish() }
+    }
+}

@@ -1,0 +1,175 @@
+import Logging
+import PipeBusCore
+import Synchronization
+
+/// Hands pending tasks to pipe workers that lease them, at most `batch_size` unfinished per
+/// lease, and takes back what a lost lease held.
+///
+/// Claiming is the spool's pending → active rename, so several sidecar instances (or a spool
+/// worker) can compete for the same folder: a lost race is skipped, never an error. A lease
+/// that ends — the worker finished its call, disconnected or died — returns its unfinished
+/// tasks to `pending/` (their `attempts` count the claims): at-least-once, never lost.
+final class LeaseManager: Sendable {
+    private struct Lease {
+        var maxInFlight: Int
+        var inFlight: Set<TaskID> = []
+        let continuation: AsyncStream<TaskRecord>.Continuation
+    }
+
+    private struct State {
+        var leases: [Int: Lease] = [:]
+        var nextLease = 0
+        var pumping = false
+        var pumpAgain = false
+        var stopped = false
+    }
+
+    private let spool: TaskSpool
+    private let batchSize: @Sendable () -> Int
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(spool: TaskSpool, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
+        self.spool = spool
+        self.batchSize = batchSize
+        self.logger = logger
+    }
+
+    /// How many pipe workers hold a lease now.
+    var leaseCount: Int { state.withLock { $0.leases.count } }
+
+    /// Opens a lease; the stream yields claimed tasks. Call `close` when the lease ends.
+    func open(maxInFlight: Int) -> (tasks: AsyncStream<TaskRecord>, id: Int) {
+        let (stream, continuation) = AsyncStream.makeStream(of: TaskRecord.self)
+        let id = state.withLock { state -> Int in
+            let id = state.nextLease
+            state.nextLease += 1
+            state.leases[id] = Lease(maxInFlight: max(1, maxInFlight), continuation: continuation)
+            return id
+        }
+        pump()
+        return (stream, id)
+    }
+
+    /// Ends a lease and returns its unfinished tasks to pending/.
+    func close(_ id: Int) {
+        guard let lease = state.withLock({ $0.leases.removeValue(forKey: id) }) else { return }
+        lease.continuation.finish()
+        for task in lease.inFlight.sorted() {
+            do {
+                try spool.transition(task, from: .active, to: .pending)
+                logger.warning("lease ended with the task unfinished; re-queued", metadata: ["task_id": "\(task)"])
+            } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
+                continue  // finished or moved by someone else meanwhile
+            } catch {
+                logger.error("could not re-queue a task of a lost lease", metadata: ["task_id": "\(task)", "error": "\(error)"])
+            }
+        }
+        pump()
+    }
+
+    /// A leased task is done (completed or failed by the worker): frees its slot.
+    /// Throws FAILED_PRECONDITION if no lease holds it.
+    func release(_ task: TaskID) throws {
+        let found = state.withLock { state -> Bool in
+            for (id, var lease) in state.leases where lease.inFlight.contains(task) {
+                lease.inFlight.remove(task)
+                state.leases[id] = lease
+                return true
+            }
+            return false
+        }
+        guard found else {
+            throw RPCError(code: .failedPrecondition, message: "task \(task) is not leased by any pipe worker of this sidecar")
+        }
+    }
+
+    func holds(_ task: TaskID) -> Bool {
+        state.withLock { $0.leases.values.contains { $0.inFlight.contains(task) } }
+    }
+
+    /// Stops handing out tasks and ends every lease, re-queueing what they held.
+    func stop() {
+        let ids = state.withLock { state -> [Int] in
+            state.stopped = true
+            return Array(state.leases.keys)
+        }
+        for id in ids { close(id) }
+    }
+
+    /// Claims pending tasks for leases with free slots. Safe to call from any thread, as often
+    /// as wanted: concurrent calls fold into one more pass.
+    func pump() {
+        let mayRun = state.withLock { state -> Bool in
+            if state.stopped { return false }
+            if state.pumping {
+                state.pumpAgain = true
+                return false
+            }
+            state.pumping = true
+            return true
+        }
+        guard mayRun else { return }
+        while true {
+            pumpOnce()
+            let again = state.withLock { state -> Bool in
+                if state.pumpAgain {
+                    state.pumpAgain = false
+                    return true
+                }
+                state.pumping = false
+                return false
+            }
+            if !again { return }
+        }
+    }
+
+    private func pumpOnce() {
+        let limit = batchSize()
+        let free = state.withLock { state in
+            state.leases.values.reduce(0) { $0 + max(0, min($1.maxInFlight, limit) - $1.inFlight.count) }
+        }
+        guard free > 0 else { return }
+        let candidates: [TaskRecord]
+        do {
+            candidates = try spool.list(.pending).sorted { $0.modified < $1.modified }
+        } catch {
+            logger.error("cannot list pending tasks", metadata: ["error": "\(error)"])
+            return
+        }
+        for candidate in candidates {
+            guard let leaseID = leaseWithRoom(limit: limit) else { return }
+            let claimed: TaskRecord
+            do {
+                claimed = try spool.claim(candidate.id)
+            } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
+                continue  // another consumer won it
+            } catch {
+                logger.error("cannot claim a task", metadata: ["task_id": "\(candidate.id)", "error": "\(error)"])
+                continue
+            }
+            let delivered = state.withLock { state -> Bool in
+                guard var lease = state.leases[leaseID] else { return false }
+                lease.inFlight.insert(claimed.id)
+                state.leases[leaseID] = lease
+                lease.continuation.yield(claimed)
+                return true
+            }
+            if !delivered { try? spool.transition(claimed.id, from: .active, to: .pending) }
+        }
+    }
+
+    /// The lease with the most free room (spreads tasks across workers).
+    private func leaseWithRoom(limit: Int) -> Int? {
+        state.withLock { state -> Int? in
+            var best: (id: Int, room: Int)?
+            for (id, lease) in state.leases {
+                let room = min(lease.maxInFlight, limit) - lease.inFlight.count
+                guard room > 0 else { continue }
+                if let current = best, current.room > room || (current.room == room && current.id < id) { continue }
+                best = (id, room)
+            }
+            return best?.id
+        }
+    }
+}

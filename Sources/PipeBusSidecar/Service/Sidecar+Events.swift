@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import PipeBusCore
+
+/// How the sidecar reacts to what happens in the spool and to the worker.
+extension Sidecar {
+    /// A spool change, from the watcher: whoever moved the file (this sidecar, the worker, the
+    /// runbook's scripts), it is reported here once.
+    func handle(_ event: SpoolEvent) {
+        switch event {
+        case .transition(let id, let from, let to):
+            reportTransition(id, from: from, to: to)
+        case .appeared(let id, let state):
+            if state == .pending {
+                self.state.withLock { $0.pendingSince[id] = Date() }
+                adopt(id)
+                leases.pump()
+            }
+            logger.info("task appeared", metadata: taskMetadata(id, state).merging(["state": "\(state)"]) { $1 })
+        case .removed(let id, let state):
+            self.state.withLock { runtime in
+                runtime.pendingSince[id] = nil
+                runtime.activeSince[id] = nil
+            }
+            logger.info("task removed", metadata: ["task_id": "\(id)", "state": "\(state)"])
+        case .updated:
+            break
+        case .unexpected(let name, let state, let reason):
+            logger.warning("unexpected entry in the spool; not a task", metadata: ["name": "\(name)", "state": "\(state)", "reason": "\(reason)"])
+        case .rescanNeeded:
+            logger.warning("spool events were lost (inotify queue overflow); counts are re-read at the next heartbeat")
+            leases.pump()
+        }
+    }
+
+    private func reportTransition(_ id: TaskID, from: TaskState, to: TaskState) {
+        let now = Date()
+        let (processing, queueWait) = state.withLock { runtime -> (Double?, Double?) in
+            var processing: Double?
+            var queueWait: Double?
+            if to == .active {
+                queueWait = runtime.pendingSince.removeValue(forKey: id).map { now.timeIntervalSince($0) }
+                runtime.activeSince[id] = now
+            }
+            if from == .active, let since = runtime.activeSince.removeValue(forKey: id) {
+                processing = now.timeIntervalSince(since)
+            }
+            if to == .pending { runtime.pendingSince[id] = now }
+            if to == .failed {
+                runtime.recentFailures.append(now)
+                runtime.recentFailures.removeAll { now.timeIntervalSince($0) > 300 }
+            }
+            return (from == .active && (to == .completed || to == .failed) ? processing : nil, queueWait)
+        }
+        metrics.transition(from: from.rawValue, to: to.rawValue, processingSeconds: processing, queueWaitSeconds: queueWait)
+        let record = try? spool.get(id, in: to)
+        var event = Tasks.Event(
+            timestampMs: Int64(now.timeIntervalSince1970 * 1000),
+            kind: .transition,
+            taskID: id.rawValue,
+            fromState: Tasks.State(from),
+            toState: Tasks.State(to),
+            correlationID: record?.correlationID ?? "",
+            traceID: record?.traceContext?.traceID ?? "",
+            durationSeconds: processing ?? 0,
+            error: to == .failed ? (record?.errorMessage ?? "") : ""
+        )
+        event.seq = events.append(event)
+        var metadata = taskMetadata(id, to, record: record)
+        metadata["from"] = "\(from)"
+        metadata["to"] = "\(to)"
+        if let processing { metadata["duration_seconds"] = "\(processing)" }
+        if to == .failed, let error = record?.errorMessage { metadata["error"] = "\(error)" }
+        logger.info("task \(from) → \(to)", metadata: metadata)
+        if to == .pending || from == .active { leases.pump() }
+    }
+
+    /// A task dropped into pending/ by hand (or by the runbook's replay) gets the keys the
+    /// sidecar owns, so it can be followed by correlation and trace id like a submitted one.
+    private func adopt(_ id: TaskID) {
+        do {
+            try spool.update(id, in: .pending) { object in
+                if object["id"] == nil { object["id"] = id.rawValue }
+                if object["correlation_id"] == nil { object["correlation_id"] = "corr-\(UUID().uuidString.lowercased())" }
+                if object["_trace_context"] == nil { object["_trace_context"] = ["traceparent": TraceContext.fresh().traceparent] }
+                if object["submitted_at"] == nil { object["submitted_at"] = Sidecar.iso8601(Date()) }
+                if object["attempts"] == nil { object["attempts"] = 0 }
+            }
+        } catch let error as RPCError where error.code == .notFound || error.code == .aborted {
+            return  // already taken by a worker
+        } catch {
+            logger.warning("could not add the sidecar's keys to a task dropped into pending/", metadata: ["task_id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    func taskMetadata(_ id: TaskID, _ state: TaskState, record: TaskRecord? = nil) -> Logger.Metadata {
+        var record = record
+        if record == nil { record = try? spool.get(id, in: state) }
+        var metadata: Logger.Metadata = ["task_id": "\(id)"]
+        if let correlation = record?.correlationID { metadata["correlation_id"] = "\(correlation)" }
+        if let trace = record?.traceContext?.traceID { metadata["trace_id"] = "\(trace)" }
+        return metadata
+    }
+
+    /// A task was submitted over the pipe and is durable.
+    func taskSubmitted(_ record: TaskRecord) {
+        metrics.taskSubmitted()
+        state.withLock { $0.spoolError = nil }
+        logger.info("task submitted", metadata: taskMetadata(record.id, .pending, record: record))
+    }
+
+    /// A spool write failed in a way that says the spool is not usable (disk full, read-only).
+    func spoolWriteFailed(_ error: RPCError) {
+        state.withLock { $0.spoolError = error }
+        logger.error("spool write failed", metadata: ["error": "\(error)"])
+        evaluateHealth()
+    }
+
+    func workerExited(_ exit: WorkerSupervisor.Exit) {
+        metrics.workerUp(false)
+        evaluateHealth()
+        writeHeartbeat()
+    }
+
+    func leaseOpened() {
+        state.withLock { $0.leaseCount += 1 }
+        evaluateHealth()
+    }
+
+    func leaseClosed() {
+        state.withLock { $0.leaseCount -= 1 }
+        evaluateHealth()
+    }
+
+    /// Queue-wait and processing times for tasks already in the spool at start: from their
+    /// files' mtimes (a claim rewrites the file, so an active task's mtime is its claim time).
+    func seedTimestamps() {
+        let pending = (try? spool.list(.pending)) ?? []
+        let active = (try? spool.list(.active)) ?? []
+        state.withLock { runtime in
+            for record in pending { runtime.pendingSince[record.id] = record.modified }
+            for record in active { runtime.activeSince[record.id] = record.modified }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import PipeBusCore
+
+/// Health, status and the heartbeat file.
+extension Sidecar {
+    /// SERVING only when the spool is writable, the supervised worker (if any) is alive and,
+    /// for pipe workers, one is leasing; NOT_SERVING otherwise, with the reason.
+    func evaluateHealth() {
+        let (spoolError, leaseCount, stopping) = state.withLock { ($0.spoolError, $0.leaseCount, $0.stopping) }
+        var reasons: [String] = []
+        if stopping { reasons.append("sidecar is shutting down") }
+        if let probeError = probeSpool() {
+            reasons.append("spool is not writable: \(probeError.message)")
+        } else if let spoolError {
+            // The probe succeeded again: the spool has recovered.
+            _ = spoolError
+            state.withLock { $0.spoolError = nil }
+        }
+        if let supervisor = supervisorIfAny, !supervisor.isAlive {
+            reasons.append("worker \(supervisor.exit.map { "\($0)" } ?? "is not running")")
+        }
+        let graceOver = startedAtInstant.duration(to: .now) > configuration.heartbeatInterval * 3
+        if configuration.mode == .pipe, leaseCount == 0, graceOver {
+            reasons.append("no pipe worker is leasing tasks")
+        }
+        if reasons.isEmpty {
+            health.setStatus(.serving)
+            health.setStatus(.serving, for: Tasks.serviceName)
+        } else {
+            let message = reasons.joined(separator: "; ")
+            health.setStatus(.notServing, message: message)
+            health.setStatus(.notServing, message: message, for: Tasks.serviceName)
+        }
+    }
+
+    /// Writes, syncs and removes a small file in pending/: disk full or a read-only spool shows
+    /// here even when no task is being submitted.
+    private func probeSpool() -> RPCError? {
+        let path = "\(spool.layout.directory(for: .pending))/.pipebus-probe-\(getpid())"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return probeFailure("create", path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let bytes = [UInt8](repeating: 0x20, count: 512)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if written != bytes.count { return probeFailure("write", path) }
+        if fsync(fd) != 0 { return probeFailure("fsync", path) }
+        return nil
+    }
+
+    private func probeFailure(_ operation: String, _ path: String) -> RPCError {
+        let code = errno
+        return RPCError(code: code == ENOSPC ? .resourceExhausted : .unavailable, message: "\(operation) \(path): \(String(cString: strerror(code)))")
+    }
+
+    /// What `pipebus status` shows and heartbeats carry.
+    func currentStatus() -> Tasks.WorkerStatus {
+        let counts = (try? spool.counts()) ?? [:]
+        let active = (try? spool.list(.active)) ?? []
+        let oldest = active.min { $0.modified < $1.modified }
+        let now = Date()
+        let (seq, last, failures, leaseCount) = state.withLock { runtime in
+            (runtime.heartbeatSeq, runtime.lastHeartbeat, runtime.recentFailures.filter { now.timeIntervalSince($0) <= 300 }.count, runtime.leaseCount)
+        }
+        let health = self.health.status() ?? Health.CheckResponse(status: .unknown)
+        let p95 = transport.writeLatency.snapshot().quantileNanoseconds(0.95).map { $0 / 1e9 } ?? 0
+        return Tasks.WorkerStatus(
+            worker: configuration.worker,
+            instance: configuration.instance,
+            pid: UInt32(getpid()),
+            workerPID: UInt32(clamping: supervisorIfAny?.pid ?? 0),
+            workerAlive: supervisorIfAny?.isAlive ?? true,
+            health: health.status.rawValue,
+            healthMessage: health.message,
+            pending: UInt32(counts[.pending] ?? 0),
+            active: UInt32(counts[.active] ?? 0),
+            completed: UInt32(counts[.completed] ?? 0),
+            failed: UInt32(counts[.failed] ?? 0),
+            oldestActiveID: oldest?.id.rawValue ?? "",
+            oldestActiveAgeMs: oldest.map { UInt64(max(0, now.timeIntervalSince($0.modified)) * 1000) } ?? 0,
+            failuresLast5m: UInt32(failures),
+            p95WriteLatencySeconds: p95,
+            heartbeatSeq: seq,
+            heartbeatAtMs: last.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0,
+            batchSize: UInt32(config.batchSize),
+            leases: UInt32(max(0, leaseCount)),
+            heartbeatIntervalSeconds: Double(configuration.heartbeatInterval.components.seconds)
+                + Double(configuration.heartbeatInterval.components.attoseconds) / 1e18
+        )
+    }
+
+    /// Replaces `heartbeat.json` atomically and puts the same heartbeat on the event stream.
+    func writeHeartbeat() {
+        let now = Date()
+        let seq = state.withLock { runtime -> UInt64 in
+            runtime.heartbeatSeq += 1
+            runtime.lastHeartbeat = now
+            return runtime.heartbeatSeq
+        }
+        var status = currentStatus()
+        status.heartbeatSeq = seq
+        status.heartbeatAtMs = Int64(now.timeIntervalSince1970 * 1000)
+        metrics.setQueueDepth(Int(status.pending))
+        metrics.setActiveTasks(Int(status.active))
+        metrics.heartbeat(at: now)
+        let file: [String: Any] = [
+            "timestamp": Self.iso8601(now),
+            "seq": seq,
+            "pid": status.pid,
+            "worker": status.worker,
+            "instance": status.instance,
+            "worker_pid": status.workerPID,
+            "worker_alive": status.workerAlive,
+            "health": "\(Health.ServingStatus(rawValue: status.health) ?? .unknown)",
+            "health_message": status.healthMessage,
+            "interval_seconds": status.heartbeatIntervalSeconds,
+            "counts": ["pending": status.pending, "active": status.active, "completed": status.completed, "failed": status.failed],
+            "leases": status.leases,
+            "batch_size": status.batchSize,
+        ]
+        do {
+            let data = try JSONSerialization.data(withJSONObject: file, options: [.sortedKeys, .prettyPrinted])
+            try SmallFile.replace(heartbeatPath, with: Array(data))
+        } catch {
+            logger.error("cannot write the heartbeat", metadata: ["path": "\(heartbeatPath)", "error": "\(error)"])
+        }
+        events.append(Tasks.Event(timestampMs: status.heartbeatAtMs, kind: .heartbeat, status: status))
+    }
+
+    /// The last heartbeat's seq, so that seq keeps increasing across restarts.
+    static func lastHeartbeatSeq(at path: String) -> UInt64 {
+        guard let bytes = try? SmallFile.read(path),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let seq = object["seq"] as? Int, seq > 0
+        else { return 0 }
+        return UInt64(seq)
+    }
+
+    static func iso8601(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PipeBusCore
+
+/// Replaces a small file atomically and durably: temp file beside it, fsync, rename, fsync the
+/// directory. Readers see the old or the new content, never a torn one. Used for the heartbeat
+/// and the worker config.
+enum SmallFile {
+    static func replace(_ path: String, with bytes: [UInt8]) throws {
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        let name = String(path[(path.index(after: path.lastIndex(of: "/") ?? path.startIndex))...])
+        let temp = "\(directory)/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw error("create", temp) }
+        var ok = false
+        defer {
+            if !ok { unlink(temp) }
+        }
+        do {
+            defer { close(fd) }
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw error("write", temp)
+                }
+                offset += written
+            }
+            if fsync(fd) != 0 { throw error("fsync", temp) }
+        }
+        if rename(temp, path) != 0 { throw error("rename", path) }
+        ok = true
+        let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirFD >= 0 {
+            _ = fsync(dirFD)
+            close(dirFD)
+        }
+    }
+
+    /// Reads a small regular file (never following a symlink, never blocking on a FIFO).
+    static func read(_ path: String, limit: Int = 1 << 20) throws -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw error("open", path)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw RPCError(code: .failedPrecondition, message: "\(path) is not a regular file")
+        }
+        guard Int(info.st_size) <= limit else {
+            throw RPCError(code: .resourceExhausted, message: "\(path) is \(info.st_size) bytes, over the \(limit)-byte limit")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw error("read", path)
+            }
+            if count == 0 { break }
+            offset += count
+        }
+        return Array(bytes[0..<offset])
+    }
+
+    private static func error(_ operation: String, _ path: String) -> RPCError {
+        let code = errno
+        let status: StatusCode = (code == ENOSPC || code == EDQUOT) ? .resourceExhausted : .unavailable
+        return RPCError(code: status, message: "\(operation) \(path): \(String(cString: strerror(code)))", cause: "errno \(code)")
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import PipeBusCore
+
+/// The `pipebus.tasks.v1.Tasks` handlers: the spool, leases, config and events over the pipe.
+///
+/// Unary handlers run inline on the connection's reader thread: they touch only files of this
+/// worker (an fsync at most), and blocking that thread delays only that connection.
+struct TaskService {
+    let sidecar: Sidecar
+
+    func register(in router: inout Router) {
+        let sidecar = self.sidecar
+        let spool = sidecar.spool
+        router.registerInline(Tasks.submit, request: Tasks.SubmitRequest.self, response: Tasks.TaskInfo.self) { request, context in
+            let id = try request.id.isEmpty ? nil : TaskID(request.id)
+            let correlation = request.correlationID.isEmpty ? context.metadata[MetadataKey.correlationID] : request.correlationID
+            let trace = context.metadata[MetadataKey.traceparent].map {
+                TraceContext(traceparent: $0, tracestate: context.metadata[MetadataKey.tracestate])
+            } ?? TraceContext.fresh()
+            let record: TaskRecord
+            do {
+                record = try spool.submit(json: request.json, id: id, correlationID: correlation, traceContext: trace)
+            } catch let error as RPCError {
+                if error.code == .resourceExhausted || error.code == .unavailable { sidecar.spoolWriteFailed(error) }
+                throw error
+            }
+            sidecar.taskSubmitted(record)
+            return Tasks.TaskInfo(record)
+        }
+        router.registerInline(Tasks.get, request: Tasks.TaskRef.self, response: Tasks.TaskInfo.self) { request, _ in
+            let id = try TaskID(request.id)
+            guard let record = try spool.get(id) else {
+                throw RPCError(code: .notFound, message: "no task \(request.id) in worker \(sidecar.configuration.worker)'s spool")
+            }
+            return Tasks.TaskInfo(record)
+        }
+        router.registerInline(Tasks.list, request: Tasks.ListRequest.self, response: Tasks.TaskList.self) { request, _ in
+            let states = request.state == .unspecified ? TaskState.allCases : [TaskState(request.state)].compactMap { $0 }
+            let olderThan: Duration? = request.olderThanMs > 0 ? .milliseconds(Int64(clamping: request.olderThanMs)) : nil
+            let limit = request.limit == 0 ? 1000 : Int(request.limit)
+            var tasks: [Tasks.TaskInfo] = []
+            for state in states {
+                tasks += try spool.list(state, olderThan: olderThan, limit: limit).map(Tasks.TaskInfo.init)
+            }
+            tasks.sort { $0.modifiedAtMs < $1.modifiedAtMs }
+            return Tasks.TaskList(tasks: Array(tasks.prefix(limit)))
+        }
+        router.registerInline(Tasks.cancel, request: Tasks.TaskRef.self, response: Tasks.TaskInfo.self) { request, _ in
+            let id = try TaskID(request.id)
+            let reason = "cancelled: " + (request.reason.isEmpty ? "by request" : request.reason)
+            guard let record = try spool.get(id) else {
+                throw RPCError(code: .notFound, message: "no task \(request.id)")
+            }
+            guard record.state == .pending || record.state == .active else {
+                throw RPCError(code: .failedPrecondition, message: "task \(request.id) is already \(record.state)")
+            }
+            let moved = try spool.transition(id, from: record.state, to: .failed) { $0["error"] = reason }
+            try? sidecar.leases.release(id)
+            return Tasks.TaskInfo(moved)
+        }
+        router.registerInline(Tasks.replay, request: Tasks.TaskRef.self, response: Tasks.TaskInfo.self) { request, _ in
+            Tasks.TaskInfo(try spool.replay(TaskID(request.id)))
+        }
+        router.registerInline(Tasks.clearStuck, request: Tasks.ClearStuckRequest.self, response: Tasks.TaskList.self) { request, _ in
+            guard request.olderThanMs > 0 else {
+                throw RPCError(code: .invalidArgument, message: "clear-stuck needs a positive age threshold")
+            }
+            let reason = request.reason.isEmpty ? "stuck in active for more than \(request.olderThanMs / 1000)s; cleared" : request.reason
+            let moved = try spool.clearStuck(olderThan: .milliseconds(Int64(clamping: request.olderThanMs)), reason: reason)
+            for record in moved { try? sidecar.leases.release(record.id) }
+            return Tasks.TaskList(tasks: moved.map(Tasks.TaskInfo.init))
+        }
+        router.registerInline(Tasks.getConfig, request: Tasks.Empty.self, response: Tasks.ConfigMessage.self) { _, _ in
+            sidecar.config.reload()
+            return Tasks.ConfigMessage(json: sidecar.config.json)
+        }
+        router.registerInline(Tasks.setConfig, request: Tasks.ConfigMessage.self, response: Tasks.ConfigMessage.self) { request, _ in
+            let json = try sidecar.config.merge(request.json)
+            sidecar.leases.pump()
+            return Tasks.ConfigMessage(json: json)
+        }
+        router.registerInline(Tasks.status, request: Tasks.Empty.self, response: Tasks.WorkerStatus.self) { _, _ in
+            sidecar.currentStatus()
+        }
+        router.registerInline(Tasks.reportWorkerErrors, request: Tasks.WorkerReport.self, response: Tasks.Empty.self) { request, _ in
+            sidecar.metrics.claudeAPIErrors(Int(request.claudeAPIErrors))
+            return Tasks.Empty()
+        }
+        router.registerInline(Tasks.finish, request: Tasks.FinishRequest.self, response: Tasks.TaskInfo.self) { request, _ in
+            let id = try TaskID(request.id)
+            try sidecar.leases.release(id)
+            let record: TaskRecord
+            if !request.failed {
+                let result: Any = request.resultJSON.isEmpty ? NSNull() : try JSONSerialization.jsonObject(with: Data(request.resultJSON), options: [.fragmentsAllowed])
+                record = try spool.complete(id, result: result)
+            } else if request.retry {
+                record = try spool.transition(id, from: .active, to: .pending) { $0["error"] = request.error }
+            } else {
+                record = try spool.fail(id, error: request.error.isEmpty ? "failed" : request.error)
+            }
+            sidecar.leases.pump()
+            return Tasks.TaskInfo(record)
+        }
+        router.registerServerStreaming(Tasks.lease, request: Tasks.LeaseRequest.self, response: Tasks.TaskInfo.self) { request, writer, _ in
+            let (tasks, leaseID) = sidecar.leases.open(maxInFlight: request.maxInFlight == 0 ? Int.max : Int(request.maxInFlight))
+            sidecar.leaseOpened()
+            defer {
+                sidecar.leases.close(leaseID)
+                sidecar.leaseClosed()
+            }
+            for await task in tasks {
+                try await writer.write(Tasks.TaskInfo(task))
+            }
+        }
+        router.registerServerStreaming(Tasks.watchEvents, request: Tasks.WatchRequest.self, response: Tasks.Event.self) { request, writer, _ in
+            let (events, cancel) = try sidecar.events.subscribe(after: request.afterSeq)
+            defer { cancel() }
+            for try await event in events {
+                try await writer.write(event)
+            }
+        }
+    }
+}
+
+extension Tasks.TaskInfo {
+    init(_ record: TaskRecord) {
+        self.init(
+            id: record.id.rawValue,
+            state: Tasks.State(record.state),
+            json: record.json,
+            correlationID: record.correlationID ?? "",
+            traceparent: record.traceContext?.traceparent ?? "",
+            attempts: UInt32(clamping: record.attempts),
+            submittedAtMs: record.submittedAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0,
+            modifiedAtMs: Int64(record.modified.timeIntervalSince1970 * 1000)
+        )
+    }
+}
+
+extension Tasks.State {
+    init(_ state: TaskState) {
+        switch state {
+        case .pending: self = .pending
+        case .active: self = .active
+        case .completed: self = .completed
+        case .failed: self = .failed
+        }
+    }
+}
+
+extension TaskState {
+    init?(_ state: Tasks.State) {
+        switch state {
+        case .pending: self = .pending
+        case .active: self = .active
+        case .completed: self = .completed
+        case .failed: self = .failed
+        case .unspecified: return nil
+        }
+    }
+}
+
+extension TraceContext {
+    /// A new trace for a task submitted without one: W3C `traceparent`, sampled.
+    static func fresh() -> TraceContext {
+        func hex(_ bytes: Int) -> String {
+            (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        }
+        return TraceContext(traceparent: "00-\(hex(16))-\(hex(8))-01")
+    }
+}

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import PipeBusCore
+import Synchronization
+
+/// The worker config, `<root>/config/<worker>.json` (e.g. `{"batch_size": 10}`): re-read when
+/// the file changes, no restart; a bad file is logged and ignored, the previous config kept.
+final class WorkerConfigStore: Sendable {
+    static let defaultBatchSize = 10
+
+    private struct State {
+        var json: [UInt8] = Array("{}".utf8)
+        var batchSize = WorkerConfigStore.defaultBatchSize
+        var fingerprint: [Int64] = []
+    }
+
+    let path: String
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(root: String, worker: String, logger: Logger) {
+        self.path = "\(root)/config/\(worker).json"
+        self.logger = logger
+    }
+
+    /// `batch_size`: at most this many tasks in flight per lease (≥ 1).
+    var batchSize: Int { state.withLock { $0.batchSize } }
+
+    /// The config as JSON.
+    var json: [UInt8] { state.withLock { $0.json } }
+
+    /// Re-reads the file if it changed since the last look; true when the config changed.
+    @discardableResult
+    func reload() -> Bool {
+        var info = stat()
+        let fingerprint: [Int64] = lstat(path, &info) == 0
+            ? [Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)]
+            : []
+        guard state.withLock({ $0.fingerprint != fingerprint }) else { return false }
+        defer { state.withLock { $0.fingerprint = fingerprint } }
+        guard !fingerprint.isEmpty else { return false }  // no file: keep what we have (defaults at first)
+        do {
+            guard let bytes = try SmallFile.read(path, limit: 64 * 1024) else { return false }
+            let object = try Self.parse(bytes)
+            state.withLock { state in
+                state.json = bytes
+                state.batchSize = (object["batch_size"] as? Int) ?? Self.defaultBatchSize
+            }
+            logger.info("worker config loaded", metadata: ["path": "\(path)", "batch_size": "\(batchSize)"])
+            return true
+        } catch {
+            logger.error("worker config ignored; keeping the previous one", metadata: ["path": "\(path)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Merges `update` (a JSON object) into the config and writes the file durably.
+    func merge(_ update: [UInt8]) throws -> [UInt8] {
+        let changes = update.isEmpty ? [:] : try Self.parse(update)
+        guard !changes.isEmpty else { return json }
+        var merged = try Self.parse(json)
+        for (key, value) in changes { merged[key] = value }
+        let data = try JSONSerialization.data(withJSONObject: merged, options: [.sortedKeys, .prettyPrinted])
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try SmallFile.replace(path, with: Array(data))
+        reload()
+        return json
+    }
+
+    private static func parse(_ bytes: [UInt8]) throws -> [String: Any] {
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(bytes))
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "worker config is not valid JSON: \(error.localizedDescription)")
+        }
+        guard let object = value as? [String: Any] else {
+            throw RPCError(code: .invalidArgument, message: "worker config must be a JSON object")
+        }
+        if let size = object["batch_size"], (size as? Int ?? 0) < 1 {
+            throw RPCError(code: .invalidArgument, message: "batch_size must be a whole number ≥ 1, got \(size)")
+        }
+        return object
+    }
+}

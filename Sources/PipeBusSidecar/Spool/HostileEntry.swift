@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An entry of a state folder that is not a task file, moved to `.quarantine/` by `recover()`.
+public struct HostileEntry: Hashable, Sendable, CustomStringConvertible {
+    /// Why the entry is not a task.
+    public enum Reason: Hashable, Sendable, CustomStringConvertible {
+        case symlink
+        /// A FIFO, a device, a socket or a directory: never opened.
+        case notRegularFile(kind: String)
+        case tooLarge(size: Int, limit: Int)
+        case invalidJSON(String)
+        /// Valid JSON, but an array, a string, … instead of an object.
+        case notAnObject(String)
+        /// Not `<TaskID>.json`.
+        case invalidName
+
+        public var description: String {
+            switch self {
+            case .symlink: "a symlink (never followed)"
+            case .notRegularFile(let kind): "\(kind), not a regular file (never opened)"
+            case .tooLarge(let size, let limit): "\(size) bytes, over the \(limit)-byte limit"
+            case .invalidJSON(let detail): "not valid JSON: \(detail)"
+            case .notAnObject(let type): "JSON \(type), not an object"
+            case .invalidName: "not a valid <task id>.json name"
+            }
+        }
+
+        /// The reason an entry with this status is refused unread, or nil for a regular file.
+        init?(nonRegular info: stat) {
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: return nil
+            case S_IFLNK: self = .symlink
+            case S_IFIFO: self = .notRegularFile(kind: "a FIFO")
+            case S_IFCHR: self = .notRegularFile(kind: "a character device")
+            case S_IFBLK: self = .notRegularFile(kind: "a block device")
+            case S_IFSOCK: self = .notRegularFile(kind: "a socket")
+            case S_IFDIR: self = .notRegularFile(kind: "a directory")
+            default: self = .notRegularFile(kind: "an unknown file type")
+            }
+        }
+    }
+
+    /// The entry's name, escaped for display.
+    public var name: String
+    /// The folder it was found in.
+    public var state: TaskState
+    public var reason: Reason
+    /// Where it was moved, or nil if moving it failed (it is then left in place and logged).
+    public var quarantinedPath: String?
+
+    public var description: String { "\(state)/\(name): \(reason)" }
+}

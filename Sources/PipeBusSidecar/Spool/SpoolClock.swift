@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Wall-clock time as the spool records it: `submitted_at` in ISO 8601 UTC and ages from file
+/// mtimes, both on the wall clock because the runbook compares mtimes with `time.time()`.
+enum SpoolClock {
+    static func now() -> Date { Date() }
+
+    static func nowMilliseconds() -> Int64 {
+        Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    /// `2024-05-01T12:00:00.123Z`: what Python's `datetime.fromisoformat` (3.11+) and `date -d`
+    /// both read.
+    static func iso8601(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds / 1000)
+        var fields = tm()
+        gmtime_r(&seconds, &fields)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(fields.tm_year + 1900, 4))-\(pad(fields.tm_mon + 1, 2))-\(pad(fields.tm_mday, 2))"
+            + "T\(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2)):\(pad(fields.tm_sec, 2))"
+            + ".\(pad(Int32(milliseconds % 1000), 3))Z"
+    }
+
+    /// Parses what `iso8601(_:)` writes, and the same without fractional seconds; nil otherwise.
+    static func parseISO8601(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    /// A file's mtime as a date.
+    static func date(_ time: timespec) -> Date {
+        Date(timeIntervalSince1970: Double(time.tv_sec) + Double(time.tv_nsec) / 1_000_000_000)
+    }
+
+    /// How long ago `date` was; negative when it is in the future (a skewed clock).
+    static func age(of date: Date) -> Duration {
+        .milliseconds(Int64((now().timeIntervalSince(date) * 1000).rounded(.down)))
+    }
+}

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns inotify records from the four state folders into `SpoolEvent`s. Pure but for `probe`
+/// (an lstat, never a follow or an open), so it is tested with made-up records.
+///
+/// It remembers which task names each folder holds, to tell a new file from a rewrite (both are
+/// a rename of a temp file onto the name), and pairs IN_MOVED_FROM with IN_MOVED_TO by cookie.
+struct SpoolEventTranslator {
+    /// What is at a path now.
+    enum Probe: Equatable {
+        case regular
+        case missing
+        case other(HostileEntry.Reason)
+    }
+
+    private var known: [TaskState: Set<String>]
+    /// IN_MOVED_FROM records waiting for their IN_MOVED_TO, in arrival order.
+    private var departures: [(cookie: UInt32, state: TaskState, name: String)] = []
+    /// The last rename of a hidden temp file onto a task name: a RENAME_EXCHANGE reports it
+    /// first, then the task name moving to the temp name, which must not read as a removal.
+    private var lastSwapIn: (state: TaskState, temporary: String, name: String)?
+    private let probe: (TaskState, String) -> Probe
+
+    init(known: [TaskState: Set<String>], probe: @escaping (TaskState, String) -> Probe) {
+        self.known = known
+        self.probe = probe
+    }
+
+    /// Whether IN_MOVED_FROM records are waiting for a partner; the caller then waits briefly
+    /// for more records before calling `flushDepartures()`.
+    var awaitsPartners: Bool { !departures.isEmpty }
+
+    /// Forgets what it knew, after an overflow: the folders are listed again.
+    mutating func reset(known: [TaskState: Set<String>]) {
+        self.known = known
+        departures.removeAll()
+        lastSwapIn = nil
+    }
+
+    /// The events for one record from the folder of `state`.
+    mutating func translate(_ record: InotifyRecord, in state: TaskState) -> [SpoolEvent] {
+        let name = record.name
+        let hidden = record.rawName.first == UInt8(ascii: ".")
+        if record.has(IN_MOVED_FROM) {
+            departures.append((record.cookie, state, name))
+            return []
+        }
+        if record.has(IN_MOVED_TO) {
+            let index = departures.firstIndex { $0.cookie == record.cookie }
+            let source = index.map { departures.remove(at: $0) }
+            let arrived = arrival(name, hidden: hidden, in: state, isDirectory: record.has(IN_ISDIR), from: source)
+            if let source, !arrived.contains(where: \.isTransition) {
+                return arrived + departure(source.name, from: source.state, to: (state, name))
+            }
+            return arrived
+        }
+        if hidden { return [] }
+        if record.has(IN_CREATE) {
+            // A regular file is reported when closed after writing; anything else (a symlink, a
+            // FIFO, a directory) never will be, and must not be opened to find out.
+            if record.has(IN_ISDIR) { return [.unexpected(name: escaped(name), state: state, reason: .notRegularFile(kind: "a directory"))] }
+            if case .other(let reason) = probe(state, name) { return [.unexpected(name: escaped(name), state: state, reason: reason)] }
+            return []
+        }
+        if record.has(IN_CLOSE_WRITE) {
+            guard let id = TaskID(fileName: name) else { return [.unexpected(name: escaped(name), state: state, reason: .invalidName)] }
+            return [known[state, default: []].insert(name).inserted ? .appeared(id, state) : .updated(id, state)]
+        }
+        if record.has(IN_DELETE) {
+            guard let id = TaskID(fileName: name) else { return [] }
+            known[state, default: []].remove(name)
+            return [.removed(id, state)]
+        }
+        return []
+    }
+
+    /// Departures whose partner never came: moved out of the state folders.
+    mutating func flushDepartures() -> [SpoolEvent] {
+        let waiting = departures
+        departures.removeAll()
+        return waiting.flatMap { departure($0.name, from: $0.state, to: nil) }
+    }
+
+    private mutating func arrival(
+        _ name: String,
+        hidden: Bool,
+        in state: TaskState,
+        isDirectory: Bool,
+        from source: (cookie: UInt32, state: TaskState, name: String)?
+    ) -> [SpoolEvent] {
+        if hidden { return [] }
+        if isDirectory { return [.unexpected(name: escaped(name), state: state, reason: .notRegularFile(kind: "a directory"))] }
+        if case .other(let reason) = probe(state, name) { return [.unexpected(name: escaped(name), state: state, reason: reason)] }
+        guard let id = TaskID(fileName: name) else { return [.unexpected(name: escaped(name), state: state, reason: .invalidName)] }
+        if let source, source.state != state, source.name == name {
+            known[source.state, default: []].remove(name)
+            known[state, default: []].insert(name)
+            return [.transition(id, from: source.state, to: state)]
+        }
+        if let source, source.state == state, source.name.hasPrefix(".") {
+            lastSwapIn = (state, source.name, name)
+        }
+        return [known[state, default: []].insert(name).inserted ? .appeared(id, state) : .updated(id, state)]
+    }
+
+    /// A task name that moved away, to `destination` if that was seen.
+    private mutating func departure(_ name: String, from state: TaskState, to destination: (state: TaskState, name: String)?) -> [SpoolEvent] {
+        guard !name.hasPrefix("."), let id = TaskID(fileName: name) else { return [] }
+        // The second half of a RENAME_EXCHANGE: the task name is still there, rewritten.
+        if let destination, let swap = lastSwapIn, swap.state == state, destination.state == state,
+            swap.name == name, swap.temporary == destination.name
+        {
+            lastSwapIn = nil
+            return []
+        }
+        known[state, default: []].remove(name)
+        return [.removed(id, state)]
+    }
+
+    private func escaped(_ name: String) -> String { SpoolPath.escaped(name, quoted: false) }
+}
+
+extension SpoolEvent {
+    var isTransition: Bool {
+        if case .transition = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CPipeBusShim
+public import Logging
+import PipeBusCore
+import Synchronization
+
+/// Watches a spool's four state folders with inotify and reports what happens in them — the
+/// renames spool workers make themselves (DESIGN §1), files dropped in by hand, the runbook's
+/// replay — as `SpoolEvent`s, on one named thread of its own.
+///
+/// Nothing in the folders is followed or opened: names are classified by `lstat` alone, so a
+/// symlink or a FIFO dropped into `pending/` is reported as `.unexpected`, never read.
+public final class SpoolWatcher: Sendable {
+    private let inotifyFD: Int32
+    private let wakeFD: Int32
+    private let thread: Mutex<OSThread?>
+    private let logger: Logger
+
+    /// What every state folder is watched for. IN_DONT_FOLLOW and IN_ONLYDIR refuse a folder
+    /// that was replaced by a symlink; IN_EXCL_UNLINK ignores files already unlinked.
+    private static let mask = UInt32(
+        IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF
+            | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
+    )
+
+    /// Starts watching the spool at `layout`; `handler` is called on the watcher's thread, one
+    /// event at a time, in the order the kernel reported them. Call `stop()` to end it.
+    public init(layout: SpoolLayout, logger: Logger, handler: @escaping @Sendable (SpoolEvent) -> Void) throws {
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(layout.worker)"
+        self.logger = logger
+        let inotifyFD = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        guard inotifyFD >= 0 else { throw SpoolIOError(operation: "inotify_init1", path: nil, errno: errno).rpcError }
+        let wakeFD = pipebus_eventfd()
+        guard wakeFD >= 0 else {
+            let error = SpoolIOError(operation: "eventfd", path: nil, errno: errno)
+            close(inotifyFD)
+            throw error.rpcError
+        }
+        self.inotifyFD = inotifyFD
+        self.wakeFD = wakeFD
+        self.thread = Mutex(nil)
+
+        let folders: [Int32: TaskState]
+        let known: [TaskState: Set<String>]
+        do {
+            folders = try Self.addWatches(inotifyFD, layout: layout)
+            // Listed after the watches are in place, so nothing falls between list and watch.
+            known = try translatingSpoolErrors { try Self.listTaskNames(layout) }
+        } catch {
+            close(inotifyFD)
+            close(wakeFD)
+            throw error
+        }
+        let loop = WatchLoop(
+            inotifyFD: inotifyFD,
+            wakeFD: wakeFD,
+            folders: folders,
+            layout: layout,
+            known: known,
+            logger: logger,
+            handler: handler
+        )
+        thread.withLock { $0 = OSThread(name: "spool-watch") { loop.run() } }
+    }
+
+    /// Stops the thread and waits for it; idempotent. No event is delivered after it returns.
+    public func stop() {
+        guard let running = thread.withLock({ state -> OSThread? in
+            defer { state = nil }
+            return state
+        }) else { return }
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(wakeFD, $0.baseAddress, 8) }
+        running.join()
+    }
+
+    deinit {
+        stop()
+        close(inotifyFD)
+        close(wakeFD)
+    }
+
+    private static func addWatches(_ fd: Int32, layout: SpoolLayout) throws -> [Int32: TaskState] {
+        var folders: [Int32: TaskState] = [:]
+        for state in TaskState.allCases {
+            let path = layout.directory(for: state)
+            let watch = inotify_add_watch(fd, path, mask)
+            guard watch >= 0 else {
+                let error = SpoolIOError(operation: "inotify_add_watch", path: SpoolPath(path), errno: errno)
+                // ENOSPC here is the per-user watch limit, not a full disk.
+                if error.errno == ENOSPC {
+                    throw RPCError(
+                        code: .resourceExhausted,
+                        message: "inotify watch limit reached (fs.inotify.max_user_watches) watching \(path)",
+                        cause: "ENOSPC"
+                    )
+                }
+                throw error.rpcError
+            }
+            folders[watch] = state
+        }
+        return folders
+    }
+
+    /// The task names in each folder now, so that a rewrite is not taken for a new task.
+    static func listTaskNames(_ layout: SpoolLayout) throws -> [TaskState: Set<String>] {
+        var known: [TaskState: Set<String>] = [:]
+        for state in TaskState.allCases {
+            let names = try SpoolSys.entries(of: layout.directoryPath(state)).lazy
+                .filter { !$0.isHidden }.map(\.name).filter { TaskID(fileName: $0) != nil }
+            known[state] = Set(names)
+        }
+        return known
+    }
+}

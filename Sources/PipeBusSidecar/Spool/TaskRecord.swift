@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Foundation
+import Logging
+
+/// A task as it is in the spool: its file's bytes, with the fields the sidecar reads parsed
+/// eagerly, so that the record is `Sendable` (a `[String: Any]` is not).
+public struct TaskRecord: Hashable, Sendable {
+    /// From the file name, which is authoritative: the runbook's replay writes `<id>_replay.json`
+    /// and leaves the old `id` inside.
+    public var id: TaskID
+    public var state: TaskState
+    /// The file's bytes: a JSON object.
+    public var json: [UInt8]
+    public var correlationID: String?
+    public var traceContext: TraceContext?
+    /// `submitted_at` as written.
+    public var submittedAtText: String?
+    /// `submitted_at` parsed, when it is ISO 8601.
+    public var submittedAt: Date?
+    public var attempts: Int
+    public var hasResult: Bool
+    public var hasError: Bool
+    /// `error` when it is a string (what `clearStuck` and most workers write).
+    public var errorMessage: String?
+    /// The file's mtime: when it entered its state folder or was last rewritten.
+    public var modified: Date
+
+    /// The whole task object, parsed again (the record keeps bytes to stay `Sendable`).
+    public func object() throws -> [String: Any] {
+        try TaskJSON.parseObject(json)
+    }
+
+    init(id: TaskID, state: TaskState, bytes: [UInt8], object: [String: Any], info: stat) {
+        self.id = id
+        self.state = state
+        self.json = bytes
+        self.correlationID = object[TaskJSON.Key.correlationID] as? String
+        if let context = object[TaskJSON.Key.traceContext] as? [String: Any],
+            let traceparent = context[TaskJSON.Key.traceparent] as? String
+        {
+            self.traceContext = TraceContext(
+                traceparent: traceparent,
+                tracestate: context[TaskJSON.Key.tracestate] as? String
+            )
+        }
+        self.submittedAtText = object[TaskJSON.Key.submittedAt] as? String
+        self.submittedAt = submittedAtText.flatMap(SpoolClock.parseISO8601)
+        self.attempts = (object[TaskJSON.Key.attempts] as? NSNumber)?.intValue ?? 0
+        self.hasResult = object[TaskJSON.Key.result] != nil
+        self.hasError = object[TaskJSON.Key.error] != nil
+        self.errorMessage = object[TaskJSON.Key.error] as? String
+        self.modified = SpoolClock.date(info.st_mtim)
+    }
+}
+
+extension TaskRecord {
+    /// The log fields DESIGN §2 asks for where known: `task_id`, `correlation_id`, `trace_id`.
+    var logMetadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["task_id": "\(id)", "state": "\(state)"]
+        if let correlationID { metadata["correlation_id"] = "\(correlationID)" }
+        if let traceID = traceContext?.traceID { metadata["trace_id"] = "\(traceID)" }
+        return metadata
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PipeBusCore
+
+extension TaskSpool {
+    /// Cleans the spool on start: removes temp files left by interrupted writes, moves every
+    /// entry that is not a task file to `.quarantine/` (a symlink, never followed; a FIFO or a
+    /// device, never opened; a file over the size limit; invalid JSON or a non-object; a name
+    /// that is not `<task id>.json`), logging each, and counts the tasks in each state.
+    public func recover() throws -> RecoveryReport {
+        try translatingSpoolErrors {
+            var report = RecoveryReport()
+            for state in TaskState.allCases {
+                var count = 0
+                for entry in try SpoolSys.entries(of: layout.directoryPath(state)) {
+                    switch try recover(entry, in: state, into: &report) {
+                    case .task: count += 1
+                    case .other: break
+                    }
+                }
+                report.counts[state] = count
+            }
+            logger.info(
+                "spool recovered",
+                metadata: [
+                    "pending": "\(report.counts[.pending] ?? 0)", "active": "\(report.counts[.active] ?? 0)",
+                    "completed": "\(report.counts[.completed] ?? 0)", "failed": "\(report.counts[.failed] ?? 0)",
+                    "temp_files_removed": "\(report.removedTemporaryFiles)", "quarantined": "\(report.quarantined.count)",
+                ]
+            )
+            return report
+        }
+    }
+
+    private enum EntryKind { case task, other }
+
+    private func recover(_ entry: SpoolSys.DirectoryEntry, in state: TaskState, into report: inout RecoveryReport) throws -> EntryKind {
+        let directory = layout.directoryPath(state)
+        let path = directory.appending(rawName: entry.rawName)
+        if DurableFile.isTemporary(entry) {
+            if try removeIfStale(path) { report.removedTemporaryFiles += 1 }
+            return .other
+        }
+        // Other hidden names are not the spool's business: neither the runbook nor a watcher
+        // takes them for tasks.
+        if entry.isHidden { return .other }
+        let reason: HostileEntry.Reason
+        if let id = TaskID(fileName: entry.name) {
+            switch try TaskFileReader.read(layout.filePath(id, state), limit: configuration.maxTaskBytes) {
+            case .task: return .task
+            case .missing: return .other  // moved on while we looked
+            case .hostile(let found): reason = found
+            }
+        } else {
+            // Classify by lstat only: a badly named FIFO is still never opened.
+            guard let info = try SpoolSys.lstat(path) else { return .other }
+            reason = HostileEntry.Reason(nonRegular: info) ?? .invalidName
+        }
+        report.quarantined.append(quarantine(path, rawName: entry.rawName, state: state, reason: reason))
+        return .other
+    }
+
+    /// Removes a temp file old enough that no write in flight can own it; true if removed.
+    private func removeIfStale(_ path: SpoolPath) throws -> Bool {
+        guard let info = try SpoolSys.lstat(path) else { return false }
+        if SpoolClock.age(of: SpoolClock.date(info.st_mtim)) < configuration.staleTemporaryAge { return false }
+        let removed = try SpoolSys.unlink(path)
+        if removed { logger.info("removed a leftover temp file", metadata: ["path": "\(path)"]) }
+        return removed
+    }
+
+    /// Moves an entry to `.quarantine/<state>.<unix seconds>.<random>.<name>` by rename, which
+    /// never follows or opens it. A failure is logged, not thrown: one bad entry must not stop
+    /// the sidecar from starting.
+    private func quarantine(_ path: SpoolPath, rawName: [CChar], state: TaskState, reason: HostileEntry.Reason) -> HostileEntry {
+        let display = SpoolPath.escaped(
+            String(decoding: rawName.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            quoted: false
+        )
+        let prefix = "\(state.folderName).\(Int64(SpoolClock.now().timeIntervalSince1970)).\(String(UInt32.random(in: .min ... .max), radix: 16))."
+        // Keep the whole name within NAME_MAX (255 bytes).
+        let kept = Array(rawName.prefix(255 - prefix.utf8.count))
+        let target = SpoolPath(layout.quarantineDirectory).appending(
+            rawName: Array(prefix.utf8).map { CChar(bitPattern: $0) } + kept
+        )
+        var entry = HostileEntry(name: display, state: state, reason: reason, quarantinedPath: nil)
+        do {
+            try SpoolSys.renameNoReplace(path, target)
+            try SpoolSys.fsyncDirectory(SpoolPath(layout.quarantineDirectory))
+            try SpoolSys.fsyncDirectory(layout.directoryPath(state))
+            entry.quarantinedPath = target.description
+            logger.warning(
+                "quarantined a spool entry that is not a task",
+                metadata: ["entry": "\(state)/\(display)", "reason": "\(reason)", "moved_to": "\(target)"]
+            )
+        } catch {
+            logger.error(
+                "could not quarantine a spool entry that is not a task",
+                metadata: ["entry": "\(state)/\(display)", "reason": "\(reason)", "error": "\(error)"]
+            )
+        }
+        return entry
+    }
+}

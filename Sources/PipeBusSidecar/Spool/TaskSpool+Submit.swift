@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PipeBusCore
+
+extension TaskSpool {
+    /// Adds a task to `pending/` and returns once its file is durable there.
+    ///
+    /// The user's keys are kept as given; the sidecar's keys are set: `id` (the argument, else a
+    /// valid `id` already in the object, else generated), `correlation_id` (the argument, else
+    /// the object's, else generated), `_trace_context` (the argument, else the object's),
+    /// `submitted_at` (now), `attempts` (0); `result` and `error` are dropped.
+    /// Throws ALREADY_EXISTS if the id is in any state, RESOURCE_EXHAUSTED if the task is over
+    /// the size limit or the disk is full (nothing is left half-written).
+    @discardableResult
+    public func submit(
+        object: [String: Any],
+        id: TaskID? = nil,
+        correlationID: String? = nil,
+        traceContext: TraceContext? = nil
+    ) throws -> TaskRecord {
+        var object = object
+        let id = try id ?? (object[TaskJSON.Key.id] as? String).map(TaskID.init) ?? TaskID.generate()
+        object[TaskJSON.Key.id] = id.rawValue
+        object[TaskJSON.Key.correlationID] =
+            correlationID ?? (object[TaskJSON.Key.correlationID] as? String) ?? Self.generateCorrelationID()
+        if let traceContext {
+            var context: [String: Any] = [TaskJSON.Key.traceparent: traceContext.traceparent]
+            if let tracestate = traceContext.tracestate { context[TaskJSON.Key.tracestate] = tracestate }
+            object[TaskJSON.Key.traceContext] = context
+        }
+        object[TaskJSON.Key.submittedAt] = SpoolClock.iso8601(SpoolClock.now())
+        object[TaskJSON.Key.attempts] = 0
+        object[TaskJSON.Key.result] = nil
+        object[TaskJSON.Key.error] = nil
+        return try create(object, id: id)
+    }
+
+    /// `submit(object:…)` for JSON text; throws INVALID_ARGUMENT unless it is a JSON object.
+    @discardableResult
+    public func submit(
+        json: [UInt8],
+        id: TaskID? = nil,
+        correlationID: String? = nil,
+        traceContext: TraceContext? = nil
+    ) throws -> TaskRecord {
+        try checkSize(json.count)
+        let object: [String: Any]
+        do {
+            object = try TaskJSON.parseObject(json)
+        } catch .invalidJSON(let detail) {
+            throw RPCError(code: .invalidArgument, message: "task is not valid JSON: \(detail)")
+        } catch .notAnObject(let type) {
+            throw RPCError(code: .invalidArgument, message: "task JSON must be an object, not \(type)")
+        }
+        return try submit(object: object, id: id, correlationID: correlationID, traceContext: traceContext)
+    }
+
+    /// Writes a new task file into `pending/`, refusing an id present in any state.
+    func create(_ object: [String: Any], id: TaskID) throws -> TaskRecord {
+        let bytes = try TaskJSON.encode(object)
+        try checkSize(bytes.count)
+        return try translatingSpoolErrors {
+            if let state = try locate(id) {
+                throw RPCError(code: .alreadyExists, message: "task \(id) already exists (in \(state)/)")
+            }
+            do {
+                try DurableFile.write(
+                    bytes,
+                    directory: layout.directoryPath(.pending),
+                    name: id.fileName,
+                    placement: .create
+                )
+            } catch let error as SpoolIOError where error.errno == EEXIST {
+                throw RPCError(code: .alreadyExists, message: "task \(id) already exists (in pending/)")
+            } catch let error as SpoolIOError {
+                logger.error(
+                    "task submit failed",
+                    metadata: ["task_id": "\(id)", "error": "\(error)", "errno": "\(error.errno)"]
+                )
+                throw error
+            }
+            // Read back rather than built from `object`: the record carries the file's mtime.
+            // Another consumer may have claimed the task already: it is durable all the same.
+            guard let record = try read(id, in: .pending) ?? get(id) else {
+                throw RPCError(code: .aborted, message: "task \(id) was submitted, then removed by someone else")
+            }
+            logger.info("task submitted", metadata: record.logMetadata)
+            return record
+        }
+    }
+
+    func checkSize(_ count: Int) throws {
+        if count > configuration.maxTaskBytes {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "task is \(count) bytes; the spool's limit is \(configuration.maxTaskBytes)"
+            )
+        }
+    }
+
+    static func generateCorrelationID() -> String {
+        let high = String(UInt64.random(in: .min ... .max), radix: 16)
+        let low = String(UInt64.random(in: .min ... .max), radix: 16)
+        return "corr-" + String(repeating: "0", count: 16 - high.count) + high
+            + String(repeating: "0", count: 16 - low.count) + low
+    }
+}

@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PipeBusCore
+
+extension TaskSpool {
+    /// Moves task `id` from one state folder to another with one atomic, never-overwriting
+    /// rename, and makes it durable (both folders fsynced). The task's mtime is set to now, so
+    /// its age in the new state counts from the move, as the runbook measures it.
+    ///
+    /// `update`, if given, rewrites the task object durably as part of the move: out of
+    /// `pending/` the move comes first and the rewrite follows in the new folder (moved back if
+    /// the rewrite fails), because rewriting a shared queue entry before claiming it could
+    /// overwrite another consumer's claim; from any other state the rewrite comes first, so the
+    /// file arrives complete (a `completed/` file already carries its `result`).
+    ///
+    /// Throws ABORTED when the task is no longer in `from` because someone else moved it — for a
+    /// claim (`to == .active`) that means another consumer won, which callers should not treat
+    /// as an error; NOT_FOUND when it is in no state at all; ALREADY_EXISTS when `to` already
+    /// holds a file of that name (it is never replaced).
+    @discardableResult
+    public func transition(
+        _ id: TaskID,
+        from: TaskState,
+        to: TaskState,
+        update: ((inout [String: Any]) throws -> Void)? = nil
+    ) throws -> TaskRecord {
+        guard from != to else {
+            throw RPCError(code: .invalidArgument, message: "a transition needs two states; use update(_:in:_:) to rewrite")
+        }
+        return try translatingSpoolErrors {
+            let source = layout.filePath(id, from)
+            let destination = layout.filePath(id, to)
+            // Only a regular file is moved: a symlink or a FIFO is left for `recover()`.
+            guard let info = try SpoolSys.lstat(source) else { throw try lostRace(id, from: from, to: to) }
+            if let reason = HostileEntry.Reason(nonRegular: info) {
+                throw RPCError(code: .failedPrecondition, message: "spool entry \(source) is \(reason)")
+            }
+            if try SpoolSys.lstat(destination) != nil {
+                throw RPCError(code: .alreadyExists, message: "\(destination) already exists; a transition never replaces a file")
+            }
+            if let update, from != .pending {
+                try rewrite(id, in: from, lostRaceTarget: to, update)
+            }
+            try move(id, from: source, to: destination, states: (from, to))
+            if let update, from == .pending {
+                do {
+                    try rewrite(id, in: to, lostRaceTarget: to, update)
+                } catch {
+                    undoMove(id, from: destination, to: source, after: error)
+                    throw error
+                }
+            } else if update == nil {
+                try SpoolSys.touch(destination)
+            }
+            try SpoolSys.fsyncDirectory(layout.directoryPath(to))
+            try SpoolSys.fsyncDirectory(layout.directoryPath(from))
+            guard let record = try read(id, in: to) else {
+                throw try lostRace(id, from: to, to: to)
+            }
+            logger.info("task moved", metadata: record.logMetadata.merging(["from": "\(from)"]) { $1 })
+            return record
+        }
+    }
+
+    /// Rewrites task `id` durably where it is, through a temp file swapped in only while the task
+    /// is still there. Throws ABORTED if it moved away meanwhile, NOT_FOUND if it is in no state.
+    @discardableResult
+    public func update(_ id: TaskID, in state: TaskState, _ body: (inout [String: Any]) throws -> Void) throws -> TaskRecord {
+        try translatingSpoolErrors {
+            try rewrite(id, in: state, lostRaceTarget: state, body)
+            guard let record = try read(id, in: state) else { throw try lostRace(id, from: state, to: state) }
+            return record
+        }
+    }
+
+    /// Claims a pending task for processing: pending → active, `attempts` incremented.
+    /// ABORTED means another consumer claimed it first.
+    @discardableResult
+    public func claim(_ id: TaskID) throws -> TaskRecord {
+        try transition(id, from: .pending, to: .active) { object in
+            object[TaskJSON.Key.attempts] = ((object[TaskJSON.Key.attempts] as? Int) ?? 0) + 1
+        }
+    }
+
+    /// Completes an active task with its `result` (any JSON value): active → completed.
+    @discardableResult
+    public func complete(_ id: TaskID, result: Any) throws -> TaskRecord {
+        try transition(id, from: .active, to: .completed) { object in
+            object[TaskJSON.Key.result] = result
+            object[TaskJSON.Key.error] = nil
+        }
+    }
+
+    /// Fails an active task with an `error` message: active → failed.
+    @discardableResult
+    public func fail(_ id: TaskID, error message: String) throws -> TaskRecord {
+        try transition(id, from: .active, to: .failed) { object in
+            object[TaskJSON.Key.error] = message
+        }
+    }
+
+    private func move(_ id: TaskID, from source: SpoolPath, to destination: SpoolPath, states: (TaskState, TaskState)) throws {
+        do {
+            try SpoolSys.renameNoReplace(source, destination)
+        } catch let error as SpoolIOError where error.errno == ENOENT {
+            throw try lostRace(id, from: states.0, to: states.1)
+        } catch let error as SpoolIOError where error.errno == EEXIST {
+            throw RPCError(code: .alreadyExists, message: "\(destination) already exists; a transition never replaces a file")
+        }
+    }
+
+    /// Reads, updates and durably rewrites task `id` in `state`.
+    private func rewrite(
+        _ id: TaskID,
+        in state: TaskState,
+        lostRaceTarget: TaskState,
+        _ body: (inout [String: Any]) throws -> Void
+    ) throws {
+        let path = layout.filePath(id, state)
+        var object: [String: Any]
+        switch try TaskFileReader.read(path, limit: configuration.maxTaskBytes) {
+        case .missing:
+            throw try lostRace(id, from: state, to: lostRaceTarget)
+        case .hostile(let reason):
+            throw RPCError(code: .failedPrecondition, message: "spool entry \(path) is \(reason)")
+        case .task(_, let parsed, _):
+            object = parsed
+        }
+        try body(&object)
+        let bytes = try TaskJSON.encode(object)
+        try checkSize(bytes.count)
+        do {
+            try DurableFile.write(bytes, directory: layout.directoryPath(state), name: id.fileName, placement: .replaceExisting)
+        } catch let error as SpoolIOError where error.errno == ENOENT {
+            throw try lostRace(id, from: state, to: lostRaceTarget)
+        }
+    }
+
+    /// Puts a claimed task back where it was after its rewrite failed, so it is not stuck in
+    /// `active/` with no one working on it.
+    private func undoMove(_ id: TaskID, from destination: SpoolPath, to source: SpoolPath, after error: any Error) {
+        do {
+            try SpoolSys.renameNoReplace(destination, source)
+        } catch {
+            logger.error(
+                "could not move a task back after its update failed; clearStuck will pick it up",
+                metadata: ["task_id": "\(id)", "path": "\(destination)", "error": "\(error)"]
+            )
+        }
+        logger.warning("task move undone: its update failed", metadata: ["task_id": "\(id)", "error": "\(error)"])
+    }
+
+    /// The error for a task that is not where it was expected: ABORTED when someone else moved it
+    /// (or for a claim, whatever became of it), NOT_FOUND when it is in no state.
+    func lostRace(_ id: TaskID, from: TaskState, to: TaskState) throws -> RPCError {
+        let now = try locate(id)
+        if now == nil && to != .active {
+            return RPCError(code: .notFound, message: "task \(id) is not in \(from)/ nor in any other state")
+        }
+        let whereabouts = now.map { "it is in \($0)/ now" } ?? "it is no longer in the spool"
+        return RPCError(code: .aborted, message: "lost the race for task \(id): not in \(from)/ any more; \(whereabouts)")
+    }
+}

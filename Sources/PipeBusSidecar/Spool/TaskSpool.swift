@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Logging
+import PipeBusCore
+
+/// A worker's durable task spool: the folders of DESIGN §2, written durably and never trusted
+/// when read (DESIGN §6).
+///
+/// Several sidecar instances of one worker may share a spool as competing consumers, and spool
+/// workers and operators rename files in it by hand, so the class keeps no state of its own:
+/// the file system is the state, and every move is one atomic rename.
+public final class TaskSpool: Sendable {
+    /// Limits and timings; the defaults suit a production spool.
+    public struct Configuration: Sendable {
+        /// The largest task file read or written; bigger files are quarantined by `recover()`.
+        public var maxTaskBytes = 1 << 20
+        /// A temp file younger than this may belong to a write in flight in another sidecar
+        /// sharing the spool, so `recover()` leaves it alone.
+        public var staleTemporaryAge: Duration = .seconds(60)
+
+        public init() {}
+
+        public static var defaults: Configuration { Configuration() }
+    }
+
+    public let layout: SpoolLayout
+    public let configuration: Configuration
+    let logger: Logger
+
+    /// Opens the spool of `worker` under `root`, creating its folders (0755) if missing.
+    /// Throws if a folder cannot be created or is not a real directory (a symlink is refused).
+    public init(root: String, worker: String, configuration: Configuration = .defaults, logger: Logger) throws {
+        self.layout = try SpoolLayout(root: root, worker: worker)
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(worker)"
+        self.logger = logger
+        try translatingSpoolErrors { try createFolders() }
+    }
+
+    private func createFolders() throws {
+        let folders = ["\(layout.root)/tasks", layout.workerDirectory, layout.quarantineDirectory]
+            + TaskState.allCases.map(layout.directory(for:))
+        try SpoolSys.mkdir(SpoolPath(layout.root), mode: 0o755)
+        for folder in folders {
+            let path = SpoolPath(folder)
+            try SpoolSys.mkdir(path, mode: 0o755)
+            guard let info = try SpoolSys.lstat(path), info.st_mode & S_IFMT == S_IFDIR else {
+                throw RPCError(
+                    code: .failedPrecondition,
+                    message: "spool folder \(path) is not a directory (a symlink or a file is refused)"
+                )
+            }
+        }
+    }
+
+    /// The task with this id, searched in lifecycle order (pending, active, completed, failed)
+    /// so that a task moving on while it is searched for is still found; nil if in none.
+    /// Throws FAILED_PRECONDITION if the id names an entry that is not a task file.
+    public func get(_ id: TaskID) throws -> TaskRecord? {
+        try translatingSpoolErrors {
+            for state in TaskState.allCases {
+                if let record = try read(id, in: state) { return record }
+            }
+            return nil
+        }
+    }
+
+    /// The task `id` in `state`, or nil when it is not there.
+    public func get(_ id: TaskID, in state: TaskState) throws -> TaskRecord? {
+        try translatingSpoolErrors { try read(id, in: state) }
+    }
+
+    /// Tasks in `state`, oldest first by mtime (like the runbook's checks), at most `limit`, only
+    /// those older than `olderThan` if given. Entries that are not task files are skipped and
+    /// logged; `recover()` moves them aside.
+    public func list(_ state: TaskState, olderThan: Duration? = nil, limit: Int? = nil) throws -> [TaskRecord] {
+        try translatingSpoolErrors {
+            var candidates: [(id: TaskID, modified: timespec)] = []
+            for entry in try SpoolSys.entries(of: layout.directoryPath(state)) where !entry.isHidden {
+                guard let id = TaskID(fileName: entry.name),
+                    let info = try SpoolSys.lstat(layout.filePath(id, state)),
+                    info.st_mode & S_IFMT == S_IFREG
+                else { continue }
+                if let olderThan, SpoolClock.age(of: SpoolClock.date(info.st_mtim)) <= olderThan { continue }
+                candidates.append((id, info.st_mtim))
+            }
+            candidates.sort { ($0.modified.tv_sec, $0.modified.tv_nsec, $0.id) < ($1.modified.tv_sec, $1.modified.tv_nsec, $1.id) }
+            var records: [TaskRecord] = []
+            for candidate in candidates {
+                if let limit, records.count >= limit { break }
+                do {
+                    if let record = try read(candidate.id, in: state) { records.append(record) }
+                } catch let error as RPCError where error.code == .failedPrecondition {
+                    logger.warning("skipping a spool entry that is not a task", metadata: ["error": "\(error)"])
+                }
+            }
+            return records
+        }
+    }
+
+    /// The number of task files in each state folder: the names the runbook's
+    /// `glob("*.json")` counts, less hidden and invalid ones. Cheap: no file is opened.
+    public func counts() throws -> [TaskState: Int] {
+        try translatingSpoolErrors {
+            var counts: [TaskState: Int] = [:]
+            for state in TaskState.allCases {
+                counts[state] = try SpoolSys.entries(of: layout.directoryPath(state)).count { entry in
+                    !entry.isHidden && (entry.type == DT_REG || entry.type == DT_UNKNOWN)
+                        && TaskID(fileName: entry.name) != nil
+                }
+            }
+            return counts
+        }
+    }
+
+    /// Deletes task `id` from `state` (searched in lifecycle order when nil), durably.
+    /// Throws NOT_FOUND when it is not there.
+    public func remove(_ id: TaskID, from state: TaskState? = nil) throws {
+        try translatingSpoolErrors {
+            for candidate in state.map({ [$0] }) ?? TaskState.allCases {
+                if try SpoolSys.unlink(layout.filePath(id, candidate)) {
+                    try SpoolSys.fsyncDirectory(layout.directoryPath(candidate))
+                    logger.info("removed task", metadata: ["task_id": "\(id)", "state": "\(candidate)"])
+                    return
+                }
+            }
+            throw RPCError(code: .notFound, message: "task \(id) is not in the spool of \(layout.worker)")
+        }
+    }
+
+    /// Reads task `id` in `state`: nil if absent, FAILED_PRECONDITION if it is not a task file.
+    func read(_ id: TaskID, in state: TaskState) throws -> TaskRecord? {
+        let path = layout.filePath(id, state)
+        switch try TaskFileReader.read(path, limit: configuration.maxTaskBytes) {
+        case .missing:
+            return nil
+        case .hostile(let reason):
+            throw RPCError(code: .failedPrecondition, message: "spool entry \(path) is \(reason)")
+        case .task(let bytes, let object, let info):
+            return TaskRecord(id: id, state: state, bytes: bytes, object: object, info: info)
+        }
+    }
+
+    /// The state folder `id` is in now, without reading it; nil if in none.
+    func locate(_ id: TaskID) throws -> TaskState? {
+        for state in TaskState.allCases where try SpoolSys.lstat(layout.filePath(id, state)) != nil {
+            return state
+        }
+        return nil
+    }
+}

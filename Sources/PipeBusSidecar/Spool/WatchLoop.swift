@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+/// The body of `SpoolWatcher`'s thread: poll the inotify and wake descriptors, read records,
+/// translate them, call the handler. Owned by that one thread.
+struct WatchLoop: Sendable {
+    let inotifyFD: Int32
+    let wakeFD: Int32
+    let folders: [Int32: TaskState]
+    let layout: SpoolLayout
+    let known: [TaskState: Set<String>]
+    let logger: Logger
+    let handler: @Sendable (SpoolEvent) -> Void
+
+    /// Milliseconds an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as a removal:
+    /// the kernel queues the two back to back, but a read can fall between them.
+    static let pairingGrace: Int32 = 20
+
+    /// Enough for many records at once (each is 16 bytes plus a name of at most 256).
+    static let bufferSize = 64 * 1024
+
+    func run() {
+        let layout = layout
+        var translator = SpoolEventTranslator(known: known) { state, name in
+            Self.probe(layout.directoryPath(state).appending(name))
+        }
+        var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+        var fds = [pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let timeout = translator.awaitsPartners ? Self.pairingGrace : -1
+            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, 2, timeout) }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                logger.error("spool watcher stopped: poll failed", metadata: ["errno": "\(errno)"])
+                return
+            }
+            if fds[1].revents != 0 { return }
+            if ready == 0 {
+                deliver(translator.flushDepartures())
+                continue
+            }
+            let count = buffer.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                logger.error("spool watcher stopped: read failed", metadata: ["errno": "\(errno)"])
+                return
+            }
+            let records = buffer.withUnsafeBytes { InotifyRecord.parse(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            for record in records {
+                deliver(handle(record, translator: &translator))
+            }
+        }
+    }
+
+    private func handle(_ record: InotifyRecord, translator: inout SpoolEventTranslator) -> [SpoolEvent] {
+        if record.has(IN_Q_OVERFLOW) {
+            logger.warning("spool watcher lost events (inotify queue overflow); rescanning")
+            do {
+                translator.reset(known: try SpoolWatcher.listTaskNames(layout))
+            } catch {
+                logger.error("spool rescan failed", metadata: ["error": "\(error)"])
+            }
+            return [.rescanNeeded]
+        }
+        guard let state = folders[record.watch] else { return [] }
+        if record.has(IN_DELETE_SELF) || record.has(IN_MOVE_SELF) {
+            logger.error("a spool state folder was removed or moved; its events are lost", metadata: ["state": "\(state)"])
+            return [.rescanNeeded]
+        }
+        return translator.translate(record, in: state)
+    }
+
+    private func deliver(_ events: [SpoolEvent]) {
+        for event in events {
+            logger.trace("spool event", metadata: ["event": "\(event)"])
+            handler(event)
+        }
+    }
+
+    /// What is at `path`, by lstat alone.
+    static func probe(_ path: SpoolPath) -> SpoolEventTranslator.Probe {
+        guard let info = try? SpoolSys.lstat(path) else { return .missing }
+        return HostileEntry.Reason(nonRegular: info).map { .other($0) } ?? .regular
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import PipeBusCore
+import PipeBusSidecar
+
+/// `pipebus sidecar`: what runs beside each worker.
+struct SidecarCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sidecar",
+        abstract: "Run beside a worker: spool, heartbeats, health, metrics, and the pipe services.",
+        discussion: """
+            With `-- COMMAND ARGS...` the sidecar starts the worker, forwards SIGTERM/SIGINT to it and \
+            reports NOT_SERVING once it has exited. The worker's environment names the root \
+            (PIPEBUS_ROOT), its name (PIPEBUS_WORKER) and the sidecar's pipe directory (PIPEBUS_PIPE_DIR).
+            """
+    )
+
+    @Option(help: "The worker's name, e.g. marie.")
+    var worker: String
+
+    @Option(help: "The shared root directory (default: $PIPEBUS_ROOT or /shared).")
+    var root: String?
+
+    @Option(help: "This instance's id when a worker is scaled out (default: the host name).")
+    var instance: String?
+
+    @Option(help: "HOST:PORT to serve /metrics on, or 'none'.")
+    var metricsAddress = "127.0.0.1:9464"
+
+    @Option(help: "Seconds between heartbeats.")
+    var heartbeatInterval = 2.0
+
+    @Option(help: "How the worker takes tasks: spool (it moves files itself) or pipe (it leases them).")
+    var mode = "spool"
+
+    @Option(help: "The `job` field of log lines.")
+    var job = "agent-orchestrator"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    @Argument(parsing: .postTerminator, help: "The worker command to start and supervise.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
+        guard Sidecar.WorkerMode(rawValue: mode) != nil else { throw ValidationError("--mode must be spool or pipe") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+    }
+
+    func run() async throws {
+        var configuration = Sidecar.Configuration(worker: worker, instance: instance ?? Sidecar.defaultInstance)
+        configuration.root = root ?? ProcessInfo.processInfo.environment["PIPEBUS_ROOT"] ?? "/shared"
+        configuration.metricsAddress = metricsAddress == "none" ? nil : metricsAddress
+        configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
+        configuration.mode = Sidecar.WorkerMode(rawValue: mode) ?? .spool
+        configuration.command = command
+        let factory = JSONLogHandler.factory(job: job, worker: worker, instance: configuration.instance, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+        LoggingSystem.bootstrap(factory)
+        let logger = Logger(label: "pipebus.sidecar")
+
+        let sidecar: Sidecar
+        do {
+            sidecar = try Sidecar(configuration: configuration, logger: logger)
+            _ = try await sidecar.startMetricsServer()
+        } catch {
+            logger.critical("cannot start the sidecar", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let running = Task { try await sidecar.run() }
+        let signals = SignalWatch(signals: [SIGTERM, SIGINT]) { signal in
+            logger.info("received signal \(signal); shutting down")
+            running.cancel()
+        }
+        defer { signals.cancel() }
+        do {
+            try await running.value
+        } catch {
+            logger.critical("sidecar failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Turns signals into a callback on a dispatch queue (the default action is blocked).
+final class SignalWatch: @unchecked Sendable {  // sources are only cancelled, which Dispatch allows from any thread
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
