@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "PipeBusCore", targets: ["PipeBusCore"]),
         .library(name: "PipeBusPipes", targets: ["PipeBusPipes"]),
         .library(name: "PipeBusSidecar", targets: ["PipeBusSidecar"]),
+        .library(name: "PipeBusClient", targets: ["PipeBusClient"]),
         .executable(name: "pipebus", targets: ["pipebus"]),
         .executable(name: "pipebus-bench", targets: ["pipebus-bench"]),
         .executable(name: "pipebus-c-baseline", targets: ["pipebus-c-baseline"]),
@@ -65,10 +66,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The orchestrator's client: typed calls, fan-out over workers, circuit breakers.
+        .target(
+            name: "PipeBusClient",
+            dependencies: ["PipeBusCore", "PipeBusPipes"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "pipebus",
             dependencies: [
                 "PipeBusSidecar",
+                "PipeBusClient",
                 "PipeBusCore",
                 "PipeBusPipes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

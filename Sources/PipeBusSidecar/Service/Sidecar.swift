@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 public import Logging
-public import PipeBusCore
+import PipeBusCore
 public import PipeBusPipes
 import Synchronization
 
@@ -43,7 +43,7 @@ public final class Sidecar: Sendable {
     public static var defaultInstance: String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "local" }
-        let name = String(cString: buffer)
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return name.isEmpty ? "local" : name
     }
 

@@ -1,0 +1,140 @@
+import Foundation
+public import PipeBusCore
+public import PipeBusPipes
+
+/// The orchestrator's (and the CLI's) client of one worker's sidecar: typed calls for every
+/// service, through a circuit breaker, reconnecting after the sidecar restarts.
+public final class SidecarClient: Sendable {
+    public let root: String
+    public let worker: String
+    public let breaker: CircuitBreaker
+    /// Applied to every unary call that does not give its own.
+    public let defaultTimeout: Duration
+    let client: PipeClient
+
+    public init(
+        root: String,
+        worker: String,
+        breaker: CircuitBreaker = CircuitBreaker(),
+        defaultTimeout: Duration = .seconds(5),
+        configuration: PipeConnector.Configuration = .defaults
+    ) {
+        self.root = root
+        self.worker = worker
+        self.breaker = breaker
+        self.defaultTimeout = defaultTimeout
+        var configuration = configuration
+        if configuration.connection.clientName == ClientConnection.Configuration.defaults.clientName {
+            configuration.connection.clientName = "pipebus-client"
+        }
+        self.client = PipeClient(directory: Self.pipeDirectory(root: root, worker: worker), configuration: configuration)
+    }
+
+    /// Where a worker's sidecar listens.
+    public static func pipeDirectory(root: String, worker: String) -> PipeDirectory {
+        PipeDirectory(path: "\(root)/workers/\(worker)/pipes")
+    }
+
+    public var heartbeatPath: String { "\(root)/workers/\(worker)/heartbeat.json" }
+
+    public func close() { client.close() }
+
+    /// A unary call through the breaker.
+    public func call<Request: MessageCodable, Response: MessageCodable>(
+        _ method: MethodDescriptor,
+        _ request: Request,
+        metadata: Metadata = [:],
+        timeout: Duration? = nil,
+        as response: Response.Type = Response.self
+    ) async throws -> Response {
+        try await breaker.call {
+            do {
+                return try await client.unary(method, request: request, metadata: metadata, timeout: timeout ?? defaultTimeout, responseType: response)
+            } catch let error as RPCError where error.code == .unavailable {
+                throw RPCError(code: .unavailable, message: "sidecar of worker \(worker) is not reachable: \(error.message)", cause: error.cause)
+            }
+        }
+    }
+
+    // MARK: Tasks
+
+    /// Submits a task (a JSON object); returns once it is durably in pending/.
+    public func submit(json: [UInt8], id: String? = nil, correlationID: String? = nil, metadata: Metadata = [:]) async throws -> Tasks.TaskInfo {
+        try await call(Tasks.submit, Tasks.SubmitRequest(id: id ?? "", json: json, correlationID: correlationID ?? ""), metadata: metadata, as: Tasks.TaskInfo.self)
+    }
+
+    public func task(_ id: String) async throws -> Tasks.TaskInfo {
+        try await call(Tasks.get, Tasks.TaskRef(id: id), as: Tasks.TaskInfo.self)
+    }
+
+    public func tasks(state: Tasks.State = .unspecified, olderThan: Duration? = nil, limit: Int = 1000) async throws -> [Tasks.TaskInfo] {
+        let request = Tasks.ListRequest(state: state, olderThanMs: olderThan.map { Self.milliseconds($0) } ?? 0, limit: UInt32(clamping: limit))
+        return try await call(Tasks.list, request, as: Tasks.TaskList.self).tasks
+    }
+
+    public func cancel(_ id: String, reason: String = "") async throws -> Tasks.TaskInfo {
+        try await call(Tasks.cancel, Tasks.TaskRef(id: id, reason: reason), as: Tasks.TaskInfo.self)
+    }
+
+    /// The runbook's replay: re-queues a failed or completed task as `<id>_replay`.
+    public func replay(_ id: String) async throws -> Tasks.TaskInfo {
+        try await call(Tasks.replay, Tasks.TaskRef(id: id), as: Tasks.TaskInfo.self)
+    }
+
+    /// The runbook's "clear stuck tasks": active tasks older than `olderThan` move to failed/.
+    public func clearStuck(olderThan: Duration, reason: String = "") async throws -> [Tasks.TaskInfo] {
+        try await call(Tasks.clearStuck, Tasks.ClearStuckRequest(olderThanMs: Self.milliseconds(olderThan), reason: reason), as: Tasks.TaskList.self).tasks
+    }
+
+    /// The worker config as JSON.
+    public func config() async throws -> [UInt8] {
+        try await call(Tasks.getConfig, Tasks.Empty(), as: Tasks.ConfigMessage.self).json
+    }
+
+    /// Merges `changes` (a JSON object) into the worker config; returns the whole config.
+    public func setConfig(_ changes: [UInt8]) async throws -> [UInt8] {
+        try await call(Tasks.setConfig, Tasks.ConfigMessage(json: changes), as: Tasks.ConfigMessage.self).json
+    }
+
+    public func status(timeout: Duration? = nil) async throws -> Tasks.WorkerStatus {
+        try await call(Tasks.status, Tasks.Empty(), timeout: timeout, as: Tasks.WorkerStatus.self)
+    }
+
+    // MARK: Health
+
+    /// grpc.health.v1 Check: `""` asks about the whole sidecar.
+    public func health(service: String = "", timeout: Duration? = nil) async throws -> Health.CheckResponse {
+        try await call(Health.check, Health.CheckRequest(service: service), timeout: timeout, as: Health.CheckResponse.self)
+    }
+
+    /// grpc.health.v1 Watch: `body` gets the current status, then each change.
+    public func watchHealth<Result>(
+        service: String = "",
+        _ body: (ResponseStream<Health.CheckResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await client.connection().withServerStreaming(Health.watch, request: Health.CheckRequest(service: service), responseType: Health.CheckResponse.self, body)
+    }
+
+    // MARK: Events
+
+    /// Heartbeats and transitions after `afterSeq` (0: from now on), until `body` returns.
+    public func withEvents<Result>(
+        after afterSeq: UInt64 = 0,
+        _ body: (ResponseStream<Tasks.Event>) async throws -> Result
+    ) async throws -> Result {
+        try await client.connection().withServerStreaming(Tasks.watchEvents, request: Tasks.WatchRequest(afterSeq: afterSeq), responseType: Tasks.Event.self, body)
+    }
+
+    // MARK: Heartbeat file
+
+    /// The heartbeat file as the sidecar last wrote it (nil when there is none).
+    public func heartbeat() -> Heartbeat? {
+        guard let data = FileManager.default.contents(atPath: heartbeatPath) else { return nil }
+        return try? Heartbeat(json: data)
+    }
+
+    static func milliseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds) / 1_000_000_000_000_000)
+    }
+}
