@@ -93,6 +93,7 @@ let package = Package(
                 "CPipeBusShim",
                 "pipebus-c-baseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "bench/PipeBusBench",
@@ -115,6 +116,11 @@ let package = Package(
         .testTarget(
             name: "PipeBusSidecarTests",
             dependencies: ["PipeBusSidecar", "PipeBusCore", "PipeBusPipes"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PipeBusCLITests",
+            dependencies: ["PipeBusClient", "PipeBusCore"],
             swiftSettings: strictSwift
         ),
         .testTarget(

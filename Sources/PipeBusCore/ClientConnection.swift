@@ -45,14 +45,18 @@ public final class ClientConnection: Sendable {
         case thread
     }
 
-    private struct StreamState {
+    /// One call's inbox. A class, so that appending to it under the lock never copies the
+    /// queue (a struct in the dictionary would be copied on every frame).
+    private final class StreamState {
         var items: [Inbound] = []
         var head = 0
         var waiter: UnsafeContinuation<Wake, Never>?
         var deadline: ContinuousClock.Instant?
         var ended = false
 
-        mutating func pop() -> Inbound? {
+        init(deadline: ContinuousClock.Instant?) { self.deadline = deadline }
+
+        func pop() -> Inbound? {
             guard head < items.count else { return nil }
             let item = items[head]
             head += 1
@@ -172,30 +176,35 @@ public final class ClientConnection: Sendable {
 
     /// Opens a stream; its first envelope is built by `makeOpen` with the new stream id.
     func openStream(deadline: ContinuousClock.Instant?, _ makeOpen: (UInt32) -> Envelope) throws -> UInt32 {
-        let id = try state.withLock { state -> UInt32 in
-            if let failure = state.failure { throw failure }
-            if state.goAwayAfter != nil {
-                throw RPCError(code: .unavailable, message: "the server is draining this connection (GOAWAY)")
-            }
-            let id = state.nextStreamID
-            state.nextStreamID += 2
-            state.streams[id] = StreamState(deadline: deadline)
-            return id
-        }
+        // The id is taken while the OPEN is queued, under the writer's lock, so that OPENs leave
+        // in id order: a server closes a connection whose stream ids go down (PROTOCOL.md §4).
+        var id: UInt32?
         do {
-            try send([makeOpen(id)])
+            try send {
+                id = try state.withLock { state -> UInt32 in
+                    if let failure = state.failure { throw failure }
+                    if state.goAwayAfter != nil {
+                        throw RPCError(code: .unavailable, message: "the server is draining this connection (GOAWAY)")
+                    }
+                    let id = state.nextStreamID
+                    state.nextStreamID += 2
+                    state.streams[id] = StreamState(deadline: deadline)
+                    return id
+                }
+                return [makeOpen(id!)]
+            }
         } catch {
-            _ = state.withLock { $0.streams.removeValue(forKey: id) }
+            if let id { _ = state.withLock { $0.streams.removeValue(forKey: id) } }
             throw error
         }
-        return id
+        return id!
     }
 
     /// Stops a stream on this side (nothing more is delivered) and, unless it already ended,
     /// tells the server.
     func cancelStream(_ id: UInt32, status: Status) {
         let (wasOpen, waiter) = state.withLock { state -> (Bool, UnsafeContinuation<Wake, Never>?) in
-            guard var stream = state.streams[id] else { return (false, nil) }
+            guard let stream = state.streams[id] else { return (false, nil) }
             let wasOpen = !stream.ended
             if wasOpen {
                 stream.ended = true
@@ -203,7 +212,6 @@ public final class ClientConnection: Sendable {
             }
             let waiter = stream.waiter
             stream.waiter = nil
-            state.streams[id] = stream
             return (wasOpen, waiter)
         }
         waiter?.resume(returning: .check)
@@ -245,14 +253,13 @@ public final class ClientConnection: Sendable {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Wake, Never>) in
                 let now = state.withLock { state -> Wake? in
-                    guard var stream = state.streams[id], !stream.hasItem, state.failure == nil else { return .check }
+                    guard let stream = state.streams[id], !stream.hasItem, state.failure == nil else { return .check }
                     if state.role == .idle {
                         state.role = .leader
                         return .lead
                     }
                     stream.waiter = continuation
-                    state.streams[id] = stream
-                    return nil
+                            return nil
                 }
                 if let now { continuation.resume(returning: now) }
             }
@@ -299,9 +306,9 @@ public final class ClientConnection: Sendable {
     private func releaseRole() {
         let next = state.withLock { state -> UnsafeContinuation<Wake, Never>? in
             if state.failure == nil {
-                for (id, stream) in state.streams where stream.waiter != nil && !stream.hasItem {
+                for (_, stream) in state.streams where stream.waiter != nil && !stream.hasItem {
                     let waiter = stream.waiter
-                    state.streams[id]!.waiter = nil
+                    stream.waiter = nil
                     return waiter
                 }
             }
@@ -396,7 +403,7 @@ public final class ClientConnection: Sendable {
             var waiter: UnsafeContinuation<Wake, Never>?
             var overflow = false
             state.withLock { state in
-                guard var stream = state.streams[envelope.streamID], !stream.ended else { return }
+                guard let stream = state.streams[envelope.streamID], !stream.ended else { return }
                 if let message = envelope.message {
                     if stream.items.count - stream.head >= configuration.inboxCapacity {
                         overflow = true
@@ -410,7 +417,6 @@ public final class ClientConnection: Sendable {
                 }
                 waiter = stream.waiter
                 stream.waiter = nil
-                state.streams[envelope.streamID] = stream
             }
             waiter?.resume(returning: .check)
             if overflow {
@@ -419,13 +425,12 @@ public final class ClientConnection: Sendable {
         case .pong:
             let id = UInt32(truncatingIfNeeded: envelope.pingData)
             let waiter = state.withLock { state -> UnsafeContinuation<Wake, Never>? in
-                guard var stream = state.streams[id] else { return nil }
+                guard let stream = state.streams[id] else { return nil }
                 stream.items.append(.end(.ok, [:]))
                 stream.ended = true
                 let waiter = stream.waiter
                 stream.waiter = nil
-                state.streams[id] = stream
-                return waiter
+                    return waiter
             }
             waiter?.resume(returning: .check)
         case .ping:
@@ -434,13 +439,12 @@ public final class ClientConnection: Sendable {
             let refused = state.withLock { state -> [UnsafeContinuation<Wake, Never>] in
                 state.goAwayAfter = envelope.streamID
                 var refused: [UnsafeContinuation<Wake, Never>] = []
-                for (id, var stream) in state.streams where id % 2 == 1 && id > envelope.streamID && !stream.ended {
+                for (id, stream) in state.streams where id % 2 == 1 && id > envelope.streamID && !stream.ended {
                     stream.items.append(.end(Status(code: .unavailable, message: "server is draining: \(envelope.status.message)"), [:]))
                     stream.ended = true
                     if let waiter = stream.waiter { refused.append(waiter) }
                     stream.waiter = nil
-                    state.streams[id] = stream
-                }
+                        }
                 return refused
             }
             for waiter in refused { waiter.resume(returning: .check) }
@@ -464,11 +468,10 @@ public final class ClientConnection: Sendable {
         let waiters = state.withLock { state -> [UnsafeContinuation<Wake, Never>] in
             if state.failure == nil { state.failure = error }
             var waiters: [UnsafeContinuation<Wake, Never>] = []
-            for (id, var stream) in state.streams {
+            for (_, stream) in state.streams {
                 if let waiter = stream.waiter { waiters.append(waiter) }
                 stream.waiter = nil
-                state.streams[id] = stream
-            }
+                }
             return waiters
         }
         io.close()
@@ -481,7 +484,16 @@ public final class ClientConnection: Sendable {
     /// Encodes and writes envelopes. Concurrent senders coalesce: while one writes, the others
     /// append to the buffer and return, and the writer sends what accumulated in one `write`.
     func send(_ envelopes: [Envelope]) throws {
+        try send { envelopes }
+    }
+
+    /// Sends the envelopes `makeEnvelopes` returns; it runs under the writer's lock, so what it
+    /// decides (a stream id) is ordered as the frames are.
+    private func send(_ makeEnvelopes: () throws -> [Envelope]) throws {
+        var count = 0
         var batch = try writer.withLock { writer -> [UInt8]? in
+            let envelopes = try makeEnvelopes()
+            count = envelopes.count
             for envelope in envelopes {
                 try writer.encoder.appendFrame(to: &writer.buffer) { envelope.serialize(into: &$0) }
             }
@@ -490,7 +502,7 @@ public final class ClientConnection: Sendable {
             swap(&writer.buffer, &writer.spare)
             return writer.spare
         }
-        var frames = envelopes.count
+        var frames = count
         while let bytes = batch {
             do {
                 try bytes.withUnsafeBytes { try io.write($0, timeout: configuration.writeTimeout) }

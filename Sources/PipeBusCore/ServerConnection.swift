@@ -138,15 +138,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
                 break
             }
             pending.withLock { $0.sleeping = false }
-            switch outcome {
-            case .bytes(let count):
-                metrics?.recordReceived(frames: 0, bytes: count)
-                processFrames()
-            case .endOfStream:
-                if closeReason == nil { closeReason = .peerClosed }
-            case .timedOut, .woken:
-                break
-            }
+            handleRead(outcome)
             expireDeadlines()
             if peer == nil, closeReason == nil, ContinuousClock.now >= handshakeDeadline {
                 closeReason = .handshakeTimeout
@@ -156,6 +148,20 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         let reason = closeReason ?? .shutdown
         if let metricReason = reason.metricReason { metrics?.recordConnectionError(reason: metricReason) }
         return reason
+    }
+
+    private func handleRead(_ outcome: ReadOutcome) {
+        switch outcome {
+        case .bytes(let count):
+            metrics?.recordReceived(frames: 0, bytes: count)
+            processFrames()
+        case .endOfStream where closeReason == nil:
+            // A stream that ends inside a frame is corrupt, not an orderly close.
+            let partial = decoder.bufferedByteCount
+            closeReason = partial > 0 ? .badFrame("the stream ended inside a frame (\(partial) bytes of it)") : .peerClosed
+        case .endOfStream, .timedOut, .woken:
+            break
+        }
     }
 
     /// Stops the connection: gracefully, by sending GOAWAY and letting calls in flight finish
@@ -425,7 +431,22 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             throw RPCError(code: .cancelled, message: "the call has ended")
         }
         try encode(Envelope(streamID: id, kind: .message, message: message))
-        if outBuffer.count >= configuration.flushThreshold { flush() }
+        if outBuffer.count >= configuration.flushThreshold {
+            flush()
+            readWithoutWaiting()
+        }
+    }
+
+    /// Takes in what the client sent meanwhile. A handler that streams without suspending keeps
+    /// the loop from reading; without this, a CANCEL of its stream (and every other call on the
+    /// connection) would wait until it ran out of messages, which for an endless stream is never.
+    private func readWithoutWaiting() {
+        guard closeReason == nil else { return }
+        do {
+            handleRead(try io.read(into: &decoder, timeout: .zero))
+        } catch {
+            closeReason = .ioError("\(error)")
+        }
     }
 
     private func encode(_ envelope: Envelope) throws {

@@ -14,9 +14,9 @@ public final class FIFOConnectionIO: ConnectionIO {
         /// Cuts the two-vCPU round trip ~20× here, at some CPU cost (DESIGN §5). Off by default.
         public var spin: Duration = .zero
         /// Bytes asked of one `read`.
-        public var chunkSize = 64 * 1024
+        public var chunkSize = 256 * 1024
 
-        public init(spin: Duration = .zero, chunkSize: Int = 64 * 1024) {
+        public init(spin: Duration = .zero, chunkSize: Int = 256 * 1024) {
             self.spin = spin
             self.chunkSize = chunkSize
         }
@@ -105,28 +105,31 @@ public final class FIFOConnectionIO: ConnectionIO {
     private func spinRead(into decoder: inout FrameDecoder) throws -> ReadOutcome? {
         let start = Sys.monotonicNanoseconds()
         repeat {
-            if let outcome = try readOnce(into: &decoder) { return outcome }
+            // A 0-byte read can mean "no writer yet" as well as "writer gone" (a FIFO whose
+            // peer has not opened its end): only poll tells them apart, so leave that to it.
+            if let outcome = try readOnce(into: &decoder), outcome != .endOfStream { return outcome }
             Sys.yield()
         } while Sys.monotonicNanoseconds() - start < spinNanoseconds
         return nil
     }
 
+    /// Each call is one sample of `pipe_write_latency_seconds`: from the first `write` to the
+    /// last byte accepted, including any wait for a full pipe to drain (a slow reader shows).
     public func write(_ bytes: UnsafeRawBufferPointer, timeout: Duration) throws {
+        let start = Sys.monotonicNanoseconds()
+        defer { metrics?.writeLatency.record(nanoseconds: Sys.monotonicNanoseconds() - start) }
         try writeFD.withLock { fd in
             guard fd >= 0 else { throw RPCError(code: .unavailable, message: "connection closed") }
             var offset = 0
             var deadline: ContinuousClock.Instant?
             while offset < bytes.count {
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-                let start = Sys.monotonicNanoseconds()
                 let written: Int?
                 do {
                     written = try Sys.write(fd, chunk)
                 } catch let error as SystemError {
-                    metrics?.writeLatency.record(nanoseconds: Sys.monotonicNanoseconds() - start)
                     throw error.rpcError(.unavailable, error.errno == EPIPE ? "the peer closed its end" : "writing the connection failed")
                 }
-                metrics?.writeLatency.record(nanoseconds: Sys.monotonicNanoseconds() - start)
                 if let written {
                     offset += written
                     continue

@@ -250,7 +250,16 @@ public final class PipeServer: Sendable {
                 logger.error("reading the connect FIFO failed", metadata: ["error": "\(failure)"])
                 return
             }
-            if count <= 0 { return }
+            if count <= 0 {
+                // Drained. Every record is one atomic write, so the start of a record left over
+                // now is a writer's garbage; kept, it would swallow the next client's record.
+                if decoder.bufferedByteCount > 0 {
+                    metrics.recordConnectionError(reason: "bad_connect_record")
+                    logger.warning("incomplete connect record dropped", metadata: ["bytes": "\(decoder.bufferedByteCount)"])
+                    decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
+                }
+                return
+            }
             while true {
                 do {
                     guard let record = try decoder.withNextFrameBody({ body, _ in try ConnectRecord(serializedBytes: body) }) else { break }
@@ -289,8 +298,9 @@ public final class PipeServer: Sendable {
             writeFD = try PipeDirectory.openFIFO(outbound, writing: true)
         } catch {
             Sys.close(readFD)
-            Sys.unlink(inbound)
-            Sys.unlink(outbound)
+            // The client's leftovers go; anything else at those paths is left untouched.
+            PipeDirectory.unlinkIfOurFIFO(inbound)
+            PipeDirectory.unlinkIfOurFIFO(outbound)
             metrics.recordConnectionError(reason: "connect_refused")
             logger.warning("connection refused: the client is not reading its FIFO", metadata: ["connection": "\(id)", "error": "\(error)"])
             return
@@ -348,6 +358,13 @@ public final class PipeServer: Sendable {
 }
 
 extension PipeDirectory {
+    /// Removes `path` if it is a FIFO of ours (a refused client's), never a symlink, a file or
+    /// someone else's FIFO (PROTOCOL.md §1: those are refused and left untouched).
+    static func unlinkIfOurFIFO(_ path: String) {
+        guard let info = try? Sys.lstat(path), info.st_mode & S_IFMT == S_IFIFO, info.st_uid == Sys.effectiveUID else { return }
+        Sys.unlink(path)
+    }
+
     static func verifyRegularFile(_ fd: Int32, path: String) throws {
         let info = try rethrowing { try Sys.fstat(fd) }
         guard info.st_mode & S_IFMT == S_IFREG, info.st_uid == Sys.effectiveUID else {

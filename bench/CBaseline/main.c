@@ -7,6 +7,7 @@
 //
 //   pipebus-c-baseline pingpong --size 64 --iterations 20000 --warmup 2000 --client-cpu 0 --server-cpu 1
 //   pipebus-c-baseline stream   --size 64 --messages 200000 --warmup 20000 --client-cpu 0 --server-cpu 1
+//   [--pipe-size BYTES] [--spin-us US] [--samples] [--time-writes] [--poll-first]
 //
 // The result is one JSON object on stdout; diagnostics go to stderr and the exit status is 1.
 
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -52,7 +54,15 @@ struct options {
     long spin_us;    // spin on non-blocking reads (with sched_yield) this long before poll
     int pipe_size;   // F_SETPIPE_SZ on both FIFOs when > 0
     int samples;     // print every measured latency too
+    int time_writes; // stream: time every write() syscall of the sender
+    int poll_first;  // pipebus's reader pattern: poll (FIFO + an eventfd) before every read
 };
+
+// With --poll-first: the eventfd polled beside the read end, as pipebus's FIFOConnectionIO
+// does (its wake-up descriptor), and the poll timeout (ms) of this side: the client's 5 ms is
+// pipebus's leader budget, the server waits without a timeout.
+static int g_poll_eventfd = -1;
+static int g_poll_timeout_ms = -1;
 
 struct fifo_paths {
     char dir[PATH_MAX - 16];  // room for "/to-server" in the paths below
@@ -133,6 +143,18 @@ static void write_all(int fd, const uint8_t *bytes, size_t count) {
 static size_t read_some(int fd, uint8_t *buffer, size_t capacity, uint64_t spin_ns) {
     uint64_t spin_started = 0;
     int spun_out = spin_ns == 0;
+    if (g_poll_eventfd >= 0 && spin_ns == 0) {
+        // pipebus's pattern: non-blocking read end, poll first, then one read.
+        for (;;) {
+            struct pollfd pfds[2] = {{.fd = fd, .events = POLLIN, .revents = 0},
+                                     {.fd = g_poll_eventfd, .events = POLLIN, .revents = 0}};
+            if (poll(pfds, 2, g_poll_timeout_ms) < 0 && errno != EINTR) fail("poll: %s", strerror(errno));
+            if (pfds[0].revents == 0) continue;
+            ssize_t got = read(fd, buffer, capacity);
+            if (got >= 0) return (size_t)got;
+            if (errno != EINTR && errno != EAGAIN) fail("read: %s", strerror(errno));
+        }
+    }
     for (;;) {
         ssize_t got = read(fd, buffer, capacity);
         if (got >= 0) return (size_t)got;
@@ -206,8 +228,11 @@ static int open_fifo(const char *path, int flags, int pipe_size) {
     struct stat info;
     if (fstat(fd, &info) != 0) fail("fstat %s: %s", path, strerror(errno));
     if (!S_ISFIFO(info.st_mode) || info.st_uid != geteuid()) fail("%s is not our FIFO", path);
+    // As pipebus does: a refused size (the per-user pipe budget, DESIGN §5) keeps the default,
+    // and the report's pipe_capacity says what was used.
     if (pipe_size > 0 && fcntl(fd, F_SETPIPE_SZ, pipe_size) < 0) {
-        fail("F_SETPIPE_SZ %d on %s: %s", pipe_size, path, strerror(errno));
+        fprintf(stderr, "pipebus-c-baseline: F_SETPIPE_SZ %d on %s: %s; keeping the default\n", pipe_size, path,
+                strerror(errno));
     }
     return fd;
 }
@@ -215,6 +240,12 @@ static int open_fifo(const char *path, int flags, int pipe_size) {
 static void set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) fail("fcntl O_NONBLOCK: %s", strerror(errno));
+}
+
+static void setup_poll_first(int timeout_ms) {
+    g_poll_eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (g_poll_eventfd < 0) fail("eventfd: %s", strerror(errno));
+    g_poll_timeout_ms = timeout_ms;
 }
 
 static void make_fifos(struct fifo_paths *paths) {
@@ -293,7 +324,8 @@ static void run_server(const struct options *options, const struct fifo_paths *p
     int in = open_fifo(paths->to_server, O_RDONLY, options->pipe_size);
     int out = open_fifo(paths->to_client, O_WRONLY, options->pipe_size);
     alarm(0);
-    if (options->spin_us > 0) set_nonblocking(in);
+    if (options->spin_us > 0 || options->poll_first) set_nonblocking(in);
+    if (options->poll_first) setup_poll_first(-1);
     pin_to_cpu(options->server_cpu);
     if (options->mode == MODE_PINGPONG) {
         serve_pingpong(in, out, options);
@@ -385,7 +417,39 @@ static void client_pingpong(int out, int in, const struct options *options, int 
     free(frame);
 }
 
+// Durations of write() syscalls, as pipebus's pipe_write_latency_seconds records them: each
+// call timed on its own, a partial write and its continuation being two calls.
+struct write_timings {
+    uint64_t *samples;
+    size_t count;
+    size_t capacity;
+    uint64_t bytes;
+};
+
+static void write_all_timed(int fd, const uint8_t *bytes, size_t count, struct write_timings *timings) {
+    while (count > 0) {
+        uint64_t start = now_ns();
+        ssize_t written = write(fd, bytes, count);
+        uint64_t end = now_ns();
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            fail("write: %s", strerror(errno));
+        }
+        if (timings->count == timings->capacity) {
+            timings->capacity = timings->capacity * 2 + 1024;
+            timings->samples = realloc(timings->samples, sizeof(uint64_t) * timings->capacity);
+            if (timings->samples == NULL) fail("out of memory");
+        }
+        timings->samples[timings->count++] = end - start;
+        timings->bytes += (uint64_t)written;
+        bytes += written;
+        count -= (size_t)written;
+    }
+}
+
 // One write per message; the reader acknowledges after the warmup and after the last message.
+// With --time-writes every measured write() is timed too (which slows the sender a little: the
+// throughput of such a run is not the baseline's).
 static void client_stream(int out, int in, const struct options *options, int pipe_capacity) {
     size_t frame_size = HEADER_SIZE + options->size;
     uint8_t *frame = malloc(frame_size);
@@ -393,16 +457,30 @@ static void client_stream(int out, int in, const struct options *options, int pi
     if (frame == NULL) fail("out of memory");
     fill_frame(frame, options->size);
     uint64_t spin_ns = (uint64_t)options->spin_us * 1000;
+    struct write_timings timings = {0};
 
     for (long i = 0; i < options->warmup; i++) write_all(out, frame, frame_size);
     if (options->warmup > 0 && read_frame(in, ack, sizeof ack, spin_ns) != 0) fail("bad warmup acknowledgement");
     uint64_t start = now_ns();
-    for (long i = 0; i < options->count; i++) write_all(out, frame, frame_size);
+    if (options->time_writes) {
+        for (long i = 0; i < options->count; i++) write_all_timed(out, frame, frame_size, &timings);
+    } else {
+        for (long i = 0; i < options->count; i++) write_all(out, frame, frame_size);
+    }
     if (read_frame(in, ack, sizeof ack, spin_ns) != 0) fail("bad acknowledgement");
     uint64_t end = now_ns();
 
     print_common(options, pipe_capacity, end - start);
+    if (options->time_writes && timings.count > 0) {
+        printf(",\"writes\":%zu,\"written_bytes\":%" PRIu64, timings.count, timings.bytes);
+        if (options->samples) {
+            printf(",\"write_samples_ns\":[");
+            for (size_t i = 0; i < timings.count; i++) printf(i == 0 ? "%" PRIu64 : ",%" PRIu64, timings.samples[i]);
+            printf("]");
+        }
+    }
     printf("}\n");
+    free(timings.samples);
     free(frame);
 }
 
@@ -412,7 +490,8 @@ static int run_client(const struct options *options, const struct fifo_paths *pa
     int in = open_fifo(paths->to_client, O_RDONLY, options->pipe_size);
     alarm(0);
     int pipe_capacity = fcntl(out, F_GETPIPE_SZ);
-    if (options->spin_us > 0) set_nonblocking(in);
+    if (options->spin_us > 0 || options->poll_first) set_nonblocking(in);
+    if (options->poll_first) setup_poll_first(5);
     pin_to_cpu(options->client_cpu);
     if (options->mode == MODE_PINGPONG) {
         client_pingpong(out, in, options, pipe_capacity);
@@ -446,7 +525,10 @@ static void usage(FILE *stream) {
             "  --server-cpu CPU     pin the server child to CPU; -1 leaves it unpinned (default 0)\n"
             "  --spin-us US         spin on non-blocking reads with sched_yield up to US before poll (default 0)\n"
             "  --pipe-size BYTES    F_SETPIPE_SZ on both FIFOs (default: the system's)\n"
-            "  --samples            also print every measured latency (pingpong)\n");
+            "  --samples            also print every measured latency (pingpong) or write duration (stream)\n"
+            "  --time-writes        stream: time every write() of the sender\n"
+            "  --poll-first         pipebus's read pattern: poll the FIFO and an eventfd (client: 5 ms timeout)\n"
+            "                       before every non-blocking read (ignored with --spin-us)\n");
 }
 
 static long parse_long(const char *name, const char *text, long minimum, long maximum) {
@@ -463,7 +545,7 @@ static long parse_long(const char *name, const char *text, long minimum, long ma
 static struct options parse_options(int argc, char **argv) {
     struct options options = {
         .mode = MODE_PINGPONG, .size = 64, .count = 20000, .warmup = -1,
-        .client_cpu = 0, .server_cpu = 0, .spin_us = 0, .pipe_size = 0, .samples = 0,
+        .client_cpu = 0, .server_cpu = 0, .spin_us = 0, .pipe_size = 0, .samples = 0, .time_writes = 0, .poll_first = 0,
     };
     if (argc < 2) {
         usage(stderr);
@@ -485,6 +567,14 @@ static struct options parse_options(int argc, char **argv) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(name, "--samples") == 0) {
             options.samples = 1;
+            continue;
+        }
+        if (strcmp(name, "--time-writes") == 0) {
+            options.time_writes = 1;
+            continue;
+        }
+        if (strcmp(name, "--poll-first") == 0) {
+            options.poll_first = 1;
             continue;
         }
         if (strcmp(name, "--size") == 0) {

@@ -10,15 +10,11 @@ struct BaselineScenario: Scenario {
         var results: [BenchResult] = []
         for placement in context.placements {
             for size in Self.pingPongSizes {
-                let measurement = try context.baseline(
-                    CBaselineCase(mode: .pingPong, payloadSize: size, placement: placement)
-                )
+                let measurement = try context.baseline(.pingPong, size: size, placement: placement)
                 results.append(measurement.result(scenario: name))
             }
             for size in Self.streamSizes {
-                let measurement = try context.baseline(
-                    CBaselineCase(mode: .stream, payloadSize: size, placement: placement)
-                )
+                let measurement = try context.baseline(.stream, size: size, placement: placement)
                 results.append(measurement.result(scenario: name))
             }
         }

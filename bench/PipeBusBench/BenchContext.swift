@@ -12,13 +12,17 @@ final class BenchContext: Sendable {
     let placements: [Placement]
     /// Measured round trips per ping-pong case.
     let roundTrips: Int
+    /// The run command's tuning flags.
+    let tuning: Tuning
 
     private let cBaselinePath: String
     private let measuredBaselines = Mutex<[CBaselineCase: CBaselineMeasurement]>([:])
+    private let sharedMeasurements = Mutex<[String: any Sendable]>([:])
 
-    init(roundTrips: Int, progress: ProgressLine) throws {
+    init(roundTrips: Int, tuning: Tuning, progress: ProgressLine) throws {
         self.progress = progress
         self.roundTrips = roundTrips
+        self.tuning = tuning
         self.peers = PeerLauncher(harnessPath: try ExecutableLookup.harness(), progress: progress)
         // Every scenario's ratios need the C baseline: without it, fail before measuring anything.
         self.cBaselinePath = try ExecutableLookup.cBaseline()
@@ -37,13 +41,27 @@ final class BenchContext: Sendable {
     func baseline(_ baselineCase: CBaselineCase) throws -> CBaselineMeasurement {
         if let measured = measuredBaselines.withLock({ $0[baselineCase] }) { return measured }
         progress.begin("[C baseline] \(baselineCase.label)")
-        let runner = CBaselineRunner(
-            executablePath: cBaselinePath,
-            progress: progress,
-            roundTrips: roundTrips
-        )
-        let measurement = try runner.measure(baselineCase)
+        let measurement = try cBaselineRunner(roundTrips: roundTrips).measure(baselineCase)
         measuredBaselines.withLock { $0[baselineCase] = measurement }
         return measurement
+    }
+
+    /// A runner of the C baseline program, for scenarios that run it their own way (strace).
+    func cBaselineRunner(roundTrips: Int) -> CBaselineRunner {
+        CBaselineRunner(executablePath: cBaselinePath, progress: progress, roundTrips: roundTrips)
+    }
+
+    /// A measurement several scenarios report on (the stream run feeds `stream` and
+    /// `write-latency`): measured by `measure` on first use, then shared for the rest of the run.
+    func shared<Value: Sendable>(_ key: String, measure: () throws -> Value) throws -> Value {
+        if let measured = sharedMeasurements.withLock({ $0[key] }) as? Value { return measured }
+        let value = try measure()
+        sharedMeasurements.withLock { $0[key] = value }
+        return value
+    }
+
+    /// The C ping-pong or stream baseline at `size` in `placement`, with this run's tuning.
+    func baseline(_ mode: CBaselineCase.Mode, size: Int, placement: Placement) throws -> CBaselineMeasurement {
+        try baseline(tuning.baselineCase(mode, size: size, placement: placement))
     }
 }

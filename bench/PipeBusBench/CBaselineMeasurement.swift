@@ -29,15 +29,21 @@ struct CBaselineMeasurement: Sendable {
         var megabytesPerSecond: Double
         var latency: Latency?
         var samples: [UInt64]?
+        /// With `--time-writes`: the sender's `write()` calls, bytes, and each call's duration.
+        var writes: Int?
+        var writtenBytes: UInt64?
+        var writeSamples: [UInt64]?
 
         private enum CodingKeys: String, CodingKey {
-            case mode, size, count, warmup
+            case mode, size, count, warmup, writes
             case pipeCapacity = "pipe_capacity"
             case elapsedNanoseconds = "elapsed_ns"
             case messagesPerSecond = "messages_per_s"
             case megabytesPerSecond = "mb_per_s"
             case latency = "latency_ns"
             case samples = "samples_ns"
+            case writtenBytes = "written_bytes"
+            case writeSamples = "write_samples_ns"
         }
     }
 

@@ -10,7 +10,8 @@ struct CBaselineRunner: Sendable {
     /// How long one run may take before it is killed as stuck.
     private static let timeout = Duration.seconds(120)
 
-    func measure(_ baselineCase: CBaselineCase) throws -> CBaselineMeasurement {
+    /// Runs the case; `wrapper` runs the program under another (strace).
+    func measure(_ baselineCase: CBaselineCase, wrapper: [String] = []) throws -> CBaselineMeasurement {
         let count = messageCount(for: baselineCase)
         var arguments = [
             baselineCase.mode.rawValue,
@@ -21,8 +22,12 @@ struct CBaselineRunner: Sendable {
             "--server-cpu", String(baselineCase.placement.serverCPU),
             "--spin-us", String(baselineCase.spinMicroseconds),
         ]
-        if baselineCase.mode == .pingPong { arguments.append("--samples") }
-        let process = try ChildProcess(executable: executablePath, arguments: arguments)
+        if let pipeSize = baselineCase.pipeSize { arguments += ["--pipe-size", String(pipeSize)] }
+        if baselineCase.mode == .pingPong || baselineCase.timesWrites { arguments.append("--samples") }
+        if baselineCase.timesWrites { arguments.append("--time-writes") }
+        if baselineCase.pollsFirst { arguments.append("--poll-first") }
+        let command = wrapper + [executablePath] + arguments
+        let process = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()))
         let output = try process.finish(timeout: Self.timeout) { progress.tick(elapsed: $0) }
         progress.relay(output.standardError)
         do {

@@ -11,36 +11,55 @@ final class ChildProcess {
         var standardError: String
     }
 
+    /// Where the child's standard input comes from.
+    enum StandardInput {
+        /// /dev/null: the child reads end of file at once.
+        case null
+        /// A pipe the harness holds open until `closeStandardInput()`: a child that waits for
+        /// end of file on its stdin runs until then (how a server peer is told to stop).
+        case pipe
+    }
+
     /// For messages: the executable's file name and first argument.
     let name: String
     private let pid: pid_t
     private var outputFD: Int32
     private var errorFD: Int32
+    private var inputFD: Int32 = -1
     private var reaped = false
 
     private static let pollInterval: Int32 = 250  // milliseconds between progress ticks
 
-    /// Starts `executable` with `arguments`, stdin from /dev/null.
-    init(executable: String, arguments: [String]) throws {
+    /// Starts `executable` with `arguments`.
+    init(executable: String, arguments: [String], standardInput: StandardInput = .null) throws {
         name = ([executable.split(separator: "/").last.map(String.init) ?? executable] + arguments.prefix(1))
             .joined(separator: " ")
-        let output = try Self.makePipe()
-        let error: (read: Int32, write: Int32)
+        var pipes: [(read: Int32, write: Int32)] = []
         do {
-            error = try Self.makePipe()
+            for _ in 0..<(standardInput == .pipe ? 3 : 2) { pipes.append(try Self.makePipe()) }
         } catch {
-            close(output.read)
-            close(output.write)
+            for pipe in pipes {
+                close(pipe.read)
+                close(pipe.write)
+            }
             throw error
         }
+        let output = pipes[0]
+        let error = pipes[1]
+        let input = standardInput == .pipe ? pipes[2] : nil
         defer {
             close(output.write)
             close(error.write)
+            if let input { close(input.read) }
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input.read, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         // dup2 clears O_CLOEXEC on the child's 1 and 2; the originals close on exec.
         posix_spawn_file_actions_adddup2(&actions, output.write, 1)
         posix_spawn_file_actions_adddup2(&actions, error.write, 2)
@@ -54,20 +73,28 @@ final class ChildProcess {
         guard result == 0 else {
             close(output.read)
             close(error.read)
+            if let input { close(input.write) }
             throw BenchError("cannot start \(executable)", errno: result)
         }
         self.pid = pid
         self.outputFD = output.read
         self.errorFD = error.read
+        self.inputFD = input?.write ?? -1
     }
 
     deinit {
+        closeIfOpen(&inputFD)
         if !reaped {
             kill(pid, SIGKILL)
             _ = try? waitForExit()
         }
         closeIfOpen(&outputFD)
         closeIfOpen(&errorFD)
+    }
+
+    /// Closes the child's standard input (started with `.pipe`): it reads end of file.
+    func closeStandardInput() {
+        closeIfOpen(&inputFD)
     }
 
     /// Collects the output until the child exits, calling `onTick` with the time elapsed about

@@ -15,9 +15,7 @@ struct CodecScenario: Scenario {
         // Baselines first, so the progress line reads in order.
         var roundTrips: [Int: CBaselineMeasurement] = [:]
         for size in Set(cases.map(\.payloadSize)).sorted() {
-            roundTrips[size] = try context.baseline(
-                CBaselineCase(mode: .pingPong, payloadSize: size, placement: .sameVCPU)
-            )
+            roundTrips[size] = try context.baseline(.pingPong, size: size, placement: .sameVCPU)
         }
 
         context.progress.begin("[codec] \(cases.count) cases × encode, decode")

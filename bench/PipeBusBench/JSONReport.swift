@@ -7,6 +7,8 @@ struct JSONReport: Encodable {
     var durationSeconds: Double
     var scenarios: [String]
     var roundTrips: Int
+    /// The tuning flags that differ from the defaults, e.g. "spin 20 µs, no coalescing".
+    var tuning: String?
     var allowedCPUCount: Int?
     /// The 1-minute load average when the run started and ended: above ~1 the figures are noisy.
     var loadAverageAtStart: Double?

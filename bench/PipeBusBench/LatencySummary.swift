@@ -42,6 +42,31 @@ struct LatencySummary: Codable, Sendable, Equatable {
         )
     }
 
+    /// Exact percentiles of per-operation samples, by nearest rank as the C baseline computes
+    /// them, so that a ratio to C compares like with like.
+    init(samples: [UInt64]) {
+        let sorted = samples.sorted()
+        func percentile(_ perHundredThousand: Int) -> Double {
+            guard !sorted.isEmpty else { return 0 }
+            let rank = Swift.max(1, (perHundredThousand * sorted.count + 99_999) / 100_000)
+            return Double(sorted[rank - 1])
+        }
+        self.init(
+            p50: percentile(50_000),
+            p90: percentile(90_000),
+            p99: percentile(99_000),
+            p999: percentile(99_900),
+            max: Double(sorted.last ?? 0)
+        )
+    }
+
+    /// A histogram of `samples` in nanoseconds, for the CDF charts.
+    static func makeHistogram(samples: [UInt64]) -> Histogram<UInt64> {
+        var histogram = makeHistogram()
+        for sample in samples { histogram.record(sample) }
+        return histogram
+    }
+
     /// A histogram for latencies in nanoseconds up to 100 s, which no round trip here reaches.
     static func makeHistogram() -> Histogram<UInt64> {
         Histogram(highestTrackableValue: 100_000_000_000, numberOfSignificantValueDigits: .three)

@@ -9,13 +9,24 @@ struct PeerLauncher: Sendable {
     var timeout: Duration = .seconds(120)
 
     /// Starts a peer without waiting for it: the server side of a two-process measurement.
-    func start<Role: PeerRole>(_ role: Role.Type, configuration: Role.Configuration, cpus: [Int]) throws -> ChildProcess
-    {
+    ///
+    /// `standardInput: .pipe` gives the peer a stdin that stays open until the caller closes
+    /// it (a server peer serves until then). `wrapper` runs the peer under another program,
+    /// e.g. `["/usr/bin/strace", "-c", "-f", "-o", FILE]`.
+    func start<Role: PeerRole>(
+        _ role: Role.Type,
+        configuration: Role.Configuration,
+        cpus: [Int],
+        standardInput: ChildProcess.StandardInput = .null,
+        wrapper: [String] = []
+    ) throws -> ChildProcess {
         let json = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
         let cpuArguments = cpus.flatMap { ["--cpu", String($0)] }
+        let command = wrapper + [harnessPath, "_peer", Role.name] + cpuArguments + ["--configuration", json]
         return try ChildProcess(
-            executable: harnessPath,
-            arguments: ["_peer", Role.name] + cpuArguments + ["--configuration", json]
+            executable: command[0],
+            arguments: Array(command.dropFirst()),
+            standardInput: standardInput
         )
     }
 

@@ -9,11 +9,13 @@ struct ResultTable {
     private static let textColumns: Set<Int> = [0, 1, 2, 12]
 
     static let legend = """
-        Latencies are per round trip (ping-pong), or per frame in thread CPU time for the codec
-        (median of batches, max = slowest batch). msgs/s counts round trips for ping-pong;
-        MB/s is payload moved one way (10^6 bytes). vs C is the cost over the raw-C baseline
-        of this run, above 1 slower: p50 / C p50 for latencies, C msgs/s / msgs/s for streams,
-        and for the codec ns per frame / C ping-pong p50 same-vCPU at that size.
+        Latencies are per call or round trip (exact percentiles), per frame in thread CPU time for
+        the codec (median of batches, max = slowest batch), and per write() for write-latency
+        (quantiles of the bucketed histogram; max = highest bucket's bound). msgs/s counts calls
+        or round trips for latency rows; MB/s is payload moved one way (10^6 bytes). vs C is the
+        cost over the raw-C baseline of this run, above 1 slower: p50 / C p50 for latencies,
+        C msgs/s / msgs/s for streams, syscalls per round trip / C's, and for the codec ns per
+        frame / C ping-pong p50 same-vCPU at that size (bench/README.md).
         """
 
     func render() -> String {

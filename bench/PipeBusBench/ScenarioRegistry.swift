@@ -3,6 +3,13 @@ enum ScenarioRegistry {
     static let all: [any Scenario] = [
         BaselineScenario(),
         CodecScenario(),
+        RTTScenario(),
+        StreamScenario(),
+        WriteLatencyScenario(),
+        CompressionScenario(),
+        ConcurrencyScenario(),
+        SpinScenario(),
+        SyscallsScenario(),
     ]
 
     static func named(_ name: String) -> (any Scenario)? {

@@ -27,4 +27,13 @@ int pipebus_eventfd(void);
 /// flock(fd, LOCK_EX | LOCK_NB); Swift sees `flock` as the struct, not the function.
 int pipebus_try_lock(int fd);
 
+/// renameat2(from, to, RENAME_NOREPLACE): fails with EEXIST instead of replacing `to`.
+/// Returns 0 or -1 with errno set.
+int pipebus_rename_noreplace(const char *from, const char *to);
+
+/// renameat2(a, b, RENAME_EXCHANGE): swaps the two paths atomically; both must exist (ENOENT
+/// otherwise). The spool uses it to replace a task file only if it has not been moved away.
+/// Returns 0 or -1 with errno set (EINVAL where the file system cannot exchange).
+int pipebus_rename_exchange(const char *a, const char *b);
+
 #endif

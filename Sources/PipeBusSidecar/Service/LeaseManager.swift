@@ -155,7 +155,7 @@ final class LeaseManager: Sendable {
                 lease.continuation.yield(claimed)
                 return true
             }
-            if !delivered { try? spool.transition(claimed.id, from: .active, to: .pending) }
+            if !delivered { _ = try? spool.transition(claimed.id, from: .active, to: .pending) }
         }
     }
 

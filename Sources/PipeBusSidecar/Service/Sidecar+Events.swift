@@ -26,7 +26,12 @@ extension Sidecar {
         case .updated:
             break
         case .unexpected(let name, let state, let reason):
-            logger.warning("unexpected entry in the spool; not a task", metadata: ["name": "\(name)", "state": "\(state)", "reason": "\(reason)"])
+            do {
+                let moved = try spool.quarantineIfHostile(named: name, in: state)
+                logger.warning("hostile entry in the spool moved aside", metadata: ["name": "\(name)", "state": "\(state)", "reason": "\(reason)", "moved_to": "\(moved?.quarantinedPath ?? "-")"])
+            } catch {
+                logger.error("hostile entry in the spool could not be moved aside", metadata: ["name": "\(name)", "state": "\(state)", "error": "\(error)"])
+            }
         case .rescanNeeded:
             logger.warning("spool events were lost (inotify queue overflow); counts are re-read at the next heartbeat")
             leases.pump()

@@ -140,6 +140,12 @@ public final class Sidecar: Sendable {
         let server = try PipeServer(directory: pipeDirectory, router: router, configuration: configuration.pipes, metrics: transport, logger: logger)
         try server.start()
         state.withLock { $0.server = server }
+        // The server's lock is ours: temp files beside the heartbeat and the config are leftovers.
+        for path in [heartbeatPath, config.path] {
+            for name in SmallFile.removeLeftoverTemporaries(of: path) {
+                logger.info("removed a leftover temp file", metadata: ["path": "\((path as NSString).deletingLastPathComponent)/\(name)"])
+            }
+        }
         try supervisor?.start()
         metrics.workerUp(supervisor.map { $0.isAlive } ?? true)
         tick()

@@ -39,6 +39,32 @@ enum SmallFile {
         }
     }
 
+    /// Removes the temp files `replace` left beside `path` when its writer died mid-write
+    /// (`.<name>.tmp-<pid>-<random>`, the pid neither this process nor a live one); returns
+    /// their names. A SIGKILLed sidecar leaves one behind now and then, and nothing else would
+    /// ever remove it.
+    static func removeLeftoverTemporaries(of path: String) -> [String] {
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        let name = String(path[(path.index(after: path.lastIndex(of: "/") ?? path.startIndex))...])
+        let prefix = ".\(name).tmp-"
+        guard let stream = opendir(directory) else { return [] }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if entryName.hasPrefix(prefix) { names.append(entryName) }
+        }
+        closedir(stream)
+        var removed: [String] = []
+        for entryName in names {
+            guard let pid = pid_t(entryName.dropFirst(prefix.count).prefix { $0 != "-" }), pid != getpid() else { continue }
+            if kill(pid, 0) == 0 || errno == EPERM { continue }  // its writer may still be at work
+            if unlink("\(directory)/\(entryName)") == 0 { removed.append(entryName) }
+        }
+        return removed
+    }
+
     /// Reads a small regular file (never following a symlink, never blocking on a FIFO).
     static func read(_ path: String, limit: Int = 1 << 20) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)

@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// Wall-clock time as the spool records it: `submitted_at` in ISO 8601 UTC and ages from file
 /// mtimes, both on the wall clock because the runbook compares mtimes with `time.time()`.

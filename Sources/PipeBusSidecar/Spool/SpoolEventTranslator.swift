@@ -42,7 +42,9 @@ struct SpoolEventTranslator {
     /// The events for one record from the folder of `state`.
     mutating func translate(_ record: InotifyRecord, in state: TaskState) -> [SpoolEvent] {
         let name = record.name
-        let hidden = record.rawName.first == UInt8(ascii: ".")
+        // Hidden names are temp files, except `.x.json`, which the runbook's `glob("*.json")`
+        // would take for a task: that one is reported as unexpected.
+        let hidden = record.rawName.first == UInt8(ascii: ".") && !name.hasSuffix(".json")
         if record.has(IN_MOVED_FROM) {
             departures.append((record.cookie, state, name))
             return []
@@ -60,12 +62,18 @@ struct SpoolEventTranslator {
         if record.has(IN_CREATE) {
             // A regular file is reported when closed after writing; anything else (a symlink, a
             // FIFO, a directory) never will be, and must not be opened to find out.
-            if record.has(IN_ISDIR) { return [.unexpected(name: escaped(name), state: state, reason: .notRegularFile(kind: "a directory"))] }
-            if case .other(let reason) = probe(state, name) { return [.unexpected(name: escaped(name), state: state, reason: reason)] }
+            if record.has(IN_ISDIR) {
+                return [.unexpected(name: escaped(name), state: state, reason: .notRegularFile(kind: "a directory"))]
+            }
+            if case .other(let reason) = probe(state, name) {
+                return [.unexpected(name: escaped(name), state: state, reason: reason)]
+            }
             return []
         }
         if record.has(IN_CLOSE_WRITE) {
-            guard let id = TaskID(fileName: name) else { return [.unexpected(name: escaped(name), state: state, reason: .invalidName)] }
+            guard let id = TaskID(fileName: name) else {
+                return [.unexpected(name: escaped(name), state: state, reason: .invalidName)]
+            }
             return [known[state, default: []].insert(name).inserted ? .appeared(id, state) : .updated(id, state)]
         }
         if record.has(IN_DELETE) {
@@ -91,9 +99,15 @@ struct SpoolEventTranslator {
         from source: (cookie: UInt32, state: TaskState, name: String)?
     ) -> [SpoolEvent] {
         if hidden { return [] }
-        if isDirectory { return [.unexpected(name: escaped(name), state: state, reason: .notRegularFile(kind: "a directory"))] }
-        if case .other(let reason) = probe(state, name) { return [.unexpected(name: escaped(name), state: state, reason: reason)] }
-        guard let id = TaskID(fileName: name) else { return [.unexpected(name: escaped(name), state: state, reason: .invalidName)] }
+        if isDirectory {
+            return [.unexpected(name: escaped(name), state: state, reason: .notRegularFile(kind: "a directory"))]
+        }
+        if case .other(let reason) = probe(state, name) {
+            return [.unexpected(name: escaped(name), state: state, reason: reason)]
+        }
+        guard let id = TaskID(fileName: name) else {
+            return [.unexpected(name: escaped(name), state: state, reason: .invalidName)]
+        }
         if let source, source.state != state, source.name == name {
             known[source.state, default: []].remove(name)
             known[state, default: []].insert(name)
@@ -106,7 +120,11 @@ struct SpoolEventTranslator {
     }
 
     /// A task name that moved away, to `destination` if that was seen.
-    private mutating func departure(_ name: String, from state: TaskState, to destination: (state: TaskState, name: String)?) -> [SpoolEvent] {
+    private mutating func departure(
+        _ name: String,
+        from state: TaskState,
+        to destination: (state: TaskState, name: String)?
+    ) -> [SpoolEvent] {
         guard !name.hasPrefix("."), let id = TaskID(fileName: name) else { return [] }
         // The second half of a RENAME_EXCHANGE: the task name is still there, rewritten.
         if let destination, let swap = lastSwapIn, swap.state == state, destination.state == state,

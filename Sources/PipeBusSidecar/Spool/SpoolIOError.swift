@@ -1,7 +1,8 @@
+import PipeBusCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import PipeBusCore
 
 /// A failed syscall inside the spool: which, on what path, and errno. Internal code decides on
 /// `errno` (ENOENT on a claim is a lost race); the public API sees `rpcError`.

@@ -1,7 +1,8 @@
+internal import CPipeBusShim
+
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CPipeBusShim
 
 /// Every syscall of the spool goes through here: EINTR retried, errno captured at once,
 /// failures thrown as `SpoolIOError`. No path is ever followed through a symlink.

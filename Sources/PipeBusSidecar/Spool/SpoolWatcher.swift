@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 internal import CPipeBusShim
 public import Logging
 import PipeBusCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Watches a spool's four state folders with inotify and reports what happens in them — the
 /// renames spool workers make themselves (DESIGN §1), files dropped in by hand, the runbook's
@@ -66,12 +67,20 @@ public final class SpoolWatcher: Sendable {
         thread.withLock { $0 = OSThread(name: "spool-watch") { loop.run() } }
     }
 
+    /// Watches `spool`'s folders, logging with the spool's logger.
+    public convenience init(spool: TaskSpool, handler: @escaping @Sendable (SpoolEvent) -> Void) throws {
+        try self.init(layout: spool.layout, logger: spool.logger, handler: handler)
+    }
+
     /// Stops the thread and waits for it; idempotent. No event is delivered after it returns.
+    /// Not to be called from the handler, which runs on the thread it waits for.
     public func stop() {
-        guard let running = thread.withLock({ state -> OSThread? in
-            defer { state = nil }
-            return state
-        }) else { return }
+        guard
+            let running = thread.withLock({ state -> OSThread? in
+                defer { state = nil }
+                return state
+            })
+        else { return }
         var one: UInt64 = 1
         _ = withUnsafeBytes(of: &one) { write(wakeFD, $0.baseAddress, 8) }
         running.join()

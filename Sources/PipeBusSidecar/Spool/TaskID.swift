@@ -2,9 +2,9 @@ import PipeBusCore
 
 /// A task's identifier, checked before it becomes a file name in the spool (DESIGN §6).
 ///
-/// 1–128 bytes of `[A-Za-z0-9._-]`, not starting with `.` (hidden names are the spool's temp
-/// files, which watchers and the runbook's `glob("*.json")` must not see), and without `..`.
-/// So no `/`, no NUL and nothing a shell or a path join could misread.
+/// 1–128 bytes of `[A-Za-z0-9._-]`, not starting with `.` (hidden names are reserved for the
+/// spool's temp files), and without `..`. So no `/`, no NUL and nothing a shell or a path join
+/// could misread.
 public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The longest id accepted, in bytes; `<id>_replay.json` still fits in a 255-byte file name.
     public static let maxLength = 128

@@ -1,8 +1,9 @@
+public import Foundation
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Foundation
-import Logging
 
 /// A task as it is in the spool: its file's bytes, with the fields the sidecar reads parsed
 /// eagerly, so that the record is `Sendable` (a `[String: Any]` is not).

@@ -1,7 +1,8 @@
+import PipeBusCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import PipeBusCore
 
 extension TaskSpool {
     /// Cleans the spool on start: removes temp files left by interrupted writes, moves every
@@ -26,25 +27,43 @@ extension TaskSpool {
                 metadata: [
                     "pending": "\(report.counts[.pending] ?? 0)", "active": "\(report.counts[.active] ?? 0)",
                     "completed": "\(report.counts[.completed] ?? 0)", "failed": "\(report.counts[.failed] ?? 0)",
-                    "temp_files_removed": "\(report.removedTemporaryFiles)", "quarantined": "\(report.quarantined.count)",
+                    "temp_files_removed": "\(report.removedTemporaryFiles)",
+                    "quarantined": "\(report.quarantined.count)",
                 ]
             )
             return report
         }
     }
 
+    /// Checks one entry that a `SpoolEvent.unexpected` named and moves it to `.quarantine/` if
+    /// it is still not a task file; nil when it is a task after all, or gone. The same checks as
+    /// `recover()`, without listing every folder.
+    public func quarantineIfHostile(named name: String, in state: TaskState) throws -> HostileEntry? {
+        try translatingSpoolErrors {
+            var report = RecoveryReport()
+            let entry = SpoolSys.DirectoryEntry(rawName: Array(name.utf8).map { CChar(bitPattern: $0) }, type: 0)
+            if name.isEmpty || name.contains("/") || entry.isHidden && !name.hasSuffix(".json") { return nil }
+            _ = try recover(entry, in: state, into: &report)
+            return report.quarantined.first
+        }
+    }
+
     private enum EntryKind { case task, other }
 
-    private func recover(_ entry: SpoolSys.DirectoryEntry, in state: TaskState, into report: inout RecoveryReport) throws -> EntryKind {
+    private func recover(
+        _ entry: SpoolSys.DirectoryEntry,
+        in state: TaskState,
+        into report: inout RecoveryReport
+    ) throws -> EntryKind {
         let directory = layout.directoryPath(state)
         let path = directory.appending(rawName: entry.rawName)
         if DurableFile.isTemporary(entry) {
             if try removeIfStale(path) { report.removedTemporaryFiles += 1 }
             return .other
         }
-        // Other hidden names are not the spool's business: neither the runbook nor a watcher
-        // takes them for tasks.
-        if entry.isHidden { return .other }
+        // Other hidden names are not the spool's business, except `.x.json`: Python's
+        // `Path.glob("*.json")`, which the runbook uses, does match hidden names.
+        if entry.isHidden && !entry.name.hasSuffix(".json") { return .other }
         let reason: HostileEntry.Reason
         if let id = TaskID(fileName: entry.name) {
             switch try TaskFileReader.read(layout.filePath(id, state), limit: configuration.maxTaskBytes) {
@@ -73,12 +92,18 @@ extension TaskSpool {
     /// Moves an entry to `.quarantine/<state>.<unix seconds>.<random>.<name>` by rename, which
     /// never follows or opens it. A failure is logged, not thrown: one bad entry must not stop
     /// the sidecar from starting.
-    private func quarantine(_ path: SpoolPath, rawName: [CChar], state: TaskState, reason: HostileEntry.Reason) -> HostileEntry {
+    private func quarantine(
+        _ path: SpoolPath,
+        rawName: [CChar],
+        state: TaskState,
+        reason: HostileEntry.Reason
+    ) -> HostileEntry {
         let display = SpoolPath.escaped(
             String(decoding: rawName.map { UInt8(bitPattern: $0) }, as: UTF8.self),
             quoted: false
         )
-        let prefix = "\(state.folderName).\(Int64(SpoolClock.now().timeIntervalSince1970)).\(String(UInt32.random(in: .min ... .max), radix: 16))."
+        let seconds = Int64(SpoolClock.now().timeIntervalSince1970)
+        let prefix = "\(state.folderName).\(seconds).\(String(UInt32.random(in: .min ... .max), radix: 16))."
         // Keep the whole name within NAME_MAX (255 bytes).
         let kept = Array(rawName.prefix(255 - prefix.utf8.count))
         let target = SpoolPath(layout.quarantineDirectory).appending(

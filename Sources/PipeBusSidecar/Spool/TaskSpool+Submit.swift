@@ -1,7 +1,8 @@
+import PipeBusCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import PipeBusCore
 
 extension TaskSpool {
     /// Adds a task to `pending/` and returns once its file is durable there.

@@ -1,7 +1,8 @@
+import PipeBusCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import PipeBusCore
 
 extension TaskSpool {
     /// Moves task `id` from one state folder to another with one atomic, never-overwriting
@@ -26,7 +27,10 @@ extension TaskSpool {
         update: ((inout [String: Any]) throws -> Void)? = nil
     ) throws -> TaskRecord {
         guard from != to else {
-            throw RPCError(code: .invalidArgument, message: "a transition needs two states; use update(_:in:_:) to rewrite")
+            throw RPCError(
+                code: .invalidArgument,
+                message: "a transition needs two states; use update(_:in:_:) to rewrite"
+            )
         }
         return try translatingSpoolErrors {
             let source = layout.filePath(id, from)
@@ -37,7 +41,7 @@ extension TaskSpool {
                 throw RPCError(code: .failedPrecondition, message: "spool entry \(source) is \(reason)")
             }
             if try SpoolSys.lstat(destination) != nil {
-                throw RPCError(code: .alreadyExists, message: "\(destination) already exists; a transition never replaces a file")
+                throw try conflict(id, source: source, destination: destination, states: (from, to))
             }
             if let update, from != .pending {
                 try rewrite(id, in: from, lostRaceTarget: to, update)
@@ -51,7 +55,15 @@ extension TaskSpool {
                     throw error
                 }
             } else if update == nil {
-                try SpoolSys.touch(destination)
+                do {
+                    try SpoolSys.touch(destination)
+                } catch {
+                    // The move is done; only the age the runbook reads from the mtime is off.
+                    logger.warning(
+                        "could not set a moved task's mtime",
+                        metadata: ["task_id": "\(id)", "error": "\(error)"]
+                    )
+                }
             }
             try SpoolSys.fsyncDirectory(layout.directoryPath(to))
             try SpoolSys.fsyncDirectory(layout.directoryPath(from))
@@ -66,7 +78,11 @@ extension TaskSpool {
     /// Rewrites task `id` durably where it is, through a temp file swapped in only while the task
     /// is still there. Throws ABORTED if it moved away meanwhile, NOT_FOUND if it is in no state.
     @discardableResult
-    public func update(_ id: TaskID, in state: TaskState, _ body: (inout [String: Any]) throws -> Void) throws -> TaskRecord {
+    public func update(
+        _ id: TaskID,
+        in state: TaskState,
+        _ body: (inout [String: Any]) throws -> Void
+    ) throws -> TaskRecord {
         try translatingSpoolErrors {
             try rewrite(id, in: state, lostRaceTarget: state, body)
             guard let record = try read(id, in: state) else { throw try lostRace(id, from: state, to: state) }
@@ -100,13 +116,18 @@ extension TaskSpool {
         }
     }
 
-    private func move(_ id: TaskID, from source: SpoolPath, to destination: SpoolPath, states: (TaskState, TaskState)) throws {
+    private func move(
+        _ id: TaskID,
+        from source: SpoolPath,
+        to destination: SpoolPath,
+        states: (TaskState, TaskState)
+    ) throws {
         do {
             try SpoolSys.renameNoReplace(source, destination)
         } catch let error as SpoolIOError where error.errno == ENOENT {
             throw try lostRace(id, from: states.0, to: states.1)
         } catch let error as SpoolIOError where error.errno == EEXIST {
-            throw RPCError(code: .alreadyExists, message: "\(destination) already exists; a transition never replaces a file")
+            throw try conflict(id, source: source, destination: destination, states: states)
         }
     }
 
@@ -131,7 +152,12 @@ extension TaskSpool {
         let bytes = try TaskJSON.encode(object)
         try checkSize(bytes.count)
         do {
-            try DurableFile.write(bytes, directory: layout.directoryPath(state), name: id.fileName, placement: .replaceExisting)
+            try DurableFile.write(
+                bytes,
+                directory: layout.directoryPath(state),
+                name: id.fileName,
+                placement: .replaceExisting
+            )
         } catch let error as SpoolIOError where error.errno == ENOENT {
             throw try lostRace(id, from: state, to: lostRaceTarget)
         }
@@ -142,6 +168,8 @@ extension TaskSpool {
     private func undoMove(_ id: TaskID, from destination: SpoolPath, to source: SpoolPath, after error: any Error) {
         do {
             try SpoolSys.renameNoReplace(destination, source)
+        } catch let moveError as SpoolIOError where moveError.errno == ENOENT {
+            return  // someone else moved it on meanwhile: nothing to undo
         } catch {
             logger.error(
                 "could not move a task back after its update failed; clearStuck will pick it up",
@@ -149,6 +177,21 @@ extension TaskSpool {
             )
         }
         logger.warning("task move undone: its update failed", metadata: ["task_id": "\(id)", "error": "\(error)"])
+    }
+
+    /// The error for a destination that is taken: if the source is gone too, another consumer
+    /// made this very move first (a lost race, ABORTED); if both exist, a real ALREADY_EXISTS.
+    private func conflict(
+        _ id: TaskID,
+        source: SpoolPath,
+        destination: SpoolPath,
+        states: (TaskState, TaskState)
+    ) throws -> RPCError {
+        if try SpoolSys.lstat(source) == nil { return try lostRace(id, from: states.0, to: states.1) }
+        return RPCError(
+            code: .alreadyExists,
+            message: "\(destination) already exists; a transition never replaces a file"
+        )
     }
 
     /// The error for a task that is not where it was expected: ABORTED when someone else moved it
@@ -159,6 +202,9 @@ extension TaskSpool {
             return RPCError(code: .notFound, message: "task \(id) is not in \(from)/ nor in any other state")
         }
         let whereabouts = now.map { "it is in \($0)/ now" } ?? "it is no longer in the spool"
-        return RPCError(code: .aborted, message: "lost the race for task \(id): not in \(from)/ any more; \(whereabouts)")
+        return RPCError(
+            code: .aborted,
+            message: "lost the race for task \(id): not in \(from)/ any more; \(whereabouts)"
+        )
     }
 }

@@ -1,8 +1,9 @@
+public import Logging
+import PipeBusCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Logging
-import PipeBusCore
 
 /// A worker's durable task spool: the folders of DESIGN §2, written durably and never trusted
 /// when read (DESIGN §6).
@@ -40,7 +41,8 @@ public final class TaskSpool: Sendable {
     }
 
     private func createFolders() throws {
-        let folders = ["\(layout.root)/tasks", layout.workerDirectory, layout.quarantineDirectory]
+        let folders =
+            ["\(layout.root)/tasks", layout.workerDirectory, layout.quarantineDirectory]
             + TaskState.allCases.map(layout.directory(for:))
         try SpoolSys.mkdir(SpoolPath(layout.root), mode: 0o755)
         for folder in folders {
@@ -86,7 +88,9 @@ public final class TaskSpool: Sendable {
                 if let olderThan, SpoolClock.age(of: SpoolClock.date(info.st_mtim)) <= olderThan { continue }
                 candidates.append((id, info.st_mtim))
             }
-            candidates.sort { ($0.modified.tv_sec, $0.modified.tv_nsec, $0.id) < ($1.modified.tv_sec, $1.modified.tv_nsec, $1.id) }
+            candidates.sort {
+                ($0.modified.tv_sec, $0.modified.tv_nsec, $0.id) < ($1.modified.tv_sec, $1.modified.tv_nsec, $1.id)
+            }
             var records: [TaskRecord] = []
             for candidate in candidates {
                 if let limit, records.count >= limit { break }

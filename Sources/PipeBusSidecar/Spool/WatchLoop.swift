@@ -1,7 +1,8 @@
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
 
 /// The body of `SpoolWatcher`'s thread: poll the inotify and wake descriptors, read records,
 /// translate them, call the handler. Owned by that one thread.
@@ -27,7 +28,10 @@ struct WatchLoop: Sendable {
             Self.probe(layout.directoryPath(state).appending(name))
         }
         var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
-        var fds = [pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             let timeout = translator.awaitsPartners ? Self.pairingGrace : -1
             let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, 2, timeout) }
@@ -66,7 +70,10 @@ struct WatchLoop: Sendable {
         }
         guard let state = folders[record.watch] else { return [] }
         if record.has(IN_DELETE_SELF) || record.has(IN_MOVE_SELF) {
-            logger.error("a spool state folder was removed or moved; its events are lost", metadata: ["state": "\(state)"])
+            logger.error(
+                "a spool state folder was removed or moved; its events are lost",
+                metadata: ["state": "\(state)"]
+            )
             return [.rescanNeeded]
         }
         return translator.translate(record, in: state)

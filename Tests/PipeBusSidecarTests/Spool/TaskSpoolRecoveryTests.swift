@@ -1,0 +1,148 @@
+import Foundation
+import PipeBusCore
+import Testing
+
+@testable import PipeBusSidecar
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("TaskSpool recover")
+struct TaskSpoolRecoveryTests {
+    @Test("leftover temp files are removed once stale; a fresh one may be a write in flight")
+    func temporaryFiles() throws {
+        try withSpool { spool, _ in
+            let pending = spool.layout.directory(for: .pending)
+            let active = spool.layout.directory(for: .active)
+            try writeByHand("\(pending)/.task-1.json.tmp-123-abc", #"{"half": "writ"#)
+            try writeByHand("\(active)/.task-2.json.tmp-9-ff", "{}")
+            try writeByHand("\(pending)/.task-3.json.tmp-77-01", "{}")
+            try makeOld("\(pending)/.task-1.json.tmp-123-abc", by: .seconds(3600))
+            try makeOld("\(active)/.task-2.json.tmp-9-ff", by: .seconds(120))
+            try spool.submit(object: [:], id: TaskID("real"))
+            let report = try spool.recover()
+            #expect(report.removedTemporaryFiles == 2)
+            #expect(report.quarantined.isEmpty)
+            #expect(try entries(pending) == [".task-3.json.tmp-77-01", "real.json"])
+            #expect(try entries(active).isEmpty)
+            #expect(report.counts == [.pending: 1, .active: 0, .completed: 0, .failed: 0])
+        }
+    }
+
+    @Test("hostile entries are quarantined, logged, never followed or opened", .timeLimit(.minutes(1)))
+    func hostileEntries() throws {
+        try withTemporaryDirectory { outside in
+            try withSpool { spool, log in
+                let pending = spool.layout.directory(for: .pending)
+                let active = spool.layout.directory(for: .active)
+                let failed = spool.layout.directory(for: .failed)
+                // A file outside the spool that a symlink points at.
+                let secret = "\(outside)/secret.json"
+                try writeByHand(secret, #"{"password": "hunter2"}"#)
+                try makeOld(secret, by: .seconds(7200))
+                let secretBefore = try Data(contentsOf: URL(fileURLWithPath: secret))
+                var secretStat = stat()
+                lstat(secret, &secretStat)
+                #expect(symlink(secret, "\(pending)/evil.json") == 0)
+                // A FIFO with no writer: opening it for reading without O_NONBLOCK would hang.
+                #expect(mkfifo("\(pending)/fifo.json", 0o644) == 0)
+                #expect(mkfifo("\(active)/oddly named fifo", 0o644) == 0)
+                try writeByHand("\(active)/huge.json", "{\"blob\": \"" + String(repeating: "x", count: 2 << 20) + "\"}")
+                try writeByHand("\(failed)/broken.json", #"{"unterminated": "#)
+                try writeByHand("\(failed)/array.json", "[1, 2, 3]")
+                try writeByHand("\(pending)/notes.txt", "hello")
+                // Hidden, but the runbook's Path.glob("*.json") would count it as a task.
+                try writeByHand("\(failed)/.sneaky.json", "{}")
+                try FileManager.default.createDirectory(
+                    atPath: "\(pending)/dir.json",
+                    withIntermediateDirectories: false
+                )
+                // A name that is not UTF-8: a String would repair it into a name not on disk.
+                var rawName =
+                    Array("\(pending)/bad".utf8CString.dropLast()) + [CChar(bitPattern: 0xff), CChar(bitPattern: 0xfe)]
+                rawName.append(0)
+                let fd = open(rawName, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+                #expect(fd >= 0)
+                close(fd)
+                try spool.submit(object: [:], id: TaskID("good-pending"))
+                try spool.submit(object: [:], id: TaskID("good-active"))
+                try spool.claim(TaskID("good-active"))
+
+                let report = try spool.recover()
+
+                #expect(report.counts == [.pending: 1, .active: 1, .completed: 0, .failed: 0])
+                let reasons = Dictionary(
+                    uniqueKeysWithValues: report.quarantined.map { ("\($0.state)/\($0.name)", $0.reason) }
+                )
+                #expect(reasons["pending/evil.json"] == .symlink)
+                #expect(reasons["pending/fifo.json"] == .notRegularFile(kind: "a FIFO"))
+                #expect(reasons["active/oddly named fifo"] == .notRegularFile(kind: "a FIFO"))
+                #expect(reasons["active/huge.json"] == .tooLarge(size: (2 << 20) + 12, limit: 1 << 20))
+                if case .invalidJSON = reasons["failed/broken.json"] {
+                } else {
+                    Issue.record("broken.json: \(String(describing: reasons["failed/broken.json"]))")
+                }
+                #expect(reasons["failed/array.json"] == .notAnObject("an array"))
+                #expect(reasons["pending/notes.txt"] == .invalidName)
+                #expect(reasons["pending/dir.json"] == .notRegularFile(kind: "a directory"))
+                #expect(reasons["pending/bad\u{FFFD}\u{FFFD}"] == .invalidName)
+                #expect(reasons["failed/.sneaky.json"] == .invalidName)
+                #expect(report.quarantined.count == 10)
+                #expect(report.quarantined.allSatisfy { $0.quarantinedPath != nil })
+
+                // Only the good tasks are left in the state folders.
+                #expect(try entries(pending) == ["good-pending.json"])
+                #expect(try entries(active) == ["good-active.json"])
+                #expect(try entries(failed).isEmpty)
+                // The symlink was moved as a symlink; its target is untouched, not even read.
+                let quarantined = try entries(spool.layout.quarantineDirectory)
+                #expect(quarantined.count == 10)
+                let movedLink = try #require(quarantined.first { $0.hasSuffix("evil.json") })
+                var linkInfo = stat()
+                #expect(lstat("\(spool.layout.quarantineDirectory)/\(movedLink)", &linkInfo) == 0)
+                #expect(linkInfo.st_mode & S_IFMT == S_IFLNK)
+                #expect(try Data(contentsOf: URL(fileURLWithPath: secret)) == secretBefore)
+                var secretAfter = stat()
+                lstat(secret, &secretAfter)
+                #expect(secretAfter.st_mtim.tv_sec == secretStat.st_mtim.tv_sec)
+                #expect(secretAfter.st_atim.tv_sec == secretStat.st_atim.tv_sec)
+                // One warning per quarantined entry.
+                let warnings = log.lines.filter { $0.message.contains("quarantined") && $0.level == .warning }
+                #expect(warnings.count == 10)
+            }
+        }
+    }
+
+    @Test("reading refuses hostile entries: get is FAILED_PRECONDITION, list skips them")
+    func readsRefuseHostile() throws {
+        try withTemporaryDirectory { outside in
+            try withSpool { spool, _ in
+                let pending = spool.layout.directory(for: .pending)
+                try writeByHand("\(outside)/target.json", #"{"id": "target"}"#)
+                #expect(symlink("\(outside)/target.json", "\(pending)/link.json") == 0)
+                #expect(mkfifo("\(pending)/pipe.json", 0o644) == 0)
+                try spool.submit(object: [:], id: TaskID("fine"))
+                expectRPCError(.failedPrecondition) { _ = try spool.get(TaskID("link")) }
+                expectRPCError(.failedPrecondition) { _ = try spool.get(TaskID("pipe")) }
+                #expect(try spool.list(.pending).map(\.id.rawValue) == ["fine"])
+                expectRPCError(.failedPrecondition) { try spool.claim(TaskID("link")) }
+                #expect(try entries(spool.layout.directory(for: .active)).isEmpty)
+            }
+        }
+    }
+
+    @Test("one entry named by the watcher can be quarantined on its own")
+    func quarantineOne() throws {
+        try withSpool { spool, _ in
+            let pending = spool.layout.directory(for: .pending)
+            #expect(mkfifo("\(pending)/fifo.json", 0o644) == 0)
+            try spool.submit(object: [:], id: TaskID("fine"))
+            let entry = try #require(try spool.quarantineIfHostile(named: "fifo.json", in: .pending))
+            #expect(entry.reason == .notRegularFile(kind: "a FIFO"))
+            #expect(try spool.quarantineIfHostile(named: "fine.json", in: .pending) == nil)
+            #expect(try spool.quarantineIfHostile(named: "../../etc/passwd", in: .pending) == nil)
+            #expect(try entries(pending) == ["fine.json"])
+        }
+    }
+}

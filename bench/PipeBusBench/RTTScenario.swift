@@ -1,0 +1,87 @@
+/// Unary round trips through pipebus: `EchoService.echo` (inline handler) at 64 B, 1 KiB and
+/// 64 KiB, and `EchoService.echoAsync` (async handler, run as a task on the connection's
+/// executor) at 64 B; both placements; ratios to the C ping-pong of the same size and placement.
+struct RTTScenario: Scenario {
+    let name = "rtt"
+    let summary = "unary echo round trip 64 B-64 KiB (and 64 B async handler) vs C ping-pong"
+
+    static let sizes = [64, 1024, 64 * 1024]
+
+    func run(in context: BenchContext) async throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        for placement in context.placements {
+            var baselines: [Int: CBaselineMeasurement] = [:]
+            for size in Self.sizes {
+                baselines[size] = try context.baseline(.pingPong, size: size, placement: placement)
+            }
+            let cases: [(label: String, workload: RoundTripWorkload)] =
+                Self.sizes.map { size in
+                    (
+                        "echo",
+                        RoundTripWorkload(
+                            method: .echo,
+                            payloadSize: size,
+                            warmup: warmup(context),
+                            count: context.roundTrips
+                        )
+                    )
+                } + [
+                    (
+                        "echoAsync",
+                        RoundTripWorkload(
+                            method: .echoAsync,
+                            payloadSize: 64,
+                            warmup: warmup(context),
+                            count: context.roundTrips
+                        )
+                    )
+                ]
+            context.progress.begin("[rtt] \(placement.rawValue): echo 64 B, 1 KiB, 64 KiB; echoAsync 64 B")
+            let (measurements, _) = try ServerPeer.measure(
+                cases.map { .roundTrips($0.workload) },
+                context: context,
+                placement: placement,
+                settings: context.tuning.transport
+            )
+            results.append(try pollFirstRow(context, placement: placement, plain: baselines[64]!))
+            for (entry, measurement) in zip(cases, measurements) {
+                results.append(
+                    .roundTrips(
+                        scenario: name,
+                        label: entry.label,
+                        placement: placement,
+                        payloadSize: entry.workload.payloadSize,
+                        measurement: measurement,
+                        baseline: baselines[entry.workload.payloadSize]!,
+                        note: context.tuning.summary.isEmpty ? nil : context.tuning.summary
+                    )
+                )
+            }
+        }
+        return results
+    }
+
+    /// The C ping-pong at 64 B reading as pipebus reads (poll on the FIFO and an eventfd, then
+    /// a non-blocking read), against the plain C ping-pong: how much of pipebus's ratio its
+    /// syscall pattern alone explains.
+    private func pollFirstRow(
+        _ context: BenchContext,
+        placement: Placement,
+        plain: CBaselineMeasurement
+    ) throws
+        -> BenchResult
+    {
+        var pollFirst = context.tuning.baselineCase(.pingPong, size: 64, placement: placement)
+        pollFirst.pollsFirst = true
+        let measurement = try context.baseline(pollFirst)
+        var row = measurement.result(scenario: name)
+        row.label = "C poll-first"
+        row.ratioToBaseline = measurement.latency.flatMap { latency in plain.latency.map { latency.p50 / $0.p50 } }
+        row.ratioBasis = "p50 / C ping-pong p50 (\(plain.baselineCase.label))"
+        row.note = "C reading as pipebus does: poll(FIFO, eventfd) + non-blocking read"
+        return row
+    }
+
+    /// Unmeasured calls first, as the C baseline does (10%), and at least a few hundred.
+    private func warmup(_ context: BenchContext) -> Int { max(200, context.roundTrips / 10) }
+}
