@@ -44,7 +44,9 @@ public struct Heartbeat: Hashable, Sendable {
         return .alive
     }
 
-    static func parse(_ text: String) -> Date? {
+    /// An ISO 8601 time with or without fractional seconds, as heartbeats and tasks'
+    /// `submitted_at` carry it.
+    public static func parse(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }

@@ -1,93 +1,54 @@
 import ArgumentParser
-import PipeBusCore
+import Foundation
 
-/// `pipebus demo`: frames sample envelopes with and without compression, decodes them back,
-/// checks that nothing changed, and prints what went over the wire.
-///
-/// For now it exercises the frame codec in memory only; no pipe is opened.
-struct DemoCommand: ParsableCommand {
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pipebus demo`: the whole system on one machine, for a short while.
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Encode and decode sample frames and print their sizes."
+        abstract: "Run three workers (marie, anga, fabien) with sidecars, submit tasks, and walk the on-call runbook.",
+        discussion: """
+            Starts `pipebus sidecar --mode pipe -- pipebus worker` for each worker in a temporary root \
+            (or --root), submits tasks (varied durations, a few failing, one stuck on marie), shows \
+            the status board live, checks health, prints each /metrics URL, clears the stuck task, \
+            writes an incident report, then stops every sidecar with SIGTERM and checks that no \
+            process and no FIFO is left. Exits 0 when all of that went well.
+            """
     )
 
-    /// One sample message.
-    private struct Sample {
-        var name: String
-        var payload: [UInt8]
+    @Option(help: "How long to run the workers, in seconds.")
+    var duration = 20.0
+
+    @Option(help: "The root directory (default: a new temporary directory, kept for the logs and the report).")
+    var root: String?
+
+    func validate() throws {
+        guard duration >= 2, duration <= 3600 else {
+            throw ValidationError("--duration must be between 2 and 3600 seconds")
+        }
     }
 
-    func run() throws {
-        var generator = SystemRandomNumberGenerator()
-        let line = Array(#"{"task_id":"t-000042","state":"pending","worker":"marie"}\#n"#.utf8)
-        let json = { (count: Int) in (0..<count).map { line[$0 % line.count] } }
-        let samples = [
-            Sample(name: "64 B JSON", payload: json(64)),
-            Sample(name: "64 KiB JSON lines", payload: json(64 * 1024)),
-            Sample(
-                name: "64 KiB random",
-                payload: (0..<(64 * 1024)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            ),
-        ]
-        let policies: [(name: String, policy: CompressionPolicy)] = [
-            ("off", .disabled),
-            ("LZ4 ≥ 16 KiB", CompressionPolicy(isEnabled: true)),
-        ]
-
-        let header = ["payload", "compression", "envelope", "on the wire", "compressed", "round trip"]
-        var rows: [[String]] = []
-        var failures = 0
-        for sample in samples {
-            for (policyName, policy) in policies {
-                let envelope = Envelope(
-                    streamID: 1,
-                    kind: .message,
-                    metadata: [
-                        MetadataKey.traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                        MetadataKey.correlationID: "demo-1",
-                    ],
-                    message: sample.payload
-                )
-                var body: [UInt8] = []
-                envelope.serialize(into: &body)
-
-                var encoder = FrameEncoder(compression: policy)
-                var wire: [UInt8] = []
-                try encoder.appendFrame(to: &wire) { envelope.serialize(into: &$0) }
-
-                var decoder = FrameDecoder()
-                decoder.append(wire)
-                let frame = try decoder.nextFrame()
-                let decoded = try frame.map { try Envelope(serializedBytes: $0.body) }
-                let intact = decoded == envelope && decoder.bufferedByteCount == 0
-                if !intact { failures += 1 }
-
-                rows.append([
-                    sample.name,
-                    policyName,
-                    "\(body.count) B",
-                    "\(wire.count) B",
-                    frame?.wasCompressed == true ? "yes" : "no",
-                    intact ? "ok" : "MISMATCH",
-                ])
-            }
+    func run() async throws {
+        let root = try root ?? Self.temporaryRoot()
+        let demo = DemoRun(root: root, duration: .milliseconds(Int64(duration * 1000)))
+        guard try await demo.run() else {
+            throw CLIError("the demo did not go as planned (see above; logs in \(root)/logs)")
         }
-        print(Self.table(header: header, rows: rows))
-        if failures > 0 {
-            print("\(failures) sample(s) did not survive the round trip")
-            throw ExitCode.failure
-        }
-        print("\nEvery envelope decoded to what was sent (frame header: \(FrameHeader.size) bytes).")
+        Console.out("\ndemo finished; everything is in \(root)")
     }
 
-    /// Left-aligned columns separated by two spaces, with a rule under the header.
-    private static func table(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-        func format(_ row: [String]) -> String {
-            zip(row, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
-        }
-        let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
-        return ([format(header), rule] + rows.map(format)).joined(separator: "\n")
+    static func temporaryRoot() throws -> String {
+        var template = Array("\(NSTemporaryDirectory().trimmingSuffix("/"))/pipebus-demo-XXXXXX".utf8CString)
+        guard let path = mkdtemp(&template) else { throw CLIError("cannot create a temporary directory") }
+        return String(cString: path)
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }

@@ -132,7 +132,9 @@ final class LeaseManager: Sendable {
         guard free > 0 else { return }
         let candidates: [TaskRecord]
         do {
-            candidates = try spool.list(.pending).sorted { $0.modified < $1.modified }
+            // Oldest first by mtime (from lstat); only as many files read as there is room for,
+            // plus a few for claims lost to other consumers: a long queue is not re-read per pump.
+            candidates = try spool.list(.pending, limit: free + 8)
         } catch {
             logger.error("cannot list pending tasks", metadata: ["error": "\(error)"])
             return

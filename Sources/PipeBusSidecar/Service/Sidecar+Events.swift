@@ -12,8 +12,20 @@ extension Sidecar {
             reportTransition(id, from: from, to: to)
         case .appeared(let id, let state):
             if state == .pending {
-                self.state.withLock { $0.pendingSince[id] = Date() }
+                let now = Date()
+                self.state.withLock { $0.pendingSince[id] = now }
                 adopt(id)
+                // A new task is the first transition of its life: into pending/.
+                let record = try? spool.get(id, in: .pending)
+                events.append(Tasks.Event(
+                    timestampMs: Int64(now.timeIntervalSince1970 * 1000),
+                    kind: .transition,
+                    taskID: id.rawValue,
+                    fromState: .unspecified,
+                    toState: .pending,
+                    correlationID: record?.correlationID ?? "",
+                    traceID: record?.traceContext?.traceID ?? ""
+                ))
                 leases.pump()
             }
             logger.info("task appeared", metadata: taskMetadata(id, state).merging(["state": "\(state)"]) { $1 })
@@ -84,6 +96,13 @@ extension Sidecar {
     /// sidecar owns, so it can be followed by correlation and trace id like a submitted one.
     private func adopt(_ id: TaskID) {
         do {
+            // A task submitted over the pipe has every key already: no second durable write.
+            if let record = try spool.get(id, in: .pending),
+                let object = try? record.object(),
+                ["id", "correlation_id", "_trace_context", "submitted_at", "attempts"].allSatisfy({ object[$0] != nil })
+            {
+                return
+            }
             try spool.update(id, in: .pending) { object in
                 if object["id"] == nil { object["id"] = id.rawValue }
                 if object["correlation_id"] == nil { object["correlation_id"] = "corr-\(UUID().uuidString.lowercased())" }

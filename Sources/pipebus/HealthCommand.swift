@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import PipeBusClient
+import PipeBusCore
+import PipeBusPipes
+import Synchronization
+
+/// `pipebus health`: grpc_health_probe for sidecars, usable as a container health check.
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "health",
+        abstract: "Check a sidecar's health (grpc.health.v1); exit 0 only when SERVING.",
+        discussion: """
+            Like grpc_health_probe: prints the serving status and exits 0 when SERVING, 1 otherwise \
+            (NOT_SERVING, SERVICE_UNKNOWN, or no sidecar answering within --timeout), 2 on a usage \
+            error. A sidecar that is not running is reported at once. With --all, every worker \
+            must be SERVING. With --watch, prints each change until interrupted.
+            """
+    )
+
+    @OptionGroup var options: ClientOptions
+
+    @Option(help: "The worker whose sidecar to check.")
+    var worker: WorkerName?
+
+    @Flag(help: "Check every worker under the root.")
+    var all = false
+
+    @Option(help: "The service to check (\"\" is the whole sidecar), e.g. pipebus.tasks.v1.Tasks.")
+    var service = ""
+
+    @Flag(help: "Print every change of status until interrupted.")
+    var watch = false
+
+    @Option(help: "Seconds to wait for an answer.")
+    var timeout = 1.0
+
+    func validate() throws {
+        guard (worker != nil) != all else { throw ValidationError("give either --worker NAME or --all") }
+        guard timeout > 0, timeout <= 3600 else {
+            throw ValidationError("--timeout must be between 0 and 3600 seconds")
+        }
+    }
+
+    func run() async throws {
+        let deployment = options.deployment
+        let workers: [String]
+        if let worker {
+            try deployment.requireWorker(worker.name)
+            workers = [worker.name]
+        } else {
+            workers = Fleet(root: deployment.root).workers()
+            guard !workers.isEmpty else {
+                throw CLIError("no sidecar has run under \(deployment.root) (no \(deployment.root)/workers/*)")
+            }
+        }
+        let probe = HealthProbe(deployment: deployment, service: service, timeout: .milliseconds(Int64(timeout * 1000)))
+        if watch {
+            let healthy = try await untilInterrupted { [options] in await probe.watch(workers, json: options.json) }
+            if !healthy { throw ExitCode(1) }
+            return
+        }
+        let results = await probe.check(workers)
+        if options.json {
+            let objects = results.map(\.jsonObject)
+            Console.printJSON(worker != nil ? objects[0] : objects as Any)
+        } else {
+            for result in results { Console.out(result.line) }
+        }
+        if !results.allSatisfy(\.isServing) { throw ExitCode(1) }
+    }
+}
+
+/// One health answer (or the lack of one).
+struct HealthResult: Sendable {
+    var worker: String
+    /// SERVING, NOT_SERVING, SERVICE_UNKNOWN, UNKNOWN, or UNREACHABLE (no answer).
+    var status: String
+    var message: String
+    /// How long the answer took (connecting included).
+    var elapsed: Duration = .zero
+
+    var isServing: Bool { status == Health.ServingStatus.serving.description }
+
+    var line: String { "\(worker): \(status)" + (message.isEmpty ? "" : " (\(message))") }
+
+    var jsonObject: [String: Any] {
+        ["worker": worker, "status": status, "message": message, "elapsed_seconds": DurationText.seconds(elapsed)]
+    }
+}
+
+/// Checks and watches health, each worker at once.
+struct HealthProbe: Sendable {
+    let deployment: Deployment
+    let service: String
+    let timeout: Duration
+
+    func check(_ workers: [String]) async -> [HealthResult] {
+        await withTaskGroup(of: HealthResult.self) { group in
+            for worker in workers {
+                group.addTask { await check(worker) }
+            }
+            var results: [HealthResult] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.worker < $1.worker }
+        }
+    }
+
+    /// One Check; connecting and the call together take at most `timeout`.
+    func check(_ worker: String) async -> HealthResult {
+        let started = ContinuousClock.now
+        var configuration = PipeConnector.Configuration.defaults
+        configuration.connectTimeout = timeout
+        configuration.connection.clientName = "pipebus-health"
+        let client = PipeClient(
+            directory: SidecarClient.pipeDirectory(root: deployment.root, worker: worker),
+            configuration: configuration
+        )
+        defer { client.close() }
+        var result: HealthResult
+        do {
+            let connection = try client.connection()
+            let remaining = max(.milliseconds(1), timeout - started.duration(to: .now))
+            let response = try await connection.unary(
+                Health.check,
+                request: Health.CheckRequest(service: service),
+                timeout: remaining,
+                responseType: Health.CheckResponse.self
+            )
+            result = HealthResult(worker: worker, status: response.status.description, message: response.message)
+        } catch {
+            result = Self.result(worker: worker, error: error)
+        }
+        result.elapsed = started.duration(to: .now)
+        return result
+    }
+
+    static func result(worker: String, error: any Error) -> HealthResult {
+        if let error = error as? RPCError, error.code == .notFound {
+            return HealthResult(
+                worker: worker,
+                status: Health.ServingStatus.serviceUnknown.description,
+                message: error.message
+            )
+        }
+        if let error = error as? RPCError, error.code == .unavailable {
+            return HealthResult(
+                worker: worker,
+                status: "UNREACHABLE",
+                message: "the sidecar is not running or not answering: \(error.message)"
+            )
+        }
+        if let error = error as? RPCError, error.code == .deadlineExceeded {
+            return HealthResult(worker: worker, status: "UNREACHABLE", message: "no answer in time: \(error.message)")
+        }
+        return HealthResult(worker: worker, status: "UNKNOWN", message: "\(error)")
+    }
+
+    /// Prints each worker's status when it changes, reconnecting every second while a sidecar
+    /// is away, until cancelled; true if every worker's last status was SERVING.
+    func watch(_ workers: [String], json: Bool) async -> Bool {
+        let latest = Mutex<[String: HealthResult]>([:])
+        let report: @Sendable (HealthResult) -> Void = { result in
+            let changed = latest.withLock { latest -> Bool in
+                defer { latest[result.worker] = result }
+                return latest[result.worker].map { $0.status != result.status || $0.message != result.message } ?? true
+            }
+            guard changed else { return }
+            if json {
+                var object = result.jsonObject
+                object["timestamp"] = Timestamp.iso8601(Date())
+                Console.printJSON(object, compact: true)
+            } else {
+                Console.out(
+                    "\(Timestamp.clock(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))  \(result.line)"
+                )
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for worker in workers {
+                group.addTask {
+                    let client = deployment.client(for: worker, connectTimeout: timeout, callTimeout: timeout)
+                    defer { client.close() }
+                    while !Task.isCancelled {
+                        do {
+                            try await client.watchHealth(service: service) { responses in
+                                for try await response in responses {
+                                    report(
+                                        HealthResult(
+                                            worker: worker,
+                                            status: response.status.description,
+                                            message: response.message
+                                        )
+                                    )
+                                }
+                            }
+                            report(
+                                HealthResult(
+                                    worker: worker,
+                                    status: "UNREACHABLE",
+                                    message: "the sidecar ended the watch"
+                                )
+                            )
+                        } catch {
+                            if Task.isCancelled { break }
+                            report(Self.result(worker: worker, error: error))
+                        }
+                        await pause(.seconds(1))
+                    }
+                }
+            }
+        }
+        return latest.withLock { latest in workers.allSatisfy { latest[$0]?.isServing ?? false } }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import PipeBusClient
+import PipeBusCore
+
+/// One row of `pipebus status`: what a worker's sidecar answered (or why it did not), its
+/// heartbeat file, and the client's breaker.
+struct WorkerRow: Sendable {
+    var worker: String
+    var status: Tasks.WorkerStatus?
+    var error: String?
+    var heartbeat: Heartbeat?
+    var breaker: CircuitBreaker.State
+
+    var isReachable: Bool { status != nil }
+
+    var healthText: String {
+        guard let status else { return "UNREACHABLE" }
+        return status.servingStatus.description
+    }
+
+    func heartbeatText(now: Date) -> String {
+        guard let heartbeat else { return "-" }
+        return "\(DurationText.format(seconds: heartbeat.age(now: now))) \(heartbeat.liveness(now: now))"
+    }
+
+    func cells(now: Date) -> [String] {
+        guard let status else {
+            return [worker, healthText, heartbeatText(now: now), "-", "-", "-", "-", "-", "-", breaker.description]
+        }
+        let oldest =
+            status.oldestActiveID.isEmpty
+            ? "-"
+            : "\(status.oldestActiveID) (\(DurationText.format(seconds: Double(status.oldestActiveAgeMs) / 1000)))"
+        return [
+            worker,
+            healthText,
+            heartbeatText(now: now),
+            "\(status.active)/\(status.batchSize)",
+            "\(status.pending)",
+            oldest,
+            "\(status.completed)/\(status.failed)",
+            "\(status.failuresLast5m)",
+            status.p95WriteLatencySeconds > 0 ? Self.latency(status.p95WriteLatencySeconds) : "-",
+            breaker.description,
+        ]
+    }
+
+    func jsonObject(now: Date) -> [String: Any] {
+        var object: [String: Any] = ["worker": worker, "health": healthText, "breaker": breaker.description]
+        if let status { object["status"] = status.jsonObject }
+        if let error { object["error"] = error }
+        if let heartbeat {
+            object["heartbeat"] =
+                [
+                    "timestamp": Timestamp.iso8601(heartbeat.timestamp),
+                    "seq": Int(heartbeat.seq),
+                    "age_seconds": (heartbeat.age(now: now) * 1000).rounded() / 1000,
+                    "liveness": heartbeat.liveness(now: now).description,
+                ] as [String: Any]
+        }
+        return object
+    }
+
+    /// `38µs`, `1.2ms`.
+    static func latency(_ seconds: Double) -> String {
+        if seconds < 1e-3 { return "\(Int((seconds * 1e6).rounded()))µs" }
+        if seconds < 1 { return String(format: "%.1fms", seconds * 1e3) }
+        return String(format: "%.2fs", seconds)
+    }
+}
+
+/// Collects and renders the status of every worker under a root.
+struct StatusBoard: Sendable {
+    let fleet: Fleet
+
+    static let header = [
+        "WORKER", "HEALTH", "HEARTBEAT", "ACTIVE", "QUEUE", "OLDEST ACTIVE", "DONE/FAILED", "FAIL 5m", "P95 WRITE",
+        "BREAKER",
+    ]
+
+    func collect() async -> [WorkerRow] {
+        let answers = await fleet.forEachWorker { client in try await client.status(timeout: .seconds(2)) }
+        return answers.map { answer in
+            let client = fleet.client(for: answer.worker)
+            var row = WorkerRow(worker: answer.worker, heartbeat: client.heartbeat(), breaker: client.breaker.state)
+            switch answer.result {
+            case .success(let status): row.status = status
+            case .failure(let error): row.error = CLIError(error, worker: answer.worker).message
+            }
+            return row
+        }
+    }
+
+    static func render(_ rows: [WorkerRow], now: Date = Date()) -> String {
+        var text = TextTable.render(header: header, rows: rows.map { $0.cells(now: now) })
+        let notes = rows.compactMap { row -> String? in
+            if let error = row.error { return "\(row.worker): \(error)" }
+            if let status = row.status, !status.healthMessage.isEmpty {
+                return "\(row.worker): \(status.healthMessage)"
+            }
+            return nil
+        }
+        if !notes.isEmpty { text += "\n\n" + notes.joined(separator: "\n") }
+        return text
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import PipeBusClient
+
+/// `pipebus status`: the runbook's "Check Current System Status" and "Check Worker Health",
+/// one row per worker.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract:
+            "One row per worker: health, heartbeat, active tasks, queue, oldest task, failures, latency, breaker.",
+        discussion: """
+            Columns: HEALTH (grpc.health.v1 status, or UNREACHABLE), HEARTBEAT (age of heartbeat.json \
+            and liveness: alive, suspect after 3 intervals, dead after 5), ACTIVE (active/batch size), \
+            QUEUE (pending), OLDEST ACTIVE (id and age), DONE/FAILED (totals), FAIL 5m (failures in \
+            the last 5 minutes), P95 WRITE (pipe write latency), BREAKER (this client's circuit \
+            breaker). Exits 1 when a sidecar does not answer. --watch redraws every --interval \
+            seconds until Ctrl-C.
+            """
+    )
+
+    @OptionGroup var options: ClientOptions
+
+    @Flag(help: "Refresh in place until interrupted.")
+    var watch = false
+
+    @Option(help: "Seconds between refreshes with --watch.")
+    var interval = 1.0
+
+    func validate() throws {
+        guard interval >= 0.1 else { throw ValidationError("--interval must be at least 0.1 seconds") }
+    }
+
+    func run() async throws {
+        let deployment = options.deployment
+        let board = StatusBoard(fleet: deployment.fleet())
+        guard !board.fleet.workers().isEmpty else {
+            throw CLIError("no sidecar has run under \(deployment.root) (no \(deployment.root)/workers/*)")
+        }
+        if watch {
+            try await untilInterrupted { [options, interval] in
+                await Self.watch(board, root: deployment.root, json: options.json, interval: interval)
+            }
+            return
+        }
+        let rows = await board.collect()
+        if options.json {
+            Console.printJSON(rows.map { $0.jsonObject(now: Date()) })
+        } else {
+            Console.out(StatusBoard.render(rows))
+        }
+        if !rows.allSatisfy(\.isReachable) { throw ExitCode(1) }
+    }
+
+    static func watch(_ board: StatusBoard, root: String, json: Bool, interval: Double) async {
+        let live = Console.isTerminal && !json
+        if live { Console.clearScreen() }
+        while !Task.isCancelled {
+            let rows = await board.collect()
+            let now = Date()
+            if json {
+                Console.printJSON(
+                    ["timestamp": Timestamp.iso8601(now), "workers": rows.map { $0.jsonObject(now: now) }],
+                    compact: true
+                )
+            } else {
+                let title =
+                    "pipebus status — \(root) — \(Timestamp.clock(milliseconds: Int64(now.timeIntervalSince1970 * 1000)))  (Ctrl-C to quit)"
+                let text = title + "\n\n" + StatusBoard.render(rows, now: now)
+                if live { Console.redraw(text) } else { Console.out(text + "\n") }
+            }
+            guard await pause(.milliseconds(Int64(interval * 1000))) else { break }
+        }
+    }
+}

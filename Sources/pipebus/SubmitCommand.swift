@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import PipeBusCore
+
+/// `pipebus submit`: a task from a file or standard input, acknowledged once durable.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a task (a JSON object) to a worker; prints its id once it is durable.",
+        discussion:
+            "Reads FILE, or standard input when FILE is - or missing. The object is kept as given; the sidecar adds id, correlation_id, _trace_context, submitted_at and attempts."
+    )
+
+    @OptionGroup var options: ClientOptions
+
+    @Option(help: "The worker.")
+    var worker: WorkerName
+
+    @Option(help: "The task id (default: generated, or the object's \"id\").")
+    var id: String?
+
+    @Option(help: "The correlation id (default: the object's, else generated).")
+    var correlationID: String?
+
+    @Argument(help: "A file holding the task's JSON object, or - for standard input.")
+    var file: String?
+
+    func run() async throws {
+        let source = file ?? "-"
+        let bytes = try Self.read(source)
+        try Self.checkObject(bytes, source: source)
+        let task = try await options.deployment.withClient(worker) { client in
+            try await client.submit(json: bytes, id: id, correlationID: correlationID)
+        }
+        if options.json {
+            Console.printJSON(task.jsonObject)
+        } else {
+            Console.out(task.id)
+        }
+    }
+
+    static func read(_ source: String) throws -> [UInt8] {
+        if source == "-" {
+            return Array(FileHandle.standardInput.readDataToEndOfFile())
+        }
+        guard let data = FileManager.default.contents(atPath: source) else {
+            throw CLIError(
+                "cannot read task file \(source): \(FileManager.default.fileExists(atPath: source) ? "not readable" : "no such file")"
+            )
+        }
+        return Array(data)
+    }
+
+    /// A task must be a JSON object; say what is wrong before the sidecar is asked.
+    static func checkObject(_ bytes: [UInt8], source: String) throws {
+        let name = source == "-" ? "standard input" : "task file \(source)"
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        } catch {
+            let detail =
+                (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
+            throw CLIError("\(name) is not valid JSON: \(detail)")
+        }
+        guard value is [String: Any] else {
+            throw CLIError("\(name) must hold a JSON object, not \(type(of: value))")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import PipeBusCore
+
+/// How tasks, statuses and events look on the command line: JSON objects for `--json`, and
+/// table cells and lines for people.
+extension Tasks.TaskInfo {
+    /// The task's own JSON object (the spool file), or nil if it does not parse.
+    var object: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any]
+    }
+
+    /// Seconds since the task entered its state folder (or was last rewritten).
+    func age(now: Date = Date()) -> Double {
+        max(0, now.timeIntervalSince1970 - Double(modifiedAtMs) / 1000)
+    }
+
+    var jsonObject: [String: Any] {
+        var result: [String: Any] = [
+            "id": id,
+            "state": state.description,
+            "correlation_id": correlationID,
+            "traceparent": traceparent,
+            "attempts": Int(attempts),
+            "modified_at": Timestamp.iso8601(milliseconds: modifiedAtMs),
+            "age_seconds": (age() * 1000).rounded() / 1000,
+        ]
+        if submittedAtMs > 0 { result["submitted_at"] = Timestamp.iso8601(milliseconds: submittedAtMs) }
+        if let object { result["task"] = object }
+        return result
+    }
+
+    /// `error` from the task file, when it failed.
+    var errorText: String? {
+        object?["error"].map { $0 as? String ?? "\($0)" }
+    }
+}
+
+extension Tasks.WorkerStatus {
+    var servingStatus: Health.ServingStatus { Health.ServingStatus(rawValue: health) ?? .unknown }
+
+    var jsonObject: [String: Any] {
+        [
+            "worker": worker,
+            "instance": instance,
+            "pid": Int(pid),
+            "worker_pid": Int(workerPID),
+            "worker_alive": workerAlive,
+            "health": servingStatus.description,
+            "health_message": healthMessage,
+            "pending": Int(pending),
+            "active": Int(active),
+            "completed": Int(completed),
+            "failed": Int(failed),
+            "oldest_active_id": oldestActiveID,
+            "oldest_active_age_seconds": Double(oldestActiveAgeMs) / 1000,
+            "failures_last_5m": Int(failuresLast5m),
+            "p95_pipe_write_latency_seconds": p95WriteLatencySeconds,
+            "heartbeat_seq": Int(heartbeatSeq),
+            "batch_size": Int(batchSize),
+            "leases": Int(leases),
+        ]
+    }
+}
+
+extension Tasks.Event {
+    /// One line for `pipebus watch`; `compact` leaves out the correlation id (the demo's ticker).
+    func line(worker: String, compact: Bool = false) -> String {
+        let time = Timestamp.clock(milliseconds: timestampMs)
+        switch kind {
+        case .heartbeat:
+            guard let status else { return "\(time)  \(worker)  heartbeat #\(seq)" }
+            var line = "\(time)  \(worker)  heartbeat  \(status.servingStatus)"
+            line +=
+                "  pending=\(status.pending) active=\(status.active) completed=\(status.completed) failed=\(status.failed)"
+            line += " leases=\(status.leases)"
+            if !status.healthMessage.isEmpty { line += "  (\(status.healthMessage))" }
+            return line
+        case .transition:
+            var line = "\(time)  \(worker)  \(taskID)  \(fromState == .unspecified ? "new" : fromState.description) → \(toState)"
+            if durationSeconds > 0 { line += "  \(DurationText.format(seconds: durationSeconds))" }
+            if !correlationID.isEmpty && !compact { line += "  correlation_id=\(correlationID)" }
+            if !error.isEmpty { line += "  error=\"\(error)\"" }
+            return line
+        case .unspecified:
+            return "\(time)  \(worker)  event #\(seq)"
+        }
+    }
+
+    func jsonObject(worker: String) -> [String: Any] {
+        var object: [String: Any] = [
+            "worker": worker,
+            "seq": Int(seq),
+            "timestamp": Timestamp.iso8601(milliseconds: timestampMs),
+        ]
+        switch kind {
+        case .heartbeat:
+            object["kind"] = "heartbeat"
+            if let status { object["status"] = status.jsonObject }
+        case .transition, .unspecified:
+            object["kind"] = "transition"
+            object["task_id"] = taskID
+            object["from"] = fromState.description
+            object["to"] = toState.description
+            object["correlation_id"] = correlationID
+            object["trace_id"] = traceID
+            if durationSeconds > 0 { object["duration_seconds"] = durationSeconds }
+            if !error.isEmpty { object["error"] = error }
+        }
+        return object
+    }
+}
+
+/// Times as the command line prints them.
+enum Timestamp {
+    static func iso8601(milliseconds: Int64) -> String {
+        iso8601(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    static func iso8601(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+
+    /// `HH:MM:SS.mmm`, local time.
+    static func clock(milliseconds: Int64) -> String {
+        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "HH:mm:ss.SSS"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import PipeBusClient
+import PipeBusCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A temporary root with sidecars running as separate `pipebus sidecar` processes.
+final class TestDeployment: @unchecked Sendable {  // used by one test at a time
+    let root: String
+    private(set) var sidecars: [String: Spawned] = [:]
+
+    init() throws {
+        var template = Array("\(NSTemporaryDirectory())pipebus-cli-XXXXXX".utf8CString)
+        guard let path = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
+        root = String(cString: path)
+    }
+
+    /// Runs `body` with a fresh deployment; stops every sidecar and removes the root afterwards.
+    static func with<Result>(_ body: (TestDeployment) async throws -> Result) async throws -> Result {
+        let deployment = try TestDeployment()
+        do {
+            let result = try await body(deployment)
+            await deployment.tearDown()
+            return result
+        } catch {
+            await deployment.tearDown()
+            throw error
+        }
+    }
+
+    /// The demo worker, fast: 20–100 ms per task unless the task says otherwise.
+    static let demoWorker = [CLI.executable, "worker", "--min-ms", "20", "--max-ms", "100"]
+
+    /// Starts `pipebus sidecar` for `worker` and waits until it answers.
+    @discardableResult
+    func startSidecar(
+        _ worker: String,
+        mode: String = "spool",
+        command: [String] = [],
+        heartbeatInterval: Double = 0.5,
+        waitForLease: Bool = false
+    ) async throws -> Spawned {
+        var arguments = [
+            "sidecar", "--worker", worker, "--root", root, "--metrics-address", "none",
+            "--heartbeat-interval", "\(heartbeatInterval)", "--mode", mode,
+        ]
+        if !command.isEmpty { arguments += ["--"] + command }
+        let sidecar = try Spawned(arguments)
+        sidecars[worker] = sidecar
+        let client = self.client(worker)
+        defer { client.close() }
+        try await eventually("the sidecar of \(worker) to answer\n\(sidecar.output().stderr)") {
+            if !sidecar.process.isRunning { throw TestFailure("sidecar \(worker) exited:\n\(sidecar.output().stderr)") }
+            guard let status = try? await client.status(timeout: .seconds(1)) else { return false }
+            return !waitForLease || status.leases > 0
+        }
+        return sidecar
+    }
+
+    /// A pipe-mode sidecar supervising the fast demo worker, once the worker leases tasks.
+    @discardableResult
+    func startPipeSidecar(_ worker: String) async throws -> Spawned {
+        try await startSidecar(worker, mode: "pipe", command: Self.demoWorker, waitForLease: true)
+    }
+
+    /// Stops `worker`'s sidecar with SIGTERM; its exit status.
+    @discardableResult
+    func stopSidecar(_ worker: String) async -> Int32? {
+        guard let sidecar = sidecars.removeValue(forKey: worker) else { return nil }
+        let status = await sidecar.stop()
+        sidecar.removeFiles()
+        return status
+    }
+
+    func client(_ worker: String) -> SidecarClient {
+        SidecarClient(root: root, worker: worker, breaker: CircuitBreaker(failureThreshold: 1000))
+    }
+
+    /// `pipebus arguments… --root <root>`.
+    func run(
+        _ arguments: [String],
+        stdin: String? = nil,
+        timeout: Duration = .seconds(60)
+    ) async throws -> CommandResult {
+        try await CLI.run(arguments + ["--root", root], stdin: stdin, timeout: timeout)
+    }
+
+    /// Submits a task in-process; its id.
+    @discardableResult
+    func submit(_ worker: String, _ json: String, id: String? = nil) async throws -> String {
+        let client = self.client(worker)
+        defer { client.close() }
+        return try await client.submit(json: Array(json.utf8), id: id).id
+    }
+
+    /// The task's state, polled in-process.
+    func state(of id: String, worker: String) async throws -> Tasks.State? {
+        let client = self.client(worker)
+        defer { client.close() }
+        return try? await client.task(id).state
+    }
+
+    func waitForState(
+        _ state: Tasks.State,
+        of id: String,
+        worker: String,
+        timeout: Duration = .seconds(20)
+    ) async throws {
+        try await eventually("task \(id) to be \(state)", timeout: timeout) {
+            try await self.state(of: id, worker: worker) == state
+        }
+    }
+
+    func tearDown() async {
+        for worker in Array(sidecars.keys) { await stopSidecar(worker) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// Every FIFO below `directory`.
+func fifos(under directory: String) -> [String] {
+    guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+    var found: [String] = []
+    while let relative = enumerator.nextObject() as? String {
+        var info = stat()
+        if lstat("\(directory)/\(relative)", &info) == 0, info.st_mode & S_IFMT == S_IFIFO { found.append(relative) }
+    }
+    return found
+}
+
+/// Processes whose command line mentions `text` (e.g. a test's root).
+func processes(mentioning text: String) -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    var found: [String] = []
+    for entry in entries where Int32(entry) != nil && Int32(entry) != getpid() {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
+        let commandLine = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+        if commandLine.contains(text) { found.append("\(entry): \(commandLine)") }
+    }
+    return found
+}
