@@ -169,7 +169,9 @@ public final class ClientConnection: Sendable {
 
     deinit {
         io.close()
-        state.withLock { $0.readerThread }?.join()
+        guard let thread = state.withLock({ $0.readerThread }) else { return }
+        // The reader thread itself may drop the last reference, between two turns.
+        if thread.isCurrent { thread.detach() } else { thread.join() }
     }
 
     // MARK: Streams
@@ -324,32 +326,36 @@ public final class ClientConnection: Sendable {
             return state.readerThread == nil
         }
         if needsThread {
-            let thread = OSThread(name: "pipebus-client-reader") { [weak self] in self?.readerThreadLoop() }
+            let thread = OSThread(name: "pipebus-client-reader") { [weak self] in
+                while let connection = self, connection.readerTurn() {}
+            }
             state.withLock { $0.readerThread = thread }
         }
         threadSignal.withLock { threadSignal.broadcast() }
     }
 
     /// The fallback reader: reads while any caller waits, then goes idle until handed the role.
-    private func readerThreadLoop() {
-        while true {
-            let (role, failed) = state.withLock { ($0.role, $0.failure != nil) }
-            if failed { return }
-            if role != .thread {
-                threadSignal.withLock {
-                    if state.withLock({ $0.role != .thread && $0.failure == nil }) {
-                        _ = threadSignal.wait(until: ContinuousClock.now + .milliseconds(250))
-                    }
+    /// One turn of the fallback reader: reads while any caller waits, else idles until handed
+    /// the role. False when the connection has failed and the thread should end. The thread
+    /// holds the connection only for one turn, so an unused connection can still be freed.
+    private func readerTurn() -> Bool {
+        let (role, failed) = state.withLock { ($0.role, $0.failure != nil) }
+        if failed { return false }
+        if role != .thread {
+            threadSignal.withLock {
+                if state.withLock({ $0.role != .thread && $0.failure == nil }) {
+                    _ = threadSignal.wait(until: ContinuousClock.now + .milliseconds(250))
                 }
-                continue
             }
-            var timeout: Duration = .milliseconds(100)
-            if let deadline = nearestDeadline() { timeout = min(timeout, max(.zero, ContinuousClock.now.duration(to: deadline))) }
-            guard pump(timeout: timeout) else { return }
-            state.withLock { state in
-                if state.streams.values.allSatisfy({ $0.waiter == nil }) { state.role = .idle }
-            }
+            return true
         }
+        var timeout: Duration = .milliseconds(100)
+        if let deadline = nearestDeadline() { timeout = min(timeout, max(.zero, ContinuousClock.now.duration(to: deadline))) }
+        guard pump(timeout: timeout) else { return false }
+        state.withLock { state in
+            if state.streams.values.allSatisfy({ $0.waiter == nil }) { state.role = .idle }
+        }
+        return true
     }
 
     private func nearestDeadline() -> ContinuousClock.Instant? {

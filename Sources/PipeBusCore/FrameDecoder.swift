@@ -106,8 +106,9 @@ public struct FrameDecoder: Sendable {
         }
         let declared = buffer.withUnsafeBytes { Int(FrameHeader.readUInt32($0, at: bodyStart)) }
         if declared > maxFrameSize {
+            // The same answer as for an uncompressed frame of that size (and as gRPC gives).
             throw RPCError(
-                code: .internal,
+                code: .resourceExhausted,
                 message: "compressed frame declares \(declared) bytes, above the max frame size of \(maxFrameSize) bytes"
             )
         }
@@ -146,6 +147,6 @@ public struct FrameDecoder: Sendable {
         let needed = writeIndex + count
         let ceiling = max(needed, maxFrameSize + FrameHeader.size + count)
         let newCount = min(max(buffer.count * 2, needed, 4096), ceiling)
-        buffer.append(contentsOf: repeatElement(0, count: newCount - buffer.count))
+        buffer += [UInt8](repeating: 0, count: newCount - buffer.count)
     }
 }

@@ -37,6 +37,14 @@ public final class OSThread: Sendable {
         pthread_join(handle, nil)
     }
 
+    /// Lets the thread's resources go when it ends, without anyone joining it.
+    public func detach() {
+        pthread_detach(handle)
+    }
+
+    /// Whether the calling thread is this one.
+    public var isCurrent: Bool { pthread_equal(handle, pthread_self()) != 0 }
+
     /// An identifier of the calling thread, comparable with `==`.
     public static var currentID: UInt { UInt(pthread_self()) }
 }

@@ -8,6 +8,14 @@ enum ProtobufC {
         withUnsafePointer(to: &message) { pointer in
             let base = UnsafeRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
             let size = protobuf_c_message_get_packed_size(base)
+            if size > 4096 {
+                // Packed straight into fresh memory: zero-filling a large tail element by element
+                // is slow in debug builds (a 4 MiB message took seconds).
+                buffer += [UInt8](unsafeUninitializedCapacity: size) { out, count in
+                    count = protobuf_c_message_pack(base, out.baseAddress!)
+                }
+                return
+            }
             let start = buffer.count
             buffer.append(contentsOf: repeatElement(0, count: size))
             buffer.withUnsafeMutableBytes { out in

@@ -68,7 +68,7 @@ struct JSONLineEncoder {
     }
 
     /// A JSON string literal (RFC 8259): quote, backslash and control characters escaped; any other
-    /// character passes as UTF-8, which Swift strings always are valid.
+    /// character passes through as UTF-8 (a Swift string is always valid UTF-8).
     static func appendString(_ string: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         for byte in string.utf8 {

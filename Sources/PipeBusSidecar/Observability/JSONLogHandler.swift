@@ -22,35 +22,15 @@ public struct JSONLogHandler: LogHandler {
 
     static let fixedKeys: Set<String> = ["ts", "level", "msg", "job", "worker", "instance", "logger", "source"]
 
-    /// Writes to a file descriptor that the caller keeps open (standard error by default).
+    /// Writes to `fileHandle` (standard error by default; `FileHandle(fileDescriptor:)` for any
+    /// other descriptor), kept alive by the handler.
     public init(
         label: String,
         job: String = "agent-orchestrator",
         worker: String,
         instance: String? = nil,
         logLevel: Logger.Level = .info,
-        fileDescriptor: Int32 = 2,
-        metadataProvider: Logger.MetadataProvider? = nil
-    ) {
-        self.init(
-            label: label,
-            job: job,
-            worker: worker,
-            instance: instance,
-            logLevel: logLevel,
-            writer: LogLineWriter(fileDescriptor: fileDescriptor),
-            metadataProvider: metadataProvider
-        )
-    }
-
-    /// Writes to a `FileHandle`, kept alive by the handler.
-    public init(
-        label: String,
-        job: String = "agent-orchestrator",
-        worker: String,
-        instance: String? = nil,
-        logLevel: Logger.Level = .info,
-        fileHandle: FileHandle,
+        fileHandle: FileHandle = .standardError,
         metadataProvider: Logger.MetadataProvider? = nil
     ) {
         self.init(

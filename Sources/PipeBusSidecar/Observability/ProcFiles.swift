@@ -10,22 +10,25 @@ struct ProcFiles {
     /// `/proc`, or a fixture directory laid out like it in tests.
     let root: String
 
-    /// The whole file, or nil when it cannot be opened (the process is gone, or the file is hidden
-    /// from this user, as /proc/<pid>/io of another user's process is).
-    func contents(of relativePath: String, into buffer: inout [UInt8]) -> Bool {
-        buffer.removeAll(keepingCapacity: true)
+    /// Reads the whole file into `storage`, a buffer reused from call to call (grown when a file
+    /// does not fit), and returns the bytes read as a slice of it; nil when the file cannot be
+    /// opened (the process is gone, or the file is hidden from this user, as /proc/<pid>/io of
+    /// another user's process is). Reading in place keeps a sample free of per-file allocations.
+    func contents(of relativePath: String, into storage: inout [UInt8]) -> ArraySlice<UInt8>? {
+        if storage.count < 4096 { storage = [UInt8](repeating: 0, count: 4096) }
         let fd = open(root + "/" + relativePath, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var chunk = [UInt8](repeating: 0, count: 4096)
+        var length = 0
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if length == storage.count { storage += [UInt8](repeating: 0, count: storage.count) }
+            let count = storage.withUnsafeMutableBytes { read(fd, $0.baseAddress! + length, $0.count - length) }
             if count > 0 {
-                buffer.append(contentsOf: chunk[0..<count])
+                length += count
             } else if count < 0 && errno == EINTR {
                 continue
             } else {
-                return count == 0
+                return count == 0 ? storage[0..<length] : nil
             }
         }
     }

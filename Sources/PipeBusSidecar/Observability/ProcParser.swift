@@ -13,18 +13,56 @@ enum ProcParser {
 
     /// Parses /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself hold
     /// spaces and parentheses, so fields are counted from the LAST `)`.
-    static func processStat(_ bytes: [UInt8]) -> ProcessStat? {
+    static func processStat(_ bytes: ArraySlice<UInt8>) -> ProcessStat? {
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = fields(bytes[(close + 1)...])
-        // fields[0] is field 3 (state); field n of proc(5) is fields[n - 3].
-        guard fields.count > 21,
-            let parent = number(fields[1]),
-            let utime = number(fields[11]), let stime = number(fields[12]),
-            let startTicks = number(fields[19]), let rss = number(fields[21])
-        else { return nil }
+        // Field numbers as in proc(5); the state, field 3, is the first after the `)`. Scanned in
+        // place rather than split into an array: this runs for every process on every sample.
+        var parent: UInt64?
+        var utime: UInt64?
+        var stime: UInt64?
+        var cutime: UInt64?
+        var cstime: UInt64?
+        var startTicks: UInt64?
+        var rss: UInt64?
+        var field = 2
+        var current: UInt64? = nil
+        var inField = false
+        func store() {
+            switch field {
+            case 4: parent = current
+            case 14: utime = current
+            case 15: stime = current
+            case 16: cutime = current
+            case 17: cstime = current
+            case 22: startTicks = current
+            case 24: rss = current
+            default: break
+            }
+        }
+        for byte in bytes[(close + 1)...] {
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") {
+                if inField { store() }
+                inField = false
+                if field >= 24 { break }
+                continue
+            }
+            if !inField {
+                inField = true
+                field += 1
+                current = 0
+            }
+            if let value = current, byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+                current = overflow ? nil : shifted + UInt64(byte - UInt8(ascii: "0"))
+            } else {
+                current = nil  // not a plain unsigned number (the state letter, a negative value)
+            }
+        }
+        if inField { store() }
+        guard let parent, let utime, let stime, let startTicks, let rss else { return nil }
         // cutime and cstime are signed in the kernel's format; a negative value never happens in
         // practice, and is read as 0 rather than failing the whole process.
-        let children = (number(fields[13]) ?? 0) + (number(fields[14]) ?? 0)
+        let children = (cutime ?? 0) + (cstime ?? 0)
         return ProcessStat(
             parentPID: Int32(truncatingIfNeeded: parent),
             cpuTicks: utime + stime + children,
@@ -35,9 +73,9 @@ enum ProcParser {
 
     /// Busy and total jiffies of all CPUs from the first line of /proc/stat. Idle is idle + iowait;
     /// guest time is already counted in user, so only the first eight columns add up to the total.
-    static func systemCPU(_ bytes: [UInt8]) -> (busy: UInt64, total: UInt64)? {
+    static func systemCPU(_ bytes: ArraySlice<UInt8>) -> (busy: UInt64, total: UInt64)? {
         let line = bytes.prefix { $0 != UInt8(ascii: "\n") }
-        let fields = fields(line[...])
+        let fields = fields(line)
         guard fields.count >= 9, String(decoding: fields[0], as: UTF8.self) == "cpu" else { return nil }
         var columns: [UInt64] = []
         for field in fields[1...8] {
@@ -50,20 +88,11 @@ enum ProcParser {
     }
 
     /// `MemTotal − MemAvailable` from /proc/meminfo, in bytes.
-    static func memoryUsed(_ bytes: [UInt8]) -> UInt64? {
-        var total: UInt64?
-        var available: UInt64?
-        for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            let fields = fields(line)
-            guard fields.count >= 2 else { continue }
-            switch String(decoding: fields[0], as: UTF8.self) {
-            case "MemTotal:": total = number(fields[1])
-            case "MemAvailable:": available = number(fields[1])
-            default: continue
-            }
-            if total != nil && available != nil { break }
+    static func memoryUsed(_ bytes: ArraySlice<UInt8>) -> UInt64? {
+        let values = keyedValues(bytes, keys: ["MemTotal:", "MemAvailable:"])
+        guard let total = values["MemTotal:"], let available = values["MemAvailable:"], total >= available else {
+            return nil
         }
-        guard let total, let available, total >= available else { return nil }
         return (total - available) * 1024
     }
 
@@ -71,7 +100,7 @@ enum ProcParser {
     /// Partitions are left out (their I/O is already in their disk's line), and so are virtual
     /// devices (loop, ram, zram, device-mapper, md, optical), whose I/O lands on a physical disk
     /// too or never reaches one.
-    static func diskOperations(_ bytes: [UInt8]) -> UInt64? {
+    static func diskOperations(_ bytes: ArraySlice<UInt8>) -> UInt64? {
         var devices: [(name: String, operations: UInt64)] = []
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
             let fields = fields(line)
@@ -99,20 +128,25 @@ enum ProcParser {
     }
 
     /// `syscr + syscw` from /proc/<pid>/io: read and write system calls of the process.
-    static func ioOperations(_ bytes: [UInt8]) -> UInt64? {
-        var reads: UInt64?
-        var writes: UInt64?
+    static func ioOperations(_ bytes: ArraySlice<UInt8>) -> UInt64? {
+        let values = keyedValues(bytes, keys: ["syscr:", "syscw:"])
+        guard let reads = values["syscr:"], let writes = values["syscw:"] else { return nil }
+        return reads + writes
+    }
+
+    /// The numbers after the given keys in a file of `Key: value [unit]` lines (meminfo, io),
+    /// stopping once all are found.
+    static func keyedValues(_ bytes: ArraySlice<UInt8>, keys: Set<String>) -> [String: UInt64] {
+        var values: [String: UInt64] = [:]
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
             let fields = fields(line)
             guard fields.count >= 2 else { continue }
-            switch String(decoding: fields[0], as: UTF8.self) {
-            case "syscr:": reads = number(fields[1])
-            case "syscw:": writes = number(fields[1])
-            default: continue
-            }
+            let key = String(decoding: fields[0], as: UTF8.self)
+            guard keys.contains(key), let value = number(fields[1]) else { continue }
+            values[key] = value
+            if values.count == keys.count { break }
         }
-        guard let reads, let writes else { return nil }
-        return reads + writes
+        return values
     }
 
     /// Whitespace-separated fields, as slices of the input.

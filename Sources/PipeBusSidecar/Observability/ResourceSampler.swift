@@ -18,11 +18,17 @@ public final class ResourceSampler: Sendable {
         var startTicks: UInt64
     }
 
+    /// What the CPU rate needs of one process of the tree.
+    private struct TreeEntry {
+        var cpuTicks: UInt64
+        var parentPID: Int32
+    }
+
     private struct State {
         var buffer: [UInt8] = []
-        var previousSystemCPU: (busy: UInt64, total: UInt64)?
+        var previousSystemCPU: (busy: UInt64, total: UInt64, nanoseconds: UInt64)?
         /// CPU ticks of each process of the tree at the previous sample, and when it was taken.
-        var previousTree: [ProcessKey: UInt64] = [:]
+        var previousTree: [ProcessKey: TreeEntry] = [:]
         var previousTreeNanoseconds: UInt64?
     }
 
@@ -30,6 +36,11 @@ public final class ResourceSampler: Sendable {
     private let pageSize: UInt64
     private let ticksPerSecond: UInt64
     private let state = Mutex(State())
+
+    /// /proc counts CPU time in ticks of 10 ms: over a shorter interval one tick would read as
+    /// more than 10 %, so a sample sooner than this after the last one reports no CPU and keeps
+    /// the older reading as the baseline.
+    static let minimumCPUIntervalNanoseconds: UInt64 = 100_000_000
 
     /// Takes a first reading of the system CPU counters, so the first `sample` already has a rate.
     public convenience init() {
@@ -41,8 +52,8 @@ public final class ResourceSampler: Sendable {
         pageSize = UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 1))
         ticksPerSecond = UInt64(max(sysconf(Int32(_SC_CLK_TCK)), 1))
         state.withLock { state in
-            if files.contents(of: "stat", into: &state.buffer) {
-                state.previousSystemCPU = ProcParser.systemCPU(state.buffer)
+            if let stat = files.contents(of: "stat", into: &state.buffer), let cpu = ProcParser.systemCPU(stat) {
+                state.previousSystemCPU = (cpu.busy, cpu.total, Self.bootClockNanoseconds())
             }
         }
     }
@@ -53,18 +64,21 @@ public final class ResourceSampler: Sendable {
         state.withLock { state in
             var sample = ResourceSample()
             if let rootPID { sampleTree(rootedAt: rootPID, into: &sample, state: &state) }
-            if files.contents(of: "stat", into: &state.buffer), let cpu = ProcParser.systemCPU(state.buffer) {
-                if let previous = state.previousSystemCPU, cpu.total > previous.total, cpu.busy >= previous.busy {
+            let now = Self.bootClockNanoseconds()
+            if let stat = files.contents(of: "stat", into: &state.buffer), let cpu = ProcParser.systemCPU(stat) {
+                let previous = state.previousSystemCPU
+                let due = previous.map { now >= $0.nanoseconds + Self.minimumCPUIntervalNanoseconds } ?? true
+                if let previous, due, cpu.total > previous.total, cpu.busy >= previous.busy {
                     let busy = Double(cpu.busy - previous.busy)
                     sample.systemCPUPercent = busy / Double(cpu.total - previous.total) * 100
                 }
-                state.previousSystemCPU = cpu
+                if due { state.previousSystemCPU = (cpu.busy, cpu.total, now) }
             }
-            if files.contents(of: "meminfo", into: &state.buffer) {
-                sample.systemMemoryUsedBytes = ProcParser.memoryUsed(state.buffer)
+            if let meminfo = files.contents(of: "meminfo", into: &state.buffer) {
+                sample.systemMemoryUsedBytes = ProcParser.memoryUsed(meminfo)
             }
-            if files.contents(of: "diskstats", into: &state.buffer) {
-                sample.systemIOOperationsTotal = ProcParser.diskOperations(state.buffer)
+            if let diskstats = files.contents(of: "diskstats", into: &state.buffer) {
+                sample.systemIOOperationsTotal = ProcParser.diskOperations(diskstats)
             }
             return sample
         }
@@ -75,24 +89,27 @@ public final class ResourceSampler: Sendable {
         var stats: [Int32: ProcParser.ProcessStat] = [:]
         var children: [Int32: [Int32]] = [:]
         for pid in files.processIDs() {
-            guard files.contents(of: "\(pid)/stat", into: &state.buffer),
-                let stat = ProcParser.processStat(state.buffer)
+            guard let bytes = files.contents(of: "\(pid)/stat", into: &state.buffer),
+                let stat = ProcParser.processStat(bytes)
             else { continue }
             stats[pid] = stat
             children[stat.parentPID, default: []].append(pid)
         }
 
-        var tree: [ProcessKey: UInt64] = [:]
+        var tree: [ProcessKey: TreeEntry] = [:]
         var rssPages: UInt64 = 0
         var ioOperations: UInt64?
         var pending = stats[rootPID] == nil ? [] : [rootPID]
         while let pid = pending.popLast() {
             guard let stat = stats[pid] else { continue }
-            tree[ProcessKey(pid: pid, startTicks: stat.startTicks)] = stat.cpuTicks
+            tree[ProcessKey(pid: pid, startTicks: stat.startTicks)] = TreeEntry(
+                cpuTicks: stat.cpuTicks,
+                parentPID: stat.parentPID
+            )
             rssPages += stat.rssPages
             // Readable for our own processes, or as root; a hidden one leaves the sum partial.
-            if files.contents(of: "\(pid)/io", into: &state.buffer),
-                let operations = ProcParser.ioOperations(state.buffer)
+            if let bytes = files.contents(of: "\(pid)/io", into: &state.buffer),
+                let operations = ProcParser.ioOperations(bytes)
             {
                 ioOperations = (ioOperations ?? 0) + operations
             }
@@ -102,7 +119,12 @@ public final class ResourceSampler: Sendable {
         sample.processCount = tree.count
         sample.treeRSSBytes = rssPages * pageSize
         sample.treeIOOperations = ioOperations
-        if let previousNanoseconds = state.previousTreeNanoseconds, now > previousNanoseconds {
+        if let previousNanoseconds = state.previousTreeNanoseconds,
+            now < previousNanoseconds + Self.minimumCPUIntervalNanoseconds
+        {
+            return  // Too soon for a CPU rate: keep the older baseline.
+        }
+        if let previousNanoseconds = state.previousTreeNanoseconds {
             let ticks = Self.ticksUsed(
                 now: tree,
                 before: state.previousTree,
@@ -116,24 +138,29 @@ public final class ResourceSampler: Sendable {
     }
 
     /// CPU ticks the tree used between two samples. Each process's ticks include its reaped
-    /// children's (cutime/cstime), so a short-lived child is counted once its parent waits for it;
-    /// a process that vanished had its ticks counted before and again in its parent's cutime, so
-    /// they are taken off once. A process first seen now counts whole only if it started after the
-    /// previous sample; otherwise (a new root, a process adopted into the tree) it sets a baseline.
+    /// children's (cutime/cstime), so a short-lived child is counted once its parent waits for it.
+    /// A process that vanished while its parent stayed in the tree was reaped by that parent: its
+    /// ticks, counted before, are now in the parent's cutime too, so they are taken off once. (When
+    /// the parent vanished too, nobody in the tree reaped it and nothing is counted twice.) A process
+    /// first seen now counts whole only if it started after the previous sample; otherwise (a new
+    /// root, a process adopted into the tree) it only sets a baseline.
     private static func ticksUsed(
-        now: [ProcessKey: UInt64],
-        before: [ProcessKey: UInt64],
+        now: [ProcessKey: TreeEntry],
+        before: [ProcessKey: TreeEntry],
         previousBootTicks: UInt64
     ) -> UInt64 {
         var used: Int64 = 0
-        for (key, ticks) in now {
+        for (key, entry) in now {
             if let previous = before[key] {
-                used += Int64(ticks) - Int64(min(previous, ticks))
+                used += Int64(entry.cpuTicks) - Int64(min(previous.cpuTicks, entry.cpuTicks))
             } else if key.startTicks >= previousBootTicks {
-                used += Int64(ticks)
+                used += Int64(entry.cpuTicks)
             }
         }
-        for (key, ticks) in before where now[key] == nil { used -= Int64(ticks) }
+        let livePIDs = Set(now.keys.map(\.pid))
+        for (key, entry) in before where now[key] == nil && livePIDs.contains(entry.parentPID) {
+            used -= Int64(entry.cpuTicks)
+        }
         return UInt64(max(used, 0))
     }
 

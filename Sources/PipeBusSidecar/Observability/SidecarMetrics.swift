@@ -77,7 +77,10 @@ public final class SidecarMetrics: Sendable {
             buckets: Self.processingBuckets
         )
         queueWait = registry.makeValueHistogram(
-            descriptor: Self.descriptor("pipebus_task_queue_wait_seconds", "Time from pending/ to active/, in seconds."),
+            descriptor: Self.descriptor(
+                "pipebus_task_queue_wait_seconds",
+                "Time from pending/ to active/, in seconds."
+            ),
             labels: labels,
             buckets: Self.queueWaitBuckets
         )

@@ -129,8 +129,7 @@ extension Sidecar {
     /// A task was submitted over the pipe and is durable.
     func taskSubmitted(_ record: TaskRecord) {
         metrics.taskSubmitted()
-        state.withLock { $0.spoolError = nil }
-        logger.info("task submitted", metadata: taskMetadata(record.id, .pending, record: record))
+        state.withLock { $0.spoolError = nil }  // the spool log line says the rest
     }
 
     /// A spool write failed in a way that says the spool is not usable (disk full, read-only).

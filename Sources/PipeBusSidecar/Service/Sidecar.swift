@@ -127,12 +127,8 @@ public final class Sidecar: Sendable {
     public var metricsPort: Int? { state.withLock { $0.metricsPort } }
 
     func start() throws {
-        _ = try spool.recover()
-        state.withLock { $0.heartbeatSeq = Self.lastHeartbeatSeq(at: heartbeatPath) }
-        config.reload()
-        seedTimestamps()
-        let watcher = try SpoolWatcher(layout: spool.layout, logger: logger) { [weak self] event in self?.handle(event) }
-        state.withLock { $0.watcher = watcher }
+        // The pipe server's lock makes this instance the only one: take it before touching
+        // anything a previous run may have left.
         var router = Router()
         health.register(in: &router)
         EchoService.register(in: &router)
@@ -140,15 +136,36 @@ public final class Sidecar: Sendable {
         let server = try PipeServer(directory: pipeDirectory, router: router, configuration: configuration.pipes, metrics: transport, logger: logger)
         try server.start()
         state.withLock { $0.server = server }
-        // The server's lock is ours: temp files beside the heartbeat and the config are leftovers.
+        _ = try spool.recover()
+        // Temp files beside the heartbeat and the config are a dead writer's leftovers.
         for path in [heartbeatPath, config.path] {
             for name in SmallFile.removeLeftoverTemporaries(of: path) {
                 logger.info("removed a leftover temp file", metadata: ["path": "\((path as NSString).deletingLastPathComponent)/\(name)"])
             }
         }
+        if configuration.mode == .pipe { requeueOrphanedLeases() }
+        state.withLock { $0.heartbeatSeq = Self.lastHeartbeatSeq(at: heartbeatPath) }
+        config.reload()
+        seedTimestamps()
+        let watcher = try SpoolWatcher(layout: spool.layout, logger: logger) { [weak self] event in self?.handle(event) }
+        state.withLock { $0.watcher = watcher }
         try supervisor?.start()
         metrics.workerUp(supervisor.map { $0.isAlive } ?? true)
         tick()
+    }
+
+    /// With pipe workers, a task in active/ at start was leased by this sidecar's previous run
+    /// (it holds the lock now), whose leases died with it: back to pending/, at least once.
+    private func requeueOrphanedLeases() {
+        let orphans = (try? spool.list(.active)) ?? []
+        for record in orphans {
+            do {
+                try spool.transition(record.id, from: .active, to: .pending)
+                logger.warning("re-queued a task leased before a restart", metadata: ["task_id": "\(record.id)", "attempts": "\(record.attempts)"])
+            } catch {
+                logger.error("could not re-queue a task leased before a restart", metadata: ["task_id": "\(record.id)", "error": "\(error)"])
+            }
+        }
     }
 
     func tick() {
@@ -166,10 +183,12 @@ public final class Sidecar: Sendable {
             return state.stopping
         }
         if already { return }
-        logger.info("shutting down: draining connections")
+        logger.info("shutting down: returning leases, draining connections")
         health.setStatus(.notServing, message: "sidecar is shutting down")
-        state.withLock { $0.server }?.shutdown(graceful: true)
+        // Leases first: a lease stream never ends by itself, so draining would otherwise wait
+        // out the drain timeout. Its unfinished tasks go back to pending/ (at least once).
         leases.stop()
+        state.withLock { $0.server }?.shutdown(graceful: true)
         supervisor?.stop(grace: configuration.workerStopGrace)
         writeHeartbeat()
         let (watcher, metricsServer) = state.withLock { ($0.watcher, $0.metricsServer) }

@@ -88,7 +88,9 @@ struct TaskService {
         }
         router.registerInline(Tasks.finish, request: Tasks.FinishRequest.self, response: Tasks.TaskInfo.self) { request, _ in
             let id = try TaskID(request.id)
-            try sidecar.leases.release(id)
+            guard sidecar.leases.holds(id) else {
+                throw RPCError(code: .failedPrecondition, message: "task \(request.id) is not leased by any pipe worker of this sidecar")
+            }
             let record: TaskRecord
             if !request.failed {
                 let result: Any = request.resultJSON.isEmpty ? NSNull() : try JSONSerialization.jsonObject(with: Data(request.resultJSON), options: [.fragmentsAllowed])
@@ -98,6 +100,9 @@ struct TaskService {
             } else {
                 record = try spool.fail(id, error: request.error.isEmpty ? "failed" : request.error)
             }
+            // Released only once the spool has it: a failed completion stays with the lease,
+            // which re-queues it if the worker goes away.
+            try? sidecar.leases.release(id)
             sidecar.leases.pump()
             return Tasks.TaskInfo(record)
         }

@@ -80,13 +80,23 @@ extension TaskSpool {
         return .other
     }
 
-    /// Removes a temp file old enough that no write in flight can own it; true if removed.
+    /// Removes a temp file no write in flight can own: its writer's process (the pid in its
+    /// name, `.<name>.tmp-<pid>-<random>`) is gone, or it is old; true if removed.
     private func removeIfStale(_ path: SpoolPath) throws -> Bool {
         guard let info = try SpoolSys.lstat(path) else { return false }
-        if SpoolClock.age(of: SpoolClock.date(info.st_mtim)) < configuration.staleTemporaryAge { return false }
+        let young = SpoolClock.age(of: SpoolClock.date(info.st_mtim)) < configuration.staleTemporaryAge
+        if young && Self.writerMayBeAlive(temporaryPath: "\(path)") { return false }
         let removed = try SpoolSys.unlink(path)
         if removed { logger.info("removed a leftover temp file", metadata: ["path": "\(path)"]) }
         return removed
+    }
+
+    /// Whether the process named in a temp file's name may still be writing it.
+    static func writerMayBeAlive(temporaryPath: String) -> Bool {
+        guard let marker = temporaryPath.range(of: DurableFile.temporaryMarker, options: .backwards) else { return true }
+        guard let pid = Int32(temporaryPath[marker.upperBound...].prefix { $0 != "-" }) else { return true }
+        if pid == getpid() { return true }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     /// Moves an entry to `.quarantine/<state>.<unix seconds>.<random>.<name>` by rename, which

@@ -1,3 +1,0 @@
-import Testing
-@testable import PipeBusCore
-@Test func smoke() { #expect(StatusCode.ok.description == "OK") }

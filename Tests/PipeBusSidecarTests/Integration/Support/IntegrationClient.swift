@@ -1,0 +1,125 @@
+import Foundation
+import PipeBusCore
+import PipeBusPipes
+import Synchronization
+
+extension Integration {
+    /// One pipe connection to a sidecar, with typed calls (what `PipeBusClient.SidecarClient`
+    /// offers, which this test target does not depend on).
+    final class Client: Sendable {
+        let connection: ClientConnection
+        let callTimeout: Duration
+
+        init(connection: ClientConnection, callTimeout: Duration = .seconds(5)) {
+            self.connection = connection
+            self.callTimeout = callTimeout
+        }
+
+        /// Connects once; UNAVAILABLE when no sidecar is listening.
+        static func connect(_ root: Root) throws -> Client {
+            Client(connection: try PipeConnector.connect(to: PipeDirectory(path: "\(root.workerDirectory)/pipes")))
+        }
+
+        /// Connects, retrying until the sidecar listens (at most `timeout`).
+        static func connect(_ root: Root, timeout: Duration) async throws -> Client {
+            try await Integration.value("a connection to the sidecar of \(root.worker)", timeout: timeout, every: .milliseconds(10)) {
+                try connect(root)
+            }
+        }
+
+        func close() { connection.close() }
+
+        func submit(_ json: String, id: String = "", correlationID: String = "") async throws -> Tasks.TaskInfo {
+            try await connection.unary(
+                Tasks.submit,
+                request: Tasks.SubmitRequest(id: id, json: Array(json.utf8), correlationID: correlationID),
+                timeout: callTimeout,
+                responseType: Tasks.TaskInfo.self
+            )
+        }
+
+        func get(_ id: String) async throws -> Tasks.TaskInfo {
+            try await connection.unary(Tasks.get, request: Tasks.TaskRef(id: id), timeout: callTimeout, responseType: Tasks.TaskInfo.self)
+        }
+
+        func status() async throws -> Tasks.WorkerStatus {
+            try await connection.unary(Tasks.status, request: Tasks.Empty(), timeout: callTimeout, responseType: Tasks.WorkerStatus.self)
+        }
+
+        func health(timeout: Duration? = nil) async throws -> Health.CheckResponse {
+            try await connection.unary(
+                Health.check,
+                request: Health.CheckRequest(service: ""),
+                timeout: timeout ?? callTimeout,
+                responseType: Health.CheckResponse.self
+            )
+        }
+
+        func finish(_ id: String, result: String = "{\"ok\":true}") async throws -> Tasks.TaskInfo {
+            try await connection.unary(
+                Tasks.finish,
+                request: Tasks.FinishRequest(id: id, resultJSON: Array(result.utf8)),
+                timeout: callTimeout,
+                responseType: Tasks.TaskInfo.self
+            )
+        }
+    }
+
+    /// Reads a server stream (events, or a lease) on a task of its own, keeping what arrived so
+    /// that a test can poll it with a deadline. Ends when the connection closes or `stop()`.
+    final class StreamCollector<Message: MessageCodable & Sendable>: Sendable {
+        private let received = Mutex<[Message]>([])
+        private let ending = Mutex<(ended: Bool, error: String?)>((false, nil))
+        private let reader = Mutex<Task<Void, Never>?>(nil)
+
+        init<Request: MessageCodable & Sendable>(_ client: Client, _ method: MethodDescriptor, request: Request) {
+            let connection = client.connection
+            let task = Task.detached { [self] in
+                do {
+                    try await connection.withServerStreaming(method, request: request, responseType: Message.self) { stream in
+                        for try await message in stream {
+                            self.received.withLock { $0.append(message) }
+                        }
+                    }
+                    self.ending.withLock { $0 = (true, nil) }
+                } catch {
+                    self.ending.withLock { $0 = (true, "\(error)") }
+                }
+            }
+            reader.withLock { $0 = task }
+        }
+
+        var messages: [Message] { received.withLock { $0 } }
+        var ended: Bool { ending.withLock { $0.ended } }
+        var error: String? { ending.withLock { $0.error } }
+
+        func stop() {
+            reader.withLock { $0 }?.cancel()
+        }
+
+        /// Waits until a message satisfies `predicate`; returns it.
+        @discardableResult
+        func first(
+            _ what: @autoclosure () -> String,
+            timeout: Duration = .seconds(10),
+            where predicate: (Message) -> Bool
+        ) async throws -> Message {
+            try await Integration.value(what(), timeout: timeout) {
+                if let found = messages.first(where: predicate) { return found }
+                if ended { throw Failure("the stream ended: \(error ?? "OK")") }
+                return nil
+            }
+        }
+    }
+
+    typealias EventCollector = StreamCollector<Tasks.Event>
+    typealias LeaseCollector = StreamCollector<Tasks.TaskInfo>
+
+    /// Subscribes to the event stream and returns once the subscription surely is in place
+    /// (its first event, a heartbeat at the latest, has arrived).
+    static func subscribeToEvents(_ client: Client, timeout: Duration = .seconds(10)) async throws -> EventCollector {
+        let events = EventCollector(client, Tasks.watchEvents, request: Tasks.WatchRequest(afterSeq: 0))
+        try await events.first("the first event", timeout: timeout) { _ in true }
+        return events
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import PipeBusCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Integration {
+    /// `pipebus sidecar` running as a child process, its JSON log lines appended to one file
+    /// across restarts.
+    final class SidecarProcess: Sendable {
+        let root: Root
+        let arguments: [String]
+        let logPath: String
+        private let current: Mutex<Spawned>
+
+        /// Starts a sidecar for `root.worker` and waits until it answers a health check.
+        init(
+            root: Root,
+            heartbeatInterval: Double = 0.5,
+            mode: String = "spool",
+            metrics: Bool = false,
+            extraArguments: [String] = [],
+            command: [String] = []
+        ) async throws {
+            self.root = root
+            var arguments = [
+                Integration.executable, "sidecar",
+                "--worker", root.worker,
+                "--root", root.path,
+                "--heartbeat-interval", "\(heartbeatInterval)",
+                "--mode", mode,
+                "--metrics-address", metrics ? "127.0.0.1:0" : "none",
+                "--instance", "it",
+            ]
+            arguments += extraArguments
+            if !command.isEmpty { arguments += ["--"] + command }
+            self.arguments = arguments
+            self.logPath = "\(root.path)/sidecar.log"
+            guard FileManager.default.isExecutableFile(atPath: Integration.executable) else {
+                throw Failure("no pipebus executable at \(Integration.executable); build it (swift build) first")
+            }
+            current = Mutex(try Spawned(arguments, output: logPath))
+            try await waitUntilAnswering()
+        }
+
+        var process: Spawned { current.withLock { $0 } }
+        var pid: pid_t { process.pid }
+
+        /// Starts the sidecar again after it exited (or was killed) and waits until it answers.
+        func restart(waitUntilAnswering wait: Bool = true) async throws {
+            guard process.poll() != nil else { throw Failure("restart: the sidecar is still running") }
+            let spawned = try Spawned(arguments, output: logPath)
+            current.withLock { $0 = spawned }
+            if wait { try await waitUntilAnswering() }
+        }
+
+        /// Waits until a fresh connection gets an answer to Health.Check (any status).
+        func waitUntilAnswering(timeout: Duration = .seconds(30)) async throws {
+            try await Integration.eventually("sidecar \(root.worker) to answer a health check; log:\n\(logTail())", timeout: timeout) {
+                if let exit = process.poll() { throw Failure("the sidecar exited (\(exit))") }
+                guard let client = try? Client.connect(root) else { return false }
+                defer { client.close() }
+                return (try? await client.health(timeout: .seconds(2))) != nil
+            }
+        }
+
+        /// The sidecar's JSON log lines so far (lines that are not JSON are skipped).
+        func logLines() -> [[String: Any]] {
+            guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+            return text.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            }
+        }
+
+        /// Log lines whose `msg` contains `message` and whose fields match `fields`.
+        func logLines(containing message: String, fields: [String: String] = [:]) -> [[String: Any]] {
+            logLines().filter { line in
+                guard let text = line["msg"] as? String, text.contains(message) else { return false }
+                return fields.allSatisfy { key, value in (line[key] as? String) == value }
+            }
+        }
+
+        func logTail(_ count: Int = 30) -> String {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").suffix(count).joined(separator: "\n")
+        }
+
+        /// The port `/metrics` is served on, from the latest "serving /metrics" log line.
+        func metricsPort() async throws -> Int {
+            try await Integration.value("the \"serving /metrics\" log line") {
+                guard let address = logLines(containing: "serving /metrics").last?["address"] as? String,
+                    let colon = address.lastIndex(of: ":")
+                else { return nil }
+                return Int(address[address.index(after: colon)...])
+            }
+        }
+
+        /// Sends SIGKILL to the sidecar and to the worker it supervised (its own process group).
+        func killEverything() async {
+            let workerPID = (root.heartbeat()?["worker_pid"] as? Int) ?? 0
+            await process.killAndReap()
+            if workerPID > 0 {
+                _ = kill(-pid_t(workerPID), SIGKILL)
+                _ = kill(pid_t(workerPID), SIGKILL)
+            }
+        }
+    }
+
+    /// `/metrics` fetched with curl.
+    static func scrape(port: Int) async throws -> String {
+        let (exit, output) = try await run(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"], timeout: .seconds(10))
+        guard exit.code == 0 else { throw Failure("curl /metrics failed (\(exit)): \(output)") }
+        return output
+    }
+
+    /// The sum of a metric's samples over all its label sets (nil when it is not there).
+    static func metricValue(_ name: String, in exposition: String) -> Double? {
+        var total: Double?
+        for line in exposition.split(separator: "\n") where !line.hasPrefix("#") {
+            guard line.hasPrefix(name) else { continue }
+            let rest = line.dropFirst(name.count)
+            guard rest.first == "{" || rest.first == " " else { continue }
+            guard let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            total = (total ?? 0) + value
+        }
+        return total
+    }
+}
