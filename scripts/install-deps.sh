@@ -3,12 +3,13 @@
 #
 #   libprotobuf-c-dev, liblz4-dev, pkg-config   the C libraries the Swift targets link
 #   protobuf-c-compiler                         protoc-c, for scripts/generate-proto.sh
-#   prometheus                                  promtool, to check the /metrics output
+#   prometheus                                  promtool and a real server, to check /metrics
+#   python3, curl                               the runbook's snippets and a scrape, in the sidecar tests
 #
 # Safe to run again and again: with everything installed it does nothing, and needs no network.
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler liblz4-dev pkg-config prometheus)
+packages=(libprotobuf-c-dev protobuf-c-compiler liblz4-dev pkg-config prometheus python3 curl)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,1 +1,0 @@
-// Sidecar tests live in subfolders by area.
