@@ -16,7 +16,7 @@ demo: deps
 # itself be able to fail.
 test: deps
 	$(SWIFT) build $(SWIFTPM_FLAGS) --build-tests -Xswiftc -warnings-as-errors
-	$(SWIFT) test $(SWIFTPM_FLAGS) --skip-build
+	$(SWIFT) test $(SWIFTPM_FLAGS) --skip-build --no-parallel
 	scripts/generate-proto.sh --check
 	scripts/check-proto-drift-test.sh
 

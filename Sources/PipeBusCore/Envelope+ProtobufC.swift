@@ -23,12 +23,11 @@ extension Envelope {
         if !status.message.isEmpty { c.status_message = arena.cString(status.message) }
         if !metadata.isEmpty { Self.fill(&c.n_metadata, &c.metadata, from: metadata, arena: &arena) }
         var cHello = Pipebus__V1__Hello()
-        if let hello {
-            hello.fill(&cHello, arena: &arena)
-            c.hello = withUnsafeMutablePointer(to: &cHello) { $0 }
-        }
-        // The hot fields are borrowed rather than copied.
-        withExtendedLifetime(cHello) {
+        if let hello { hello.fill(&cHello, arena: &arena) }
+        // Every borrowed pointer (the handshake, the method, the message) is used only inside
+        // the closure that lends it.
+        withUnsafeMutablePointer(to: &cHello) { helloPointer in
+            if hello != nil { c.hello = helloPointer }
             method.withCString { methodPointer in
                 if !method.isEmpty { c.method = UnsafeMutablePointer(mutating: methodPointer) }
                 if let message, !message.isEmpty {

@@ -15,7 +15,8 @@ public struct FrameDecoder: Sendable {
     private var failure: RPCError?
 
     public init(maxFrameSize: Int = FrameHeader.defaultMaxFrameSize, initialCapacity: Int = 64 * 1024) {
-        self.maxFrameSize = maxFrameSize
+        // LZ4 and the 4-byte length field count in 32 bits: a larger limit could never be honoured.
+        self.maxFrameSize = min(maxFrameSize, FrameHeader.largestMaxFrameSize)
         self.buffer = [UInt8](repeating: 0, count: initialCapacity)
     }
 

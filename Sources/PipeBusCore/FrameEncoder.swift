@@ -4,12 +4,15 @@
 /// makes the body smaller.
 public struct FrameEncoder: Sendable {
     /// The largest body the peer accepts.
-    public var maxFrameSize: Int
+    public var maxFrameSize: Int {
+        didSet { maxFrameSize = min(maxFrameSize, FrameHeader.largestMaxFrameSize) }
+    }
     public var compression: CompressionPolicy
     private var scratch: [UInt8] = []
 
     public init(maxFrameSize: Int = FrameHeader.defaultMaxFrameSize, compression: CompressionPolicy = .disabled) {
-        self.maxFrameSize = maxFrameSize
+        // LZ4 and the 4-byte length field count in 32 bits: a larger limit could never be honoured.
+        self.maxFrameSize = min(maxFrameSize, FrameHeader.largestMaxFrameSize)
         self.compression = compression
     }
 

@@ -16,6 +16,8 @@ public enum FrameHeader {
     public static let reservedFlags: UInt8 = 0xFE
     /// The largest frame body accepted unless configured otherwise: 4 MiB.
     public static let defaultMaxFrameSize = 4 * 1024 * 1024
+    /// The largest limit that can be configured: what LZ4 can decompress in one block.
+    public static let largestMaxFrameSize = 0x7E00_0000
 
     /// Writes a header at `offset` of `buffer`, which must have room for it.
     @inlinable
