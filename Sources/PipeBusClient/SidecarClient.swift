@@ -100,6 +100,30 @@ public final class SidecarClient: Sendable {
         try await call(Tasks.status, Tasks.Empty(), timeout: timeout, as: Tasks.WorkerStatus.self)
     }
 
+    // MARK: Pipe workers
+
+    /// A pipe worker's lease: `body` receives tasks, at most `maxInFlight` unfinished (and at
+    /// most the worker's `batch_size`); finish each with `finish`. When `body` returns or the
+    /// connection breaks, unfinished tasks go back to pending/.
+    public func withLease<Result>(
+        maxInFlight: Int,
+        _ body: (ResponseStream<Tasks.TaskInfo>) async throws -> Result
+    ) async throws -> Result {
+        let request = Tasks.LeaseRequest(maxInFlight: UInt32(clamping: max(1, maxInFlight)))
+        return try await client.connection().withServerStreaming(Tasks.lease, request: request, responseType: Tasks.TaskInfo.self, body)
+    }
+
+    /// Completes a leased task with its result (JSON), or fails it (`retry` re-queues it).
+    public func finish(_ id: String, result: [UInt8]? = nil, error: String? = nil, retry: Bool = false) async throws -> Tasks.TaskInfo {
+        let request = Tasks.FinishRequest(id: id, failed: error != nil, resultJSON: result ?? [], error: error ?? "", retry: retry)
+        return try await call(Tasks.finish, request, as: Tasks.TaskInfo.self)
+    }
+
+    /// Counts Claude API errors the worker saw (`claude_api_errors_total`).
+    public func reportClaudeAPIErrors(_ count: Int) async throws {
+        _ = try await call(Tasks.reportWorkerErrors, Tasks.WorkerReport(claudeAPIErrors: UInt32(clamping: count)), as: Tasks.Empty.self)
+    }
+
     // MARK: Health
 
     /// grpc.health.v1 Check: `""` asks about the whole sidecar.
