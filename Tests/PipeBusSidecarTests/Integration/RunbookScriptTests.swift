@@ -147,8 +147,10 @@ struct RunbookScriptTests {
             #expect(output.contains("Moved stuck task: stuck-1.json"), "output:\n\(output)")
             #expect(!output.contains("busy-1"), "output:\n\(output)")
 
+            // The hand-made moves into active/ may still be on their way through the watcher:
+            // wait for the transition into failed/, which is the one under test.
             let event = try await events.first("the event stream reporting stuck-1 active → failed") {
-                $0.kind == .transition && $0.taskID == "stuck-1"
+                $0.kind == .transition && $0.taskID == "stuck-1" && $0.toState == .failed
             }
             #expect(event.fromState == .active)
             #expect(event.toState == .failed)
