@@ -39,10 +39,12 @@ extension Sidecar {
             break
         case .unexpected(let name, let state, let reason):
             do {
-                let moved = try spool.quarantineIfHostile(named: name, in: state)
-                logger.warning("hostile entry in the spool moved aside", metadata: ["name": "\(name)", "state": "\(state)", "reason": "\(reason)", "moved_to": "\(moved?.quarantinedPath ?? "-")"])
+                // The spool logs what it moves aside; only a vanished or benign entry is said here.
+                if try spool.quarantineIfHostile(named: name, in: state) == nil {
+                    logger.info("unexpected spool entry is gone or a task after all", metadata: ["name": "\(name)", "state": "\(state)", "reason": "\(reason)"])
+                }
             } catch {
-                logger.error("hostile entry in the spool could not be moved aside", metadata: ["name": "\(name)", "state": "\(state)", "error": "\(error)"])
+                logger.error("hostile entry in the spool could not be quarantined", metadata: ["name": "\(name)", "state": "\(state)", "error": "\(error)"])
             }
         case .rescanNeeded:
             logger.warning("spool events were lost (inotify queue overflow); counts are re-read at the next heartbeat")

@@ -3,39 +3,16 @@ import Glibc
 #endif
 import PipeBusCore
 
-/// Replaces a small file atomically and durably: temp file beside it, fsync, rename, fsync the
-/// directory. Readers see the old or the new content, never a torn one. Used for the heartbeat
-/// and the worker config.
+/// The sidecar's own small files (the heartbeat, the worker config): written through the
+/// spool's one durable writer (`DurableFile`: temp file, fsync, rename, fsync the directory),
+/// so readers see the old or the new content, never a torn one.
 enum SmallFile {
     static func replace(_ path: String, with bytes: [UInt8]) throws {
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        let name = String(path[(path.index(after: path.lastIndex(of: "/") ?? path.startIndex))...])
-        let temp = "\(directory)/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { throw error("create", temp) }
-        var ok = false
-        defer {
-            if !ok { unlink(temp) }
-        }
-        do {
-            defer { close(fd) }
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw error("write", temp)
-                }
-                offset += written
-            }
-            if fsync(fd) != 0 { throw error("fsync", temp) }
-        }
-        if rename(temp, path) != 0 { throw error("rename", path) }
-        ok = true
-        let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirFD >= 0 {
-            _ = fsync(dirFD)
-            close(dirFD)
+        let slash = path.lastIndex(of: "/") ?? path.startIndex
+        let directory = SpoolPath(String(path[..<slash]))
+        let name = String(path[path.index(after: slash)...])
+        try translatingSpoolErrors {
+            try DurableFile.write(bytes, directory: directory, name: name, placement: .overwrite)
         }
     }
 

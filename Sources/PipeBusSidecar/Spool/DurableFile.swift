@@ -13,6 +13,8 @@ enum DurableFile {
         /// A rewrite: replaces the file only if it is still there (ENOENT if it moved away), so a
         /// rewrite racing with a move never brings a task back into a folder it has left.
         case replaceExisting
+        /// A file replaced whether or not it exists yet (the heartbeat, the worker config).
+        case overwrite
     }
 
     /// Marks the spool's temp files: hidden (a leading `.`) and not ending in `.json`, so neither
@@ -49,6 +51,8 @@ enum DurableFile {
                 try SpoolSys.renameNoReplace(temporary, destination)
             case .replaceExisting:
                 try replace(destination, with: temporary)
+            case .overwrite:
+                try SpoolSys.rename(temporary, destination)
             }
         } catch {
             _ = try? SpoolSys.unlink(temporary)
