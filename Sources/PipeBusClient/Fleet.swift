@@ -1,67 +1,113 @@
 import Foundation
 public import PipeBusCore
+import PipeBusPipes
 import Synchronization
 
-/// Every worker's sidecar under one root: discovered from `<root>/workers/*/pipes/connect`
-/// as they appear and go, one `SidecarClient` (and breaker) each, and calls fanned out.
+/// Every worker's sidecars under one root — one per instance of a worker scaled out —
+/// discovered from `<root>/workers/*/instances/*` as they appear and go, one `SidecarClient`
+/// (and breaker) each, and calls fanned out.
 public final class Fleet: Sendable {
-    public let root: String
-    private let makeClient: @Sendable (String) -> SidecarClient
-    private let clients = Mutex<[String: SidecarClient]>([:])
+    /// One sidecar: a worker's instance.
+    public struct Member: Hashable, Sendable, Comparable {
+        public var worker: String
+        public var instance: String
 
-    public init(root: String, makeClient: (@Sendable (String, String) -> SidecarClient)? = nil) {
-        self.root = root
-        let make = makeClient ?? { root, worker in SidecarClient(root: root, worker: worker) }
-        self.makeClient = { worker in make(root, worker) }
+        public static func < (lhs: Member, rhs: Member) -> Bool { (lhs.worker, lhs.instance) < (rhs.worker, rhs.instance) }
     }
 
-    /// The workers that have (or had) a sidecar: a pipe directory or a heartbeat.
+    public let root: String
+    private let makeClient: @Sendable (String, String?) -> SidecarClient
+    private let clients = Mutex<[String: SidecarClient]>([:])
+
+    /// `makeClient(root, worker, instance)` makes the client of one sidecar (nil instance: any
+    /// of the worker's).
+    public init(root: String, makeClient: (@Sendable (String, String, String?) -> SidecarClient)? = nil) {
+        self.root = root
+        let make = makeClient ?? { root, worker, instance in SidecarClient(root: root, worker: worker, instance: instance) }
+        self.makeClient = { worker, instance in make(root, worker, instance) }
+    }
+
+    /// The workers that have (or had) a sidecar: an instance directory or a heartbeat.
     public func workers() -> [String] {
         let directory = "\(root)/workers"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.filter { name in
-            !name.hasPrefix(".")
-                && (FileManager.default.fileExists(atPath: "\(directory)/\(name)/pipes/connect")
+            SidecarPaths.problem(withName: name) == nil
+                && (!SidecarPaths(root: root, worker: name).instances().isEmpty
                     || FileManager.default.fileExists(atPath: "\(directory)/\(name)/heartbeat.json"))
         }.sorted()
     }
 
-    /// The client of `worker`, kept for the fleet's lifetime (so its breaker remembers).
-    public func client(for worker: String) -> SidecarClient {
-        clients.withLock { clients in
-            if let client = clients[worker] { return client }
-            let client = makeClient(worker)
-            clients[worker] = client
+    /// The instances of `worker` that have run.
+    public func instances(of worker: String) -> [String] {
+        SidecarPaths(root: root, worker: worker).instances()
+    }
+
+    /// Every sidecar that has run: each instance of each worker.
+    public func members() -> [Member] {
+        workers().flatMap { worker in instances(of: worker).map { Member(worker: worker, instance: $0) } }
+    }
+
+    /// The client of `worker` (of `instance`, or of any of its instances), kept for the fleet's
+    /// lifetime so its breaker remembers.
+    public func client(for worker: String, instance: String? = nil) -> SidecarClient {
+        let key = instance.map { "\(worker)/\($0)" } ?? worker
+        return clients.withLock { clients in
+            if let client = clients[key] { return client }
+            let client = makeClient(worker, instance)
+            clients[key] = client
             return client
         }
     }
 
-    /// Calls `body` for every worker at once; each result or error by worker name.
+    /// Calls `body` for every worker at once (through any of its instances); each result or
+    /// error by worker name.
     public func forEachWorker<Result: Sendable>(
         _ body: @escaping @Sendable (SidecarClient) async throws -> Result
     ) async -> [(worker: String, result: Swift.Result<Result, any Error>)] {
-        let workers = workers()
-        return await withTaskGroup(of: (String, Swift.Result<Result, any Error>).self) { group in
-            for worker in workers {
-                let client = client(for: worker)
+        let members = workers().map { Member(worker: $0, instance: "") }
+        return await fanOut(members, body).map { ($0.member.worker, $0.result) }
+    }
+
+    /// Calls `body` for every instance of every worker at once.
+    public func forEachInstance<Result: Sendable>(
+        _ body: @escaping @Sendable (SidecarClient) async throws -> Result
+    ) async -> [(member: Member, result: Swift.Result<Result, any Error>)] {
+        await fanOut(members(), body)
+    }
+
+    /// An empty instance stands for any instance of the worker.
+    private func fanOut<Result: Sendable>(
+        _ members: [Member],
+        _ body: @escaping @Sendable (SidecarClient) async throws -> Result
+    ) async -> [(member: Member, result: Swift.Result<Result, any Error>)] {
+        await withTaskGroup(of: (Member, Swift.Result<Result, any Error>).self) { group in
+            for member in members {
+                let client = client(for: member.worker, instance: member.instance.isEmpty ? nil : member.instance)
                 group.addTask {
-                    do { return (worker, .success(try await body(client))) } catch { return (worker, .failure(error)) }
+                    do { return (member, .success(try await body(client))) } catch { return (member, .failure(error)) }
                 }
             }
-            var results: [(worker: String, result: Swift.Result<Result, any Error>)] = []
-            for await (worker, result) in group { results.append((worker, result)) }
-            return results.sorted { $0.worker < $1.worker }
+            var results: [(member: Member, result: Swift.Result<Result, any Error>)] = []
+            for await (member, result) in group { results.append((member, result)) }
+            return results.sorted { $0.member < $1.member }
         }
     }
 
-    /// Heartbeats and transitions from every worker, merged, each tagged with its worker.
-    /// A worker's stream that breaks is resumed from the last sequence number seen.
-    public func events(until done: @escaping @Sendable () -> Bool = { false }) -> AsyncStream<(worker: String, event: Tasks.Event)> {
+    /// Heartbeats and transitions from every sidecar (every instance of `workers`, all workers
+    /// when nil), merged, each tagged with its worker. Each instance reports the moves it made
+    /// (or was first to see), so the merged stream has each transition once. A stream that
+    /// breaks is resumed from the last sequence number seen.
+    public func events(
+        workers: [String]? = nil,
+        until done: @escaping @Sendable () -> Bool = { false }
+    ) -> AsyncStream<(worker: String, event: Tasks.Event)> {
         let (stream, continuation) = AsyncStream.makeStream(of: (worker: String, event: Tasks.Event).self)
+        let members = members().filter { workers?.contains($0.worker) ?? true }
         let task = Task {
             await withTaskGroup(of: Void.self) { group in
-                for worker in workers() {
-                    let client = client(for: worker)
+                for member in members {
+                    let client = client(for: member.worker, instance: member.instance)
                     group.addTask {
                         var last: UInt64 = 0
                         while !Task.isCancelled && !done() {
@@ -69,10 +115,11 @@ public final class Fleet: Sendable {
                                 try await client.withEvents(after: last) { events in
                                     for try await event in events {
                                         last = event.seq
-                                        continuation.yield((worker, event))
+                                        continuation.yield((member.worker, event))
                                     }
                                 }
                             } catch {
+                                if let error = error as? RPCError, error.code == .outOfRange { last = 0 }
                                 try? await Task.sleep(for: .milliseconds(500))
                             }
                         }

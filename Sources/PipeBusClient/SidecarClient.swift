@@ -4,9 +4,16 @@ public import PipeBusPipes
 
 /// The orchestrator's (and the CLI's) client of one worker's sidecar: typed calls for every
 /// service, through a circuit breaker, reconnecting after the sidecar restarts.
+///
+/// A worker scaled out has a sidecar per instance: without `instance`, the client talks to any
+/// instance that is listening (and moves to another when its instance goes away); with one,
+/// to that instance only.
 public final class SidecarClient: Sendable {
     public let root: String
     public let worker: String
+    /// The instance asked for; nil for any.
+    public let instance: String?
+    public let paths: SidecarPaths
     public let breaker: CircuitBreaker
     /// Applied to every unary call that does not give its own.
     public let defaultTimeout: Duration
@@ -15,27 +22,45 @@ public final class SidecarClient: Sendable {
     public init(
         root: String,
         worker: String,
+        instance: String? = nil,
         breaker: CircuitBreaker = CircuitBreaker(),
         defaultTimeout: Duration = .seconds(5),
         configuration: PipeConnector.Configuration = .defaults
     ) {
         self.root = root
         self.worker = worker
+        self.instance = instance
+        let paths = SidecarPaths(root: root, worker: worker)
+        self.paths = paths
         self.breaker = breaker
         self.defaultTimeout = defaultTimeout
         var configuration = configuration
         if configuration.connection.clientName == ClientConnection.Configuration.defaults.clientName {
             configuration.connection.clientName = "pipebus-client"
         }
-        self.client = PipeClient(directory: Self.pipeDirectory(root: root, worker: worker), configuration: configuration)
+        self.client = PipeClient(directories: Self.pipeDirectories(paths, instance: instance), configuration: configuration)
     }
 
-    /// Where a worker's sidecar listens.
-    public static func pipeDirectory(root: String, worker: String) -> PipeDirectory {
-        PipeDirectory(path: "\(root)/workers/\(worker)/pipes")
+    /// Where the sidecars of a worker listen: the one instance asked for, or every instance
+    /// that is serving, in an order that spreads clients over them.
+    public static func pipeDirectories(_ paths: SidecarPaths, instance: String?) -> @Sendable () -> [PipeDirectory] {
+        if let instance { return { [paths.pipeDirectory(instance: instance)] } }
+        let offset = Int.random(in: 0..<64)
+        return {
+            let serving = paths.servingInstances()
+            guard !serving.isEmpty else { return paths.instances().map { paths.pipeDirectory(instance: $0) } }
+            let start = offset % serving.count
+            return (serving[start...] + serving[..<start]).map { paths.pipeDirectory(instance: $0) }
+        }
     }
 
-    public var heartbeatPath: String { "\(root)/workers/\(worker)/heartbeat.json" }
+    /// The instance's heartbeat when one was asked for, else the worker's.
+    public var heartbeatPath: String { instance.map { paths.heartbeatPath(instance: $0) } ?? paths.heartbeatPath }
+
+    /// The instance this client is (or was last) connected to.
+    public var connectedInstance: String? {
+        client.directory.map { ($0.path as NSString).deletingLastPathComponent }.map { ($0 as NSString).lastPathComponent }
+    }
 
     public func close() { client.close() }
 

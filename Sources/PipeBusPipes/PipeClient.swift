@@ -4,6 +4,10 @@ import Synchronization
 /// A client that keeps one connection to a server and reconnects, with exponential backoff,
 /// after the server restarts. A call in flight when the connection breaks fails with
 /// UNAVAILABLE; the next call reconnects (or fails fast with UNAVAILABLE while backing off).
+///
+/// Given several candidate directories (the instances of a scaled-out worker), it connects to
+/// the first that answers, starting from the one it used last, so a dead instance costs one
+/// failed non-blocking open.
 public final class PipeClient: Sendable {
     public struct Backoff: Sendable, Hashable {
         public var initial: Duration = .milliseconds(50)
@@ -17,21 +21,33 @@ public final class PipeClient: Sendable {
         var failures = 0
         var retryAt: ContinuousClock.Instant?
         var lastError: RPCError?
+        var lastDirectory: PipeDirectory?
     }
 
-    public let directory: PipeDirectory
+    /// Where it connects: the candidates, asked again at every reconnect.
+    private let candidates: @Sendable () -> [PipeDirectory]
     private let configuration: PipeConnector.Configuration
     private let backoff: Backoff
     private let metrics: TransportMetrics?
     private let state = Mutex(State())
 
-    public init(
+    public convenience init(
         directory: PipeDirectory,
         configuration: PipeConnector.Configuration = .defaults,
         backoff: Backoff = Backoff(),
         metrics: TransportMetrics? = nil
     ) {
-        self.directory = directory
+        self.init(directories: { [directory] }, configuration: configuration, backoff: backoff, metrics: metrics)
+    }
+
+    /// A client of whichever of `directories()` answers first.
+    public init(
+        directories: @escaping @Sendable () -> [PipeDirectory],
+        configuration: PipeConnector.Configuration = .defaults,
+        backoff: Backoff = Backoff(),
+        metrics: TransportMetrics? = nil
+    ) {
+        self.candidates = directories
         self.configuration = configuration
         self.backoff = backoff
         self.metrics = metrics
@@ -54,9 +70,10 @@ public final class PipeClient: Sendable {
         case .connect: break
         }
         do {
-            let connection = try PipeConnector.connect(to: directory, configuration: configuration, metrics: metrics)
+            let (connection, directory) = try connectToFirstAnswering()
             state.withLock { state in
                 state.connection = connection
+                state.lastDirectory = directory
                 state.failures = 0
                 state.retryAt = nil
                 state.lastError = nil
@@ -73,6 +90,28 @@ public final class PipeClient: Sendable {
             }
             throw rpcError
         }
+    }
+
+    /// The directory of the current (or last) connection.
+    public var directory: PipeDirectory? { state.withLock { $0.lastDirectory } }
+
+    private func connectToFirstAnswering() throws -> (ClientConnection, PipeDirectory) {
+        var directories = candidates()
+        if let last = state.withLock({ $0.lastDirectory }), let index = directories.firstIndex(of: last) {
+            directories.insert(directories.remove(at: index), at: 0)
+        }
+        guard !directories.isEmpty else {
+            throw RPCError(code: .unavailable, message: "no server to connect to (no pipe directory found)")
+        }
+        var lastError: (any Error)?
+        for directory in directories {
+            do {
+                return (try PipeConnector.connect(to: directory, configuration: configuration, metrics: metrics), directory)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? RPCError(code: .unavailable, message: "no server answered")
     }
 
     /// Closes the current connection.

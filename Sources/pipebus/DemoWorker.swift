@@ -19,6 +19,8 @@ import Glibc
 struct DemoWorker: Sendable {
     var root: String
     var worker: String
+    /// The sidecar instance to lease from (the one that started this worker); nil for any.
+    var instance: String?
     /// The lease's max_in_flight; nil: the worker config's `batch_size` (10 if unset).
     var batchSize: Int?
     var durations: ClosedRange<Int>
@@ -55,7 +57,7 @@ struct DemoWorker: Sendable {
         var configuration = PipeConnector.Configuration.defaults
         configuration.connection.clientName = "pipebus-demo-worker"
         let client = PipeClient(
-            directory: SidecarClient.pipeDirectory(root: root, worker: worker),
+            directories: SidecarClient.pipeDirectories(SidecarPaths(root: root, worker: worker), instance: instance),
             configuration: configuration
         )
         let connection = try client.connection()

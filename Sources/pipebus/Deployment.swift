@@ -38,6 +38,7 @@ struct Deployment {
     /// that is not running answers at once); calls after `callTimeout`.
     func client(
         for worker: String,
+        instance: String? = nil,
         connectTimeout: Duration = .seconds(1),
         callTimeout: Duration = .seconds(5),
         breaker: CircuitBreaker = CircuitBreaker()
@@ -48,6 +49,7 @@ struct Deployment {
         return SidecarClient(
             root: root,
             worker: worker,
+            instance: instance,
             breaker: breaker,
             defaultTimeout: callTimeout,
             configuration: configuration
@@ -73,9 +75,10 @@ struct Deployment {
     /// A fleet whose breakers open after 3 failures and probe again after 5 s, so a live view
     /// notices a restarted sidecar soon.
     func fleet() -> Fleet {
-        Fleet(root: root) { root, worker in
+        Fleet(root: root) { root, worker, instance in
             Deployment(root: root).client(
                 for: worker,
+                instance: instance,
                 callTimeout: .seconds(2),
                 breaker: CircuitBreaker(failureThreshold: 3, openTimeout: .seconds(5))
             )

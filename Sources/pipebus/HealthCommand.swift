@@ -14,7 +14,8 @@ struct HealthCommand: AsyncParsableCommand {
             Like grpc_health_probe: prints the serving status and exits 0 when SERVING, 1 otherwise \
             (NOT_SERVING, SERVICE_UNKNOWN, or no sidecar answering within --timeout), 2 on a usage \
             error. A sidecar that is not running is reported at once. With --all, every worker \
-            must be SERVING. With --watch, prints each change until interrupted.
+            must be SERVING. A worker scaled out is SERVING when at least one of its instances is; \
+            --instance asks one instance. With --watch, prints each change until interrupted.
             """
     )
 
@@ -25,6 +26,9 @@ struct HealthCommand: AsyncParsableCommand {
 
     @Flag(help: "Check every worker under the root.")
     var all = false
+
+    @Option(help: "Ask this instance of the worker only (default: SERVING if any instance is).")
+    var instance: String?
 
     @Option(help: "The service to check (\"\" is the whole sidecar), e.g. pipebus.tasks.v1.Tasks.")
     var service = ""
@@ -37,6 +41,10 @@ struct HealthCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (worker != nil) != all else { throw ValidationError("give either --worker NAME or --all") }
+        if let instance {
+            guard worker != nil else { throw ValidationError("--instance needs --worker") }
+            if let problem = SidecarPaths.problem(withName: instance) { throw ValidationError("--instance \(instance): \(problem)") }
+        }
         guard timeout > 0, timeout <= 3600 else {
             throw ValidationError("--timeout must be between 0 and 3600 seconds")
         }
@@ -54,7 +62,7 @@ struct HealthCommand: AsyncParsableCommand {
                 throw CLIError("no sidecar has run under \(deployment.root) (no \(deployment.root)/workers/*)")
             }
         }
-        let probe = HealthProbe(deployment: deployment, service: service, timeout: .milliseconds(Int64(timeout * 1000)))
+        let probe = HealthProbe(deployment: deployment, service: service, timeout: .milliseconds(Int64(timeout * 1000)), instance: instance)
         if watch {
             let healthy = try await untilInterrupted { [options] in await probe.watch(workers, json: options.json) }
             if !healthy { throw ExitCode(1) }
@@ -74,6 +82,8 @@ struct HealthCommand: AsyncParsableCommand {
 /// One health answer (or the lack of one).
 struct HealthResult: Sendable {
     var worker: String
+    /// The instance that answered, when one did.
+    var instance: String?
     /// SERVING, NOT_SERVING, SERVICE_UNKNOWN, UNKNOWN, or UNREACHABLE (no answer).
     var status: String
     var message: String
@@ -85,7 +95,15 @@ struct HealthResult: Sendable {
     var line: String { "\(worker): \(status)" + (message.isEmpty ? "" : " (\(message))") }
 
     var jsonObject: [String: Any] {
-        ["worker": worker, "status": status, "message": message, "elapsed_seconds": DurationText.seconds(elapsed)]
+        var object: [String: Any] = ["worker": worker, "status": status, "message": message, "elapsed_seconds": DurationText.seconds(elapsed)]
+        if let instance { object["instance"] = instance }
+        return object
+    }
+
+    /// Better first: SERVING, then an answer, then no answer.
+    var rank: Int {
+        if isServing { return 0 }
+        return status == "UNREACHABLE" ? 2 : 1
     }
 }
 
@@ -94,6 +112,8 @@ struct HealthProbe: Sendable {
     let deployment: Deployment
     let service: String
     let timeout: Duration
+    /// One instance to ask; nil: every instance, SERVING if any is.
+    var instance: String? = nil
 
     func check(_ workers: [String]) async -> [HealthResult] {
         await withTaskGroup(of: HealthResult.self) { group in
@@ -106,16 +126,37 @@ struct HealthProbe: Sendable {
         }
     }
 
-    /// One Check; connecting and the call together take at most `timeout`.
+    /// The worker's health: its instance's, or the best of its instances' (each asked at once).
     func check(_ worker: String) async -> HealthResult {
+        let paths = SidecarPaths(root: deployment.root, worker: worker)
+        let instances = instance.map { [$0] } ?? paths.instances()
+        guard !instances.isEmpty else {
+            return HealthResult(worker: worker, status: "UNREACHABLE", message: "no sidecar of this worker has run under \(deployment.root)")
+        }
+        let results = await withTaskGroup(of: HealthResult.self) { group in
+            for instance in instances {
+                group.addTask { await check(worker, instance: instance, paths: paths) }
+            }
+            var results: [HealthResult] = []
+            for await result in group { results.append(result) }
+            return results.sorted { ($0.rank, $0.instance ?? "") < ($1.rank, $1.instance ?? "") }
+        }
+        guard var best = results.first else { return HealthResult(worker: worker, status: "UNKNOWN", message: "") }
+        if results.count > 1 {
+            let serving = results.filter(\.isServing).count
+            let each = results.map { "\($0.instance ?? "?") \($0.status)" }.joined(separator: ", ")
+            best.message = "\(serving) of \(results.count) instances serving: \(each)" + (best.message.isEmpty ? "" : "; \(best.message)")
+        }
+        return best
+    }
+
+    /// One Check of one instance; connecting and the call together take at most `timeout`.
+    func check(_ worker: String, instance: String, paths: SidecarPaths) async -> HealthResult {
         let started = ContinuousClock.now
         var configuration = PipeConnector.Configuration.defaults
         configuration.connectTimeout = timeout
         configuration.connection.clientName = "pipebus-health"
-        let client = PipeClient(
-            directory: SidecarClient.pipeDirectory(root: deployment.root, worker: worker),
-            configuration: configuration
-        )
+        let client = PipeClient(directory: paths.pipeDirectory(instance: instance), configuration: configuration)
         defer { client.close() }
         var result: HealthResult
         do {
@@ -131,6 +172,7 @@ struct HealthProbe: Sendable {
         } catch {
             result = Self.result(worker: worker, error: error)
         }
+        result.instance = instance
         result.elapsed = started.duration(to: .now)
         return result
     }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import PipeBusCore
+import PipeBusPipes
 import PipeBusSidecar
 
 /// `pipebus sidecar`: what runs beside each worker.
@@ -23,7 +24,7 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "The shared root directory (default: $PIPEBUS_ROOT or /shared).")
     var root: String?
 
-    @Option(help: "This instance's id when a worker is scaled out (default: the host name).")
+    @Option(help: "This instance's id, so that a worker can be scaled out: each instance has its own pipes, lock and heartbeat under <root>/workers/<worker>/instances/<id>/ and shares the spool (default: the host's short name, which differs between containers).")
     var instance: String?
 
     @Option(help: "HOST:PORT to serve /metrics on, or 'none'.")
@@ -48,6 +49,9 @@ struct SidecarCommand: AsyncParsableCommand {
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         guard Sidecar.WorkerMode(rawValue: mode) != nil else { throw ValidationError("--mode must be spool or pipe") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        if let instance, let problem = SidecarPaths.problem(withName: instance) {
+            throw ValidationError("--instance \(instance): \(problem)")
+        }
     }
 
     func run() async throws {

@@ -2,10 +2,11 @@ import Foundation
 import PipeBusClient
 import PipeBusCore
 
-/// One row of `pipebus status`: what a worker's sidecar answered (or why it did not), its
-/// heartbeat file, and the client's breaker.
+/// One row of `pipebus status`: what one sidecar (an instance of a worker) answered, or why it
+/// did not, its heartbeat file, and the client's breaker.
 struct WorkerRow: Sendable {
     var worker: String
+    var instance: String
     var status: Tasks.WorkerStatus?
     var error: String?
     var heartbeat: Heartbeat?
@@ -25,7 +26,7 @@ struct WorkerRow: Sendable {
 
     func cells(now: Date) -> [String] {
         guard let status else {
-            return [worker, healthText, heartbeatText(now: now), "-", "-", "-", "-", "-", "-", breaker.description]
+            return [worker, instance, healthText, heartbeatText(now: now), "-", "-", "-", "-", "-", "-", breaker.description]
         }
         let oldest =
             status.oldestActiveID.isEmpty
@@ -33,6 +34,7 @@ struct WorkerRow: Sendable {
             : "\(status.oldestActiveID) (\(DurationText.format(seconds: Double(status.oldestActiveAgeMs) / 1000)))"
         return [
             worker,
+            instance,
             healthText,
             heartbeatText(now: now),
             "\(status.active)/\(status.batchSize)",
@@ -46,7 +48,7 @@ struct WorkerRow: Sendable {
     }
 
     func jsonObject(now: Date) -> [String: Any] {
-        var object: [String: Any] = ["worker": worker, "health": healthText, "breaker": breaker.description]
+        var object: [String: Any] = ["worker": worker, "instance": instance, "health": healthText, "breaker": breaker.description]
         if let status { object["status"] = status.jsonObject }
         if let error { object["error"] = error }
         if let heartbeat {
@@ -74,18 +76,19 @@ struct StatusBoard: Sendable {
     let fleet: Fleet
 
     static let header = [
-        "WORKER", "HEALTH", "HEARTBEAT", "ACTIVE", "QUEUE", "OLDEST ACTIVE", "DONE/FAILED", "FAIL 5m", "P95 WRITE",
+        "WORKER", "INSTANCE", "HEALTH", "HEARTBEAT", "ACTIVE", "QUEUE", "OLDEST ACTIVE", "DONE/FAILED", "FAIL 5m", "P95 WRITE",
         "BREAKER",
     ]
 
     func collect() async -> [WorkerRow] {
-        let answers = await fleet.forEachWorker { client in try await client.status(timeout: .seconds(2)) }
+        let answers = await fleet.forEachInstance { client in try await client.status(timeout: .seconds(2)) }
         return answers.map { answer in
-            let client = fleet.client(for: answer.worker)
-            var row = WorkerRow(worker: answer.worker, heartbeat: client.heartbeat(), breaker: client.breaker.state)
+            let member = answer.member
+            let client = fleet.client(for: member.worker, instance: member.instance)
+            var row = WorkerRow(worker: member.worker, instance: member.instance, heartbeat: client.heartbeat(), breaker: client.breaker.state)
             switch answer.result {
             case .success(let status): row.status = status
-            case .failure(let error): row.error = CLIError(error, worker: answer.worker).message
+            case .failure(let error): row.error = CLIError(error, worker: member.worker).message
             }
             return row
         }
@@ -94,9 +97,9 @@ struct StatusBoard: Sendable {
     static func render(_ rows: [WorkerRow], now: Date = Date()) -> String {
         var text = TextTable.render(header: header, rows: rows.map { $0.cells(now: now) })
         let notes = rows.compactMap { row -> String? in
-            if let error = row.error { return "\(row.worker): \(error)" }
+            if let error = row.error { return "\(row.worker)/\(row.instance): \(error)" }
             if let status = row.status, !status.healthMessage.isEmpty {
-                return "\(row.worker): \(status.healthMessage)"
+                return "\(row.worker)/\(row.instance): \(status.healthMessage)"
             }
             return nil
         }

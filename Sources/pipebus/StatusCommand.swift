@@ -8,9 +8,11 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract:
-            "One row per worker: health, heartbeat, active tasks, queue, oldest task, failures, latency, breaker.",
+            "One row per sidecar (a worker, or each instance of a worker scaled out): health, heartbeat, active tasks, queue, oldest task, failures, latency, breaker.",
         discussion: """
-            Columns: HEALTH (grpc.health.v1 status, or UNREACHABLE), HEARTBEAT (age of heartbeat.json \
+            Columns: INSTANCE (the sidecar instance; a worker scaled out has a row per instance, and \
+            the spool counts are the worker's, shared by its instances), HEALTH (grpc.health.v1 \
+            status, or UNREACHABLE), HEARTBEAT (age of the instance's heartbeat.json \
             and liveness: alive, suspect after 3 intervals, dead after 5), ACTIVE (active/batch size), \
             QUEUE (pending), OLDEST ACTIVE (id and age), DONE/FAILED (totals), FAIL 5m (failures in \
             the last 5 minutes), P95 WRITE (pipe write latency), BREAKER (this client's circuit \

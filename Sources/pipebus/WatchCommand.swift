@@ -48,6 +48,14 @@ struct WatchCommand: AsyncParsableCommand {
         }
         guard let worker else { return }
         try deployment.requireWorker(worker.name)
+        let fleet = deployment.fleet()
+        if fleet.instances(of: worker.name).count > 1 {
+            // Scaled out: each instance reports the moves it made; follow them all.
+            try await untilInterrupted {
+                for await (name, event) in fleet.events(workers: [worker.name]) { show(name, event) }
+            }
+            return
+        }
         let client = deployment.client(for: worker.name)
         defer { client.close() }
         // The first connection must succeed: a sidecar that is not running is an error.

@@ -14,7 +14,8 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "A demo pipe worker: leases tasks from its sidecar and sleeps through each.",
         discussion: """
             Run it under a sidecar: `pipebus sidecar --worker W --mode pipe -- pipebus worker`; the sidecar \
-            sets PIPEBUS_ROOT and PIPEBUS_WORKER. A task's JSON steers it: "duration_ms" (else a random \
+            sets PIPEBUS_ROOT, PIPEBUS_WORKER and PIPEBUS_INSTANCE, so the worker leases from the \
+            instance that started it. A task's JSON steers it: "duration_ms" (else a random \
             time between --min-ms and --max-ms), "fail": true (finished as failed), "stuck": true (never \
             finished). Reconnects when the sidecar restarts; exits 0 on SIGTERM or SIGINT.
             """
@@ -25,6 +26,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "The worker's name (default: $PIPEBUS_WORKER).")
     var worker: WorkerName?
+
+    @Option(help: "The sidecar instance to lease from (default: $PIPEBUS_INSTANCE, else any).")
+    var instance: String?
 
     @Option(help: "Tasks in flight at once (default: the worker config's batch_size, else 10).")
     var batchSize: Int?
@@ -61,6 +65,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let demo = DemoWorker(
             root: ClientOptions.resolveRoot(root),
             worker: name.name,
+            instance: instance ?? environment["PIPEBUS_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 },
             batchSize: batchSize,
             durations: minMs...maxMs,
             parentPID: parent == getppid() ? parent : nil,

@@ -25,12 +25,14 @@ final class LeaseManager: Sendable {
     }
 
     private let spool: TaskSpool
+    private let ledger: LeaseLedger
     private let batchSize: @Sendable () -> Int
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(spool: TaskSpool, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
+    init(spool: TaskSpool, ledger: LeaseLedger, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
         self.spool = spool
+        self.ledger = ledger
         self.batchSize = batchSize
         self.logger = logger
     }
@@ -60,10 +62,12 @@ final class LeaseManager: Sendable {
                 try spool.transition(task, from: .active, to: .pending)
                 logger.warning("lease ended with the task unfinished; re-queued", metadata: ["task_id": "\(task)"])
             } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
-                continue  // finished or moved by someone else meanwhile
+                // finished or moved by someone else meanwhile
             } catch {
                 logger.error("could not re-queue a task of a lost lease", metadata: ["task_id": "\(task)", "error": "\(error)"])
+                continue  // still ours: the ledger keeps it, for the next start to re-queue
             }
+            ledger.forget(task)
         }
         pump()
     }
@@ -82,6 +86,7 @@ final class LeaseManager: Sendable {
         guard found else {
             throw RPCError(code: .failedPrecondition, message: "task \(task) is not leased by any pipe worker of this sidecar")
         }
+        ledger.forget(task)
     }
 
     func holds(_ task: TaskID) -> Bool {
@@ -142,11 +147,16 @@ final class LeaseManager: Sendable {
         for candidate in candidates {
             guard let leaseID = leaseWithRoom(limit: limit) else { return }
             let claimed: TaskRecord
+            // Noted before the claim: if this instance dies after it, the note is how another
+            // instance knows to return the task.
+            ledger.record(candidate.id)
             do {
                 claimed = try spool.claim(candidate.id)
             } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
+                ledger.forget(candidate.id)
                 continue  // another consumer won it
             } catch {
+                ledger.forget(candidate.id)
                 logger.error("cannot claim a task", metadata: ["task_id": "\(candidate.id)", "error": "\(error)"])
                 continue
             }
@@ -157,7 +167,9 @@ final class LeaseManager: Sendable {
                 lease.continuation.yield(claimed)
                 return true
             }
-            if !delivered { _ = try? spool.transition(claimed.id, from: .active, to: .pending) }
+            if !delivered {
+                if (try? spool.transition(claimed.id, from: .active, to: .pending)) != nil { ledger.forget(claimed.id) }
+            }
         }
     }
 

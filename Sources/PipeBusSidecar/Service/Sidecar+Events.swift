@@ -4,31 +4,32 @@ import PipeBusCore
 
 /// How the sidecar reacts to what happens in the spool and to the worker.
 extension Sidecar {
-    /// A spool change, from the watcher: whoever moved the file (this sidecar, the worker, the
-    /// runbook's scripts), it is reported here once.
-    func handle(_ event: SpoolEvent) {
+    /// A spool change, from the watcher: whoever moved the file (this instance, another
+    /// instance of the worker, the worker, the runbook's scripts), it is reported once across
+    /// the worker's instances (see `reportOnce`); every instance keeps its own timings.
+    func handle(_ event: SpoolEvent, cookie: UInt32 = 0) {
         switch event {
         case .transition(let id, let from, let to):
-            reportTransition(id, from: from, to: to)
+            let now = Date()
+            let (processing, queueWait) = noteTransition(id, from: from, to: to, at: now)
+            reportOnce(TaskSpool.SpoolMove(id: id, from: from, to: to), cookie: cookie) { [weak self] in
+                self?.emitTransition(id, from: from, to: to, at: now, processing: processing, queueWait: queueWait)
+            }
+            // Every instance competes for what is freed, whoever reports the move.
+            if to == .pending || from == .active { leases.pump() }
         case .appeared(let id, let state):
             if state == .pending {
                 let now = Date()
                 self.state.withLock { $0.pendingSince[id] = now }
-                adopt(id)
-                // A new task is the first transition of its life: into pending/.
-                let record = try? spool.get(id, in: .pending)
-                events.append(Tasks.Event(
-                    timestampMs: Int64(now.timeIntervalSince1970 * 1000),
-                    kind: .transition,
-                    taskID: id.rawValue,
-                    fromState: .unspecified,
-                    toState: .pending,
-                    correlationID: record?.correlationID ?? "",
-                    traceID: record?.traceContext?.traceID ?? ""
-                ))
+                let emit: @Sendable () -> Void = { [weak self] in self?.emitNewTask(id, at: now) }
+                if cookie != 0 {
+                    reportOnce(TaskSpool.SpoolMove(id: id, from: nil, to: .pending), cookie: cookie, emit: emit)
+                } else if isLeader {
+                    // Written in place (no rename to name it by): the leader reports it.
+                    emit()
+                }
                 leases.pump()
             }
-            logger.info("task appeared", metadata: taskMetadata(id, state).merging(["state": "\(state)"]) { $1 })
         case .removed(let id, let state):
             self.state.withLock { runtime in
                 runtime.pendingSince[id] = nil
@@ -52,9 +53,26 @@ extension Sidecar {
         }
     }
 
-    private func reportTransition(_ id: TaskID, from: TaskState, to: TaskState) {
-        let now = Date()
-        let (processing, queueWait) = state.withLock { runtime -> (Double?, Double?) in
+    /// A new task is the first transition of its life: into pending/. It gets the sidecar's
+    /// keys if it came without them.
+    private func emitNewTask(_ id: TaskID, at now: Date) {
+        adopt(id)
+        let record = try? spool.get(id, in: .pending)
+        events.append(Tasks.Event(
+            timestampMs: Int64(now.timeIntervalSince1970 * 1000),
+            kind: .transition,
+            taskID: id.rawValue,
+            fromState: .unspecified,
+            toState: .pending,
+            correlationID: record?.correlationID ?? "",
+            traceID: record?.traceContext?.traceID ?? ""
+        ))
+        logger.info("task appeared", metadata: taskMetadata(id, .pending, record: record).merging(["state": "pending"]) { $1 })
+    }
+
+    /// Every instance times every task, whoever reports its moves.
+    private func noteTransition(_ id: TaskID, from: TaskState, to: TaskState, at now: Date) -> (processing: Double?, queueWait: Double?) {
+        state.withLock { runtime -> (Double?, Double?) in
             var processing: Double?
             var queueWait: Double?
             if to == .active {
@@ -65,11 +83,16 @@ extension Sidecar {
                 processing = now.timeIntervalSince(since)
             }
             if to == .pending { runtime.pendingSince[id] = now }
-            if to == .failed {
+            return (from == .active && (to == .completed || to == .failed) ? processing : nil, queueWait)
+        }
+    }
+
+    private func emitTransition(_ id: TaskID, from: TaskState, to: TaskState, at now: Date, processing: Double?, queueWait: Double?) {
+        if to == .failed {
+            state.withLock { runtime in
                 runtime.recentFailures.append(now)
                 runtime.recentFailures.removeAll { now.timeIntervalSince($0) > 300 }
             }
-            return (from == .active && (to == .completed || to == .failed) ? processing : nil, queueWait)
         }
         metrics.transition(from: from.rawValue, to: to.rawValue, processingSeconds: processing, queueWaitSeconds: queueWait)
         let record = try? spool.get(id, in: to)
@@ -91,7 +114,6 @@ extension Sidecar {
         if let processing { metadata["duration_seconds"] = "\(processing)" }
         if to == .failed, let error = record?.errorMessage { metadata["error"] = "\(error)" }
         logger.info("task \(from) → \(to)", metadata: metadata)
-        if to == .pending || from == .active { leases.pump() }
     }
 
     /// A task dropped into pending/ by hand (or by the runbook's replay) gets the keys the

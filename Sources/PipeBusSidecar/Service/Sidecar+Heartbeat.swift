@@ -94,7 +94,8 @@ extension Sidecar {
         )
     }
 
-    /// Replaces `heartbeat.json` atomically and puts the same heartbeat on the event stream.
+    /// Replaces this instance's `heartbeat.json` and the worker's atomically, and puts the
+    /// same heartbeat on the event stream.
     func writeHeartbeat() {
         let now = Date()
         let seq = state.withLock { runtime -> UInt64 in
@@ -105,8 +106,10 @@ extension Sidecar {
         var status = currentStatus()
         status.heartbeatSeq = seq
         status.heartbeatAtMs = Int64(now.timeIntervalSince1970 * 1000)
-        metrics.setQueueDepth(Int(status.pending))
-        metrics.setActiveTasks(Int(status.active))
+        // Worker-wide figures from the leader alone, so that summing over instances is right.
+        let leader = isLeader
+        metrics.setQueueDepth(leader ? Int(status.pending) : 0)
+        metrics.setActiveTasks(leader ? Int(status.active) : 0)
         metrics.heartbeat(at: now)
         let file: [String: Any] = [
             "timestamp": Self.iso8601(now),
@@ -123,13 +126,35 @@ extension Sidecar {
             "leases": status.leases,
             "batch_size": status.batchSize,
         ]
-        do {
-            let data = try JSONSerialization.data(withJSONObject: file, options: [.sortedKeys, .prettyPrinted])
-            try SmallFile.replace(heartbeatPath, with: Array(data))
-        } catch {
-            logger.error("cannot write the heartbeat", metadata: ["path": "\(heartbeatPath)", "error": "\(error)"])
-        }
+        writeHeartbeatFile(file, to: heartbeatPath)
+        writeWorkerHeartbeat(file)
         events.append(Tasks.Event(timestampMs: status.heartbeatAtMs, kind: .heartbeat, status: status))
+    }
+
+    /// The worker's file: any live instance keeps it fresh; its seq only increases, whichever
+    /// instance writes it, because each write takes the last one's seq under a lock.
+    private func writeWorkerHeartbeat(_ file: [String: Any]) {
+        do {
+            guard let lock = try FileLock.acquire("\(workerDirectory)/.heartbeat.lock", patience: .seconds(1)) else {
+                logger.warning("the worker's heartbeat lock stayed taken; skipped a beat", metadata: ["path": "\(workerHeartbeatPath)"])
+                return
+            }
+            defer { lock.release() }
+            var file = file
+            file["seq"] = Self.lastHeartbeatSeq(at: workerHeartbeatPath) + 1
+            writeHeartbeatFile(file, to: workerHeartbeatPath)
+        } catch {
+            logger.error("cannot lock the worker's heartbeat", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func writeHeartbeatFile(_ heartbeat: [String: Any], to path: String) {
+        do {
+            let data = try JSONSerialization.data(withJSONObject: heartbeat, options: [.sortedKeys, .prettyPrinted])
+            try SmallFile.replace(path, with: Array(data))
+        } catch {
+            logger.error("cannot write the heartbeat", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
     }
 
     /// The last heartbeat's seq, so that seq keeps increasing across restarts.

@@ -39,15 +39,17 @@ public final class Sidecar: Sendable {
         case pipe
     }
 
-    /// The host name: the same command line in two containers gives two instances.
-    public static var defaultInstance: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "local" }
-        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return name.isEmpty ? "local" : name
-    }
+    /// The host's short name: the same command line in two containers gives two instances.
+    public static var defaultInstance: String { SidecarPaths.defaultInstance }
+
+    /// How long an instance waits before reporting a move it did not make, so that the instance
+    /// that made it (which reports at once) is the one that counts it.
+    static let reportGrace: Duration = .milliseconds(500)
 
     public let configuration: Configuration
+    public let paths: SidecarPaths
+    let leaseLedger: LeaseLedger
+    let reports: ReportLedger
     let logger: Logger
     let spool: TaskSpool
     let config: WorkerConfigStore
@@ -75,29 +77,60 @@ public final class Sidecar: Sendable {
         var metricsPort: Int?
         var server: PipeServer?
         var stopping = false
+        var instanceLock: FileLock?
+        var leaderLock: FileLock?
+        /// Whether another instance of this worker was serving at the last tick.
+        var othersServing = false
+        /// Renames this instance is making or made, not yet seen by its watcher.
+        var ownMoves: [TaskSpool.SpoolMove: ContinuousClock.Instant] = [:]
+        var deferredReports: [DeferredReport] = []
+        var drainingReports = false
+        var ticks = 0
     }
 
-    /// The directory of this worker's sidecar files: heartbeat, pipes.
-    public var workerDirectory: String { "\(configuration.root)/workers/\(configuration.worker)" }
-    /// Where clients connect.
-    public var pipeDirectory: PipeDirectory { PipeDirectory(path: "\(workerDirectory)/pipes") }
-    public var heartbeatPath: String { "\(workerDirectory)/heartbeat.json" }
+    /// A move made by someone else, reported after `reportGrace` unless its maker claimed it.
+    struct DeferredReport: Sendable {
+        var due: ContinuousClock.Instant
+        var key: String
+        var emit: @Sendable () -> Void
+    }
+
+    /// The directory of this worker's sidecar files: the worker's heartbeat, the instances.
+    public var workerDirectory: String { paths.workerDirectory }
+    /// This instance's files: pipes, heartbeat, lock, leases.
+    public var instanceDirectory: String { paths.instanceDirectory(configuration.instance) }
+    /// Where clients connect to this instance.
+    public var pipeDirectory: PipeDirectory { paths.pipeDirectory(instance: configuration.instance) }
+    /// This instance's heartbeat.
+    public var heartbeatPath: String { paths.heartbeatPath(instance: configuration.instance) }
+    /// The worker's heartbeat, which every instance beats (the runbook reads this one).
+    public var workerHeartbeatPath: String { paths.heartbeatPath }
+    /// Whether this instance holds the worker's leader lock: it exports the worker-wide gauges
+    /// and reports tasks written straight into `pending/`.
+    var isLeader: Bool { state.withLock { $0.leaderLock != nil } }
 
     public init(configuration: Configuration, logger: Logger) throws {
         guard (try? TaskID(configuration.worker)) != nil, !configuration.worker.contains(".") else {
             throw RPCError(code: .invalidArgument, message: "worker name \"\(configuration.worker)\" must be letters, digits, _ or -")
         }
+        if let problem = SidecarPaths.problem(withName: configuration.instance) {
+            throw RPCError(code: .invalidArgument, message: "instance name \"\(configuration.instance)\": \(problem)")
+        }
         self.configuration = configuration
+        let paths = SidecarPaths(root: configuration.root, worker: configuration.worker)
+        self.paths = paths
+        self.leaseLedger = LeaseLedger(directory: paths.leaseDirectory(instance: configuration.instance))
+        self.reports = ReportLedger(directory: "\(paths.workerDirectory)/reported", logger: logger)
         self.logger = logger
         self.spool = try TaskSpool(root: configuration.root, worker: configuration.worker, logger: logger)
         let config = WorkerConfigStore(root: configuration.root, worker: configuration.worker, logger: logger)
         self.config = config
         self.metrics = SidecarMetrics(worker: configuration.worker, instance: configuration.instance, transport: transport)
-        self.leases = LeaseManager(spool: spool, batchSize: { config.batchSize }, logger: logger)
+        self.leases = LeaseManager(spool: spool, ledger: leaseLedger, batchSize: { config.batchSize }, logger: logger)
         if configuration.command.isEmpty {
             supervisor = nil
         } else {
-            let pipes = "\(configuration.root)/workers/\(configuration.worker)/pipes"
+            let pipes = paths.pipeDirectory(instance: configuration.instance).path
             var environment = ProcessInfo.processInfo.environment
             environment["PIPEBUS_ROOT"] = configuration.root
             environment["PIPEBUS_WORKER"] = configuration.worker
@@ -127,8 +160,17 @@ public final class Sidecar: Sendable {
     public var metricsPort: Int? { state.withLock { $0.metricsPort } }
 
     func start() throws {
-        // The pipe server's lock makes this instance the only one: take it before touching
-        // anything a previous run may have left.
+        // The instance lock makes this sidecar the only one of its instance: take it before
+        // touching anything a previous run may have left. A peer reaping this instance's
+        // leases holds it briefly, hence the patience.
+        try leaseLedger.prepare()
+        guard let instanceLock = try FileLock.acquire(paths.lockPath(instance: configuration.instance), patience: .seconds(5)) else {
+            throw RPCError(
+                code: .failedPrecondition,
+                message: "another sidecar is running as instance \(configuration.instance) of worker \(configuration.worker) (it holds \(paths.lockPath(instance: configuration.instance))); give this one another --instance"
+            )
+        }
+        state.withLock { $0.instanceLock = instanceLock }
         var router = Router()
         health.register(in: &router)
         EchoService.register(in: &router)
@@ -138,37 +180,40 @@ public final class Sidecar: Sendable {
         state.withLock { $0.server = server }
         _ = try spool.recover()
         // Temp files beside the heartbeat and the config are a dead writer's leftovers.
-        for path in [heartbeatPath, config.path] {
+        for path in [heartbeatPath, workerHeartbeatPath, config.path] {
             for name in SmallFile.removeLeftoverTemporaries(of: path) {
                 logger.info("removed a leftover temp file", metadata: ["path": "\((path as NSString).deletingLastPathComponent)/\(name)"])
             }
         }
-        if configuration.mode == .pipe { requeueOrphanedLeases() }
+        try reports.prepare()
+        // Leases this instance held when it last stopped died with it; it holds its lock now.
+        let requeued = leaseLedger.reap(into: spool, logger: logger, owner: configuration.instance)
+        if requeued > 0 { logger.warning("re-queued tasks leased before a restart", metadata: ["count": "\(requeued)"]) }
         state.withLock { $0.heartbeatSeq = Self.lastHeartbeatSeq(at: heartbeatPath) }
         config.reload()
         seedTimestamps()
-        let watcher = try SpoolWatcher(layout: spool.layout, logger: logger) { [weak self] event in self?.handle(event) }
+        takeLeadershipIfFree()
+        state.withLock { $0.othersServing = otherInstancesServing() }
+        spool.observeMoves { [weak self] move in self?.noteOwnMove(move) }
+        let watcher = try SpoolWatcher(layout: spool.layout, logger: logger) { [weak self] event, cookie in
+            self?.handle(event, cookie: cookie)
+        }
         state.withLock { $0.watcher = watcher }
         try supervisor?.start()
         metrics.workerUp(supervisor.map { $0.isAlive } ?? true)
         tick()
     }
 
-    /// With pipe workers, a task in active/ at start was leased by this sidecar's previous run
-    /// (it holds the lock now), whose leases died with it: back to pending/, at least once.
-    private func requeueOrphanedLeases() {
-        let orphans = (try? spool.list(.active)) ?? []
-        for record in orphans {
-            do {
-                try spool.transition(record.id, from: .active, to: .pending)
-                logger.warning("re-queued a task leased before a restart", metadata: ["task_id": "\(record.id)", "attempts": "\(record.attempts)"])
-            } catch {
-                logger.error("could not re-queue a task leased before a restart", metadata: ["task_id": "\(record.id)", "error": "\(error)"])
-            }
-        }
-    }
-
     func tick() {
+        let ticks = state.withLock { state -> Int in
+            state.ticks += 1
+            return state.ticks
+        }
+        takeLeadershipIfFree()
+        let othersServing = otherInstancesServing()
+        state.withLock { $0.othersServing = othersServing }
+        reapDeadInstances()
+        if ticks % 30 == 1 { reports.prune(olderThan: .seconds(600)) }
         config.reload()
         leases.pump()
         let sample = sampler.sample(treeRootedAt: supervisor.map { $0.pid })
@@ -193,8 +238,17 @@ public final class Sidecar: Sendable {
         writeHeartbeat()
         let (watcher, metricsServer) = state.withLock { ($0.watcher, $0.metricsServer) }
         watcher?.stop()
+        flushDeferredReports()
         await metricsServer?.shutdown()
         events.finishAll()
+        let locks = state.withLock { state in
+            defer {
+                state.leaderLock = nil
+                state.instanceLock = nil
+            }
+            return [state.leaderLock, state.instanceLock]
+        }
+        for lock in locks { lock?.release() }
         logger.info("stopped")
     }
 

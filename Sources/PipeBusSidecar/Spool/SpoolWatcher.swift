@@ -28,7 +28,15 @@ public final class SpoolWatcher: Sendable {
 
     /// Starts watching the spool at `layout`; `handler` is called on the watcher's thread, one
     /// event at a time, in the order the kernel reported them. Call `stop()` to end it.
-    public init(layout: SpoolLayout, logger: Logger, handler: @escaping @Sendable (SpoolEvent) -> Void) throws {
+    public convenience init(layout: SpoolLayout, logger: Logger, handler: @escaping @Sendable (SpoolEvent) -> Void) throws {
+        try self.init(layout: layout, logger: logger) { event, _ in handler(event) }
+    }
+
+    /// Like `init(layout:logger:handler:)`, and with each event the kernel's cookie of the
+    /// rename that caused it (0 when no rename did: a write, a removal). Every inotify watcher
+    /// on the host sees the same cookie for one rename, so sidecar instances sharing a spool
+    /// can agree on which of them reports it.
+    public init(layout: SpoolLayout, logger: Logger, handlerWithCookie handler: @escaping @Sendable (SpoolEvent, UInt32) -> Void) throws {
         var logger = logger
         logger[metadataKey: "worker"] = "\(layout.worker)"
         self.logger = logger

@@ -65,6 +65,7 @@ extension TaskSpool {
             if let state = try locate(id) {
                 throw RPCError(code: .alreadyExists, message: "task \(id) already exists (in \(state)/)")
             }
+            willMove(id, from: nil, to: .pending)
             do {
                 try DurableFile.write(
                     bytes,

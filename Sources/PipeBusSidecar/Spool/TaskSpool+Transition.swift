@@ -51,7 +51,7 @@ extension TaskSpool {
                 do {
                     try rewrite(id, in: to, lostRaceTarget: to, update)
                 } catch {
-                    undoMove(id, from: destination, to: source, after: error)
+                    undoMove(id, from: destination, to: source, states: (to, from), after: error)
                     throw error
                 }
             } else if update == nil {
@@ -122,6 +122,7 @@ extension TaskSpool {
         to destination: SpoolPath,
         states: (TaskState, TaskState)
     ) throws {
+        willMove(id, from: states.0, to: states.1)
         do {
             try SpoolSys.renameNoReplace(source, destination)
         } catch let error as SpoolIOError where error.errno == ENOENT {
@@ -165,7 +166,14 @@ extension TaskSpool {
 
     /// Puts a claimed task back where it was after its rewrite failed, so it is not stuck in
     /// `active/` with no one working on it.
-    private func undoMove(_ id: TaskID, from destination: SpoolPath, to source: SpoolPath, after error: any Error) {
+    private func undoMove(
+        _ id: TaskID,
+        from destination: SpoolPath,
+        to source: SpoolPath,
+        states: (TaskState, TaskState),
+        after error: any Error
+    ) {
+        willMove(id, from: states.0, to: states.1)
         do {
             try SpoolSys.renameNoReplace(destination, source)
         } catch let moveError as SpoolIOError where moveError.errno == ENOENT {

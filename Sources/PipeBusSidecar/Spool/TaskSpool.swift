@@ -1,5 +1,6 @@
 public import Logging
 import PipeBusCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,25 @@ public final class TaskSpool: Sendable {
     public let layout: SpoolLayout
     public let configuration: Configuration
     let logger: Logger
+    private let moveObserver = Mutex<(@Sendable (SpoolMove) -> Void)?>(nil)
+
+    /// A rename this spool object is about to make: into `to` from `from` (nil for a new task).
+    public struct SpoolMove: Hashable, Sendable {
+        public var id: TaskID
+        public var from: TaskState?
+        public var to: TaskState
+    }
+
+    /// Calls `observer` just before each rename this object makes (a transition, an undo, a
+    /// new task), whether or not the rename then succeeds. Lets a sidecar tell its own moves
+    /// from those of others sharing the spool when the watcher reports them.
+    public func observeMoves(_ observer: @escaping @Sendable (SpoolMove) -> Void) {
+        moveObserver.withLock { $0 = observer }
+    }
+
+    func willMove(_ id: TaskID, from: TaskState?, to: TaskState) {
+        moveObserver.withLock { $0 }?(SpoolMove(id: id, from: from, to: to))
+    }
 
     /// Opens the spool of `worker` under `root`, creating its folders (0755) if missing.
     /// Throws if a folder cannot be created or is not a real directory (a symlink is refused).

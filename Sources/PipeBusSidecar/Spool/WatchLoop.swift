@@ -13,7 +13,7 @@ struct WatchLoop: Sendable {
     let layout: SpoolLayout
     let known: [TaskState: Set<String>]
     let logger: Logger
-    let handler: @Sendable (SpoolEvent) -> Void
+    let handler: @Sendable (SpoolEvent, UInt32) -> Void
 
     /// Milliseconds an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as a removal:
     /// the kernel queues the two back to back, but a read can fall between them.
@@ -53,7 +53,7 @@ struct WatchLoop: Sendable {
             }
             let records = buffer.withUnsafeBytes { InotifyRecord.parse(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             for record in records {
-                deliver(handle(record, translator: &translator))
+                deliver(handle(record, translator: &translator), cookie: record.has(IN_MOVED_TO) ? record.cookie : 0)
             }
         }
     }
@@ -79,10 +79,10 @@ struct WatchLoop: Sendable {
         return translator.translate(record, in: state)
     }
 
-    private func deliver(_ events: [SpoolEvent]) {
+    private func deliver(_ events: [SpoolEvent], cookie: UInt32 = 0) {
         for event in events {
             logger.trace("spool event", metadata: ["event": "\(event)"])
-            handler(event)
+            handler(event, cookie)
         }
     }
 

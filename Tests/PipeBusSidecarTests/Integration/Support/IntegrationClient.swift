@@ -15,15 +15,16 @@ extension Integration {
             self.callTimeout = callTimeout
         }
 
-        /// Connects once; UNAVAILABLE when no sidecar is listening.
-        static func connect(_ root: Root) throws -> Client {
-            Client(connection: try PipeConnector.connect(to: PipeDirectory(path: "\(root.workerDirectory)/pipes")))
+        /// Connects once to one instance (`it`, what `SidecarProcess` starts, by default);
+        /// UNAVAILABLE when no sidecar is listening.
+        static func connect(_ root: Root, instance: String = "it") throws -> Client {
+            Client(connection: try PipeConnector.connect(to: PipeDirectory(path: "\(root.workerDirectory)/instances/\(instance)/pipes")))
         }
 
         /// Connects, retrying until the sidecar listens (at most `timeout`).
-        static func connect(_ root: Root, timeout: Duration) async throws -> Client {
+        static func connect(_ root: Root, instance: String = "it", timeout: Duration) async throws -> Client {
             try await Integration.value("a connection to the sidecar of \(root.worker)", timeout: timeout, every: .milliseconds(10)) {
-                try connect(root)
+                try connect(root, instance: instance)
             }
         }
 
