@@ -127,9 +127,10 @@ struct DemoWorker: Sendable {
             let message = object["error"] as? String ?? "the task asked to fail (fail: true)"
             request = Tasks.FinishRequest(id: task.id, failed: true, error: message)
         } else {
-            let result: [String: Any] = [
+            var result: [String: Any] = [
                 "worker": worker, "duration_ms": milliseconds, "output": "processed \(task.id)",
             ]
+            if let instance { result["instance"] = instance }
             let json = (try? JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])) ?? Data("{}".utf8)
             request = Tasks.FinishRequest(id: task.id, resultJSON: Array(json))
         }

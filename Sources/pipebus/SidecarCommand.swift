@@ -5,6 +5,7 @@ import Logging
 import PipeBusCore
 import PipeBusPipes
 import PipeBusSidecar
+import Synchronization
 
 /// `pipebus sidecar`: what runs beside each worker.
 struct SidecarCommand: AsyncParsableCommand {
@@ -65,6 +66,18 @@ struct SidecarCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap(factory)
         let logger = Logger(label: "pipebus.sidecar")
 
+        // Signals are watched from the start: a SIGTERM that comes while the sidecar is still
+        // starting (or right after it first answers) stops it cleanly, it does not kill it.
+        let stop = Mutex<(requested: Bool, task: Task<Void, any Error>?)>((false, nil))
+        let signals = SignalWatch(signals: [SIGTERM, SIGINT]) { signal in
+            logger.info("received signal \(signal); shutting down")
+            stop.withLock { state in
+                state.requested = true
+                return state.task
+            }?.cancel()
+        }
+        defer { signals.cancel() }
+
         let sidecar: Sidecar
         do {
             sidecar = try Sidecar(configuration: configuration, logger: logger)
@@ -74,11 +87,12 @@ struct SidecarCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let running = Task { try await sidecar.run() }
-        let signals = SignalWatch(signals: [SIGTERM, SIGINT]) { signal in
-            logger.info("received signal \(signal); shutting down")
+        if stop.withLock({ state in
+            state.task = running
+            return state.requested
+        }) {
             running.cancel()
         }
-        defer { signals.cancel() }
         do {
             try await running.value
         } catch {

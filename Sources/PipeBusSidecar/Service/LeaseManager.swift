@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import PipeBusCore
 import Synchronization
@@ -29,6 +30,9 @@ final class LeaseManager: Sendable {
     private let batchSize: @Sendable () -> Int
     private let logger: Logger
     private let state = Mutex(State())
+    /// Where claiming happens: a claim fsyncs, and the callers of `pump()` (the spool
+    /// watcher's thread above all, which must keep up with inotify) must not wait for it.
+    private let pumpQueue = DispatchQueue(label: "pipebus.lease-pump")
 
     init(spool: TaskSpool, ledger: LeaseLedger, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
         self.spool = spool
@@ -102,8 +106,9 @@ final class LeaseManager: Sendable {
         for id in ids { close(id) }
     }
 
-    /// Claims pending tasks for leases with free slots. Safe to call from any thread, as often
-    /// as wanted: concurrent calls fold into one more pass.
+    /// Claims pending tasks for leases with free slots, on a queue of its own; returns at once.
+    /// Safe to call from any thread, as often as wanted: calls made while a pass runs fold
+    /// into one more pass.
     func pump() {
         let mayRun = state.withLock { state -> Bool in
             if state.stopped { return false }
@@ -115,6 +120,10 @@ final class LeaseManager: Sendable {
             return true
         }
         guard mayRun else { return }
+        pumpQueue.async { self.pumpUntilQuiet() }
+    }
+
+    private func pumpUntilQuiet() {
         while true {
             pumpOnce()
             let again = state.withLock { state -> Bool in

@@ -49,6 +49,8 @@ extension Sidecar {
             }
         case .rescanNeeded:
             logger.warning("spool events were lost (inotify queue overflow); counts are re-read at the next heartbeat")
+            // Timings of tasks whose moves were lost start again from their files' mtimes.
+            seedTimestamps(keepingKnown: true)
             leases.pump()
         }
     }
@@ -181,12 +183,16 @@ extension Sidecar {
 
     /// Queue-wait and processing times for tasks already in the spool at start: from their
     /// files' mtimes (a claim rewrites the file, so an active task's mtime is its claim time).
-    func seedTimestamps() {
+    func seedTimestamps(keepingKnown: Bool = false) {
         let pending = (try? spool.list(.pending)) ?? []
         let active = (try? spool.list(.active)) ?? []
         state.withLock { runtime in
-            for record in pending { runtime.pendingSince[record.id] = record.modified }
-            for record in active { runtime.activeSince[record.id] = record.modified }
+            for record in pending where !keepingKnown || runtime.pendingSince[record.id] == nil {
+                runtime.pendingSince[record.id] = record.modified
+            }
+            for record in active where !keepingKnown || runtime.activeSince[record.id] == nil {
+                runtime.activeSince[record.id] = record.modified
+            }
         }
     }
 }

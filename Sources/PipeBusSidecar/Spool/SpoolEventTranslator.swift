@@ -18,9 +18,17 @@ struct SpoolEventTranslator {
     private var known: [TaskState: Set<String>]
     /// IN_MOVED_FROM records waiting for their IN_MOVED_TO, in arrival order.
     private var departures: [(cookie: UInt32, state: TaskState, name: String)] = []
-    /// The last rename of a hidden temp file onto a task name: a RENAME_EXCHANGE reports it
-    /// first, then the task name moving to the temp name, which must not read as a removal.
-    private var lastSwapIn: (state: TaskState, temporary: String, name: String)?
+    /// Renames of a hidden temp file onto a task name whose second half is still to come: a
+    /// RENAME_EXCHANGE reports the temp name moving onto the task name first, then the task
+    /// name moving to the temp name, which must not read as a removal. Keyed by folder and temp
+    /// name, because several writers (sidecar instances, connections) exchange files in one
+    /// folder at once and their halves interleave.
+    private var swapsIn: [SwapKey: String] = [:]
+
+    private struct SwapKey: Hashable {
+        var state: TaskState
+        var temporary: String
+    }
     private let probe: (TaskState, String) -> Probe
 
     init(known: [TaskState: Set<String>], probe: @escaping (TaskState, String) -> Probe) {
@@ -36,7 +44,7 @@ struct SpoolEventTranslator {
     mutating func reset(known: [TaskState: Set<String>]) {
         self.known = known
         departures.removeAll()
-        lastSwapIn = nil
+        swapsIn.removeAll()
     }
 
     /// The events for one record from the folder of `state`.
@@ -114,7 +122,10 @@ struct SpoolEventTranslator {
             return [.transition(id, from: source.state, to: state)]
         }
         if let source, source.state == state, source.name.hasPrefix(".") {
-            lastSwapIn = (state, source.name, name)
+            // An exchange's second half follows within microseconds; a plain rename of a temp
+            // file has none, so its entry is dropped when too many pile up.
+            if swapsIn.count >= 256 { swapsIn.removeAll() }
+            swapsIn[SwapKey(state: state, temporary: source.name)] = name
         }
         return [known[state, default: []].insert(name).inserted ? .appeared(id, state) : .updated(id, state)]
     }
@@ -127,11 +138,12 @@ struct SpoolEventTranslator {
     ) -> [SpoolEvent] {
         guard !name.hasPrefix("."), let id = TaskID(fileName: name) else { return [] }
         // The second half of a RENAME_EXCHANGE: the task name is still there, rewritten.
-        if let destination, let swap = lastSwapIn, swap.state == state, destination.state == state,
-            swap.name == name, swap.temporary == destination.name
-        {
-            lastSwapIn = nil
-            return []
+        if let destination, destination.state == state {
+            let key = SwapKey(state: state, temporary: destination.name)
+            if swapsIn[key] == name {
+                swapsIn[key] = nil
+                return []
+            }
         }
         known[state, default: []].remove(name)
         return [.removed(id, state)]

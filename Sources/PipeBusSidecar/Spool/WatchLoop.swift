@@ -15,9 +15,12 @@ struct WatchLoop: Sendable {
     let logger: Logger
     let handler: @Sendable (SpoolEvent, UInt32) -> Void
 
-    /// Milliseconds an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as a removal:
-    /// the kernel queues the two back to back, but a read can fall between them.
-    static let pairingGrace: Int32 = 20
+    /// Milliseconds an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as a removal.
+    /// The kernel queues the two one after the other, not at once: a read can fall between
+    /// them, and under load the renaming thread can be preempted between them for many
+    /// milliseconds (seen with 20 ms: a transition split into a removal and an appearance).
+    /// Only a file moved out of the spool waits this long to be reported gone.
+    static let pairingGrace: Int32 = 500
 
     /// Enough for many records at once (each is 16 bytes plus a name of at most 256).
     static let bufferSize = 64 * 1024

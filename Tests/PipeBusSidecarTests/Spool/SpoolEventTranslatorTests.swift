@@ -68,6 +68,28 @@ struct SpoolEventTranslatorTests {
         #expect(events == [.updated(try TaskID("x"), .active)])
     }
 
+    @Test("two writers' exchanges in one folder, their halves interleaved, are two .updated and no removal")
+    func interleavedExchanges() throws {
+        // Seen with three sidecar instances completing tasks at once: the second half of one
+        // exchange arrived after the first half of another, and read as x being removed.
+        var t = translator(known: [.active: ["x.json", "y.json"]])
+        let (tempX, tempY) = (".x.json.tmp-5-c", ".y.json.tmp-6-d")
+        var events: [SpoolEvent] = []
+        events += t.translate(record(IN_MOVED_FROM, tempX, cookie: 3), in: .active)
+        events += t.translate(record(IN_MOVED_TO, "x.json", cookie: 3), in: .active)
+        events += t.translate(record(IN_MOVED_FROM, tempY, cookie: 5), in: .active)
+        events += t.translate(record(IN_MOVED_TO, "y.json", cookie: 5), in: .active)
+        events += t.translate(record(IN_MOVED_FROM, "x.json", cookie: 4), in: .active)
+        events += t.translate(record(IN_MOVED_TO, tempX, cookie: 4), in: .active)
+        events += t.translate(record(IN_MOVED_FROM, "y.json", cookie: 6), in: .active)
+        events += t.translate(record(IN_MOVED_TO, tempY, cookie: 6), in: .active)
+        events += t.flushDepartures()
+        #expect(events == [.updated(try TaskID("x"), .active), .updated(try TaskID("y"), .active)])
+        // Both are still known in active/: their next move is a transition.
+        _ = t.translate(record(IN_MOVED_FROM, "x.json", cookie: 8), in: .active)
+        #expect(t.translate(record(IN_MOVED_TO, "x.json", cookie: 8), in: .completed) == [.transition(try TaskID("x"), from: .active, to: .completed)])
+    }
+
     @Test("a task renamed to a hidden name without an exchange is removed")
     func hiddenAway() throws {
         var t = translator(known: [.pending: ["x.json"]])

@@ -20,7 +20,9 @@ extension Integration {
             return Root(path: path, worker: worker)
         }
 
+        /// Deletes the root, unless PIPEBUS_KEEP_TEST_ROOTS is set (to look at a failure).
         func remove() {
+            if ProcessInfo.processInfo.environment["PIPEBUS_KEEP_TEST_ROOTS"] != nil { return }
             try? FileManager.default.removeItem(atPath: path)
         }
 
@@ -64,10 +66,12 @@ extension Integration {
             try Integration.jsonObject(atPath: taskPath(id, state))
         }
 
-        /// The heartbeat file, if there is one.
-        func heartbeat() -> [String: Any]? {
-            try? Integration.jsonObject(atPath: heartbeatPath)
+        /// The worker's heartbeat file, or one instance's, if there is one.
+        func heartbeat(instance: String? = nil) -> [String: Any]? {
+            try? Integration.jsonObject(atPath: instance.map { instanceHeartbeatPath($0) } ?? heartbeatPath)
         }
+
+        func instanceHeartbeatPath(_ instance: String) -> String { "\(workerDirectory)/instances/\(instance)/heartbeat.json" }
 
         /// Writes `text` to `path` plainly (as a person or a script would), creating folders.
         func write(_ text: String, to path: String) throws {

@@ -11,6 +11,7 @@ extension Integration {
     /// across restarts.
     final class SidecarProcess: Sendable {
         let root: Root
+        let instance: String
         let arguments: [String]
         let logPath: String
         private let current: Mutex<Spawned>
@@ -22,9 +23,11 @@ extension Integration {
             mode: String = "spool",
             metrics: Bool = false,
             extraArguments: [String] = [],
-            command: [String] = []
+            command: [String] = [],
+            instance: String = "it"
         ) async throws {
             self.root = root
+            self.instance = instance
             var arguments = [
                 Integration.executable, "sidecar",
                 "--worker", root.worker,
@@ -32,12 +35,12 @@ extension Integration {
                 "--heartbeat-interval", "\(heartbeatInterval)",
                 "--mode", mode,
                 "--metrics-address", metrics ? "127.0.0.1:0" : "none",
-                "--instance", "it",
+                "--instance", instance,
             ]
             arguments += extraArguments
             if !command.isEmpty { arguments += ["--"] + command }
             self.arguments = arguments
-            self.logPath = "\(root.path)/sidecar.log"
+            self.logPath = instance == "it" ? "\(root.path)/sidecar.log" : "\(root.path)/sidecar-\(instance).log"
             guard FileManager.default.isExecutableFile(atPath: Integration.executable) else {
                 throw Failure("no pipebus executable at \(Integration.executable); build it (swift build) first")
             }
@@ -60,7 +63,7 @@ extension Integration {
         func waitUntilAnswering(timeout: Duration = .seconds(30)) async throws {
             try await Integration.eventually("sidecar \(root.worker) to answer a health check; log:\n\(logTail())", timeout: timeout) {
                 if let exit = process.poll() { throw Failure("the sidecar exited (\(exit))") }
-                guard let client = try? Client.connect(root) else { return false }
+                guard let client = try? Client.connect(root, instance: instance) else { return false }
                 defer { client.close() }
                 return (try? await client.health(timeout: .seconds(2))) != nil
             }
@@ -99,7 +102,7 @@ extension Integration {
 
         /// Sends SIGKILL to the sidecar and to the worker it supervised (its own process group).
         func killEverything() async {
-            let workerPID = (root.heartbeat()?["worker_pid"] as? Int) ?? 0
+            let workerPID = (root.heartbeat(instance: instance)?["worker_pid"] as? Int) ?? 0
             await process.killAndReap()
             if workerPID > 0 {
                 _ = kill(-pid_t(workerPID), SIGKILL)
