@@ -39,6 +39,41 @@ struct ResultTable {
         return lines.joined(separator: "\n")
     }
 
+    /// The `grpc` scenario's ratios in brief, one line per size and placement, or nil when it
+    /// did not measure: "same-vCPU  64 B  pipebus 12.5 µs  gRPC 365 µs  29.2× lower p50".
+    static func gRPCComparison(_ results: [BenchResult]) -> String? {
+        let rows = results.filter { $0.gRPCOverPipeBus != nil }
+        guard !rows.isEmpty else { return nil }
+        var table: [[String]] = []
+        for row in rows {
+            guard let ratio = row.gRPCOverPipeBus, let theirs = row.latency?.p50 else { continue }
+            let ours = results.first {
+                $0.scenario == row.scenario && $0.label == "pipebus echo" && $0.placement == row.placement
+                    && $0.payloadSize == row.payloadSize
+            }
+            table.append([
+                row.placement.rawValue,
+                ReportFormat.bytes(row.payloadSize),
+                "pipebus " + (ours?.latency.map { ReportFormat.nanoseconds($0.p50) } ?? "?"),
+                "gRPC " + ReportFormat.nanoseconds(theirs),
+                ReportFormat.ratio(ratio) + " lower",
+            ])
+        }
+        var widths = [Int](repeating: 0, count: 5)
+        for cells in table {
+            for (column, cell) in cells.enumerated() { widths[column] = max(widths[column], cell.count) }
+        }
+        var lines = ["pipebus vs gRPC (Python grpcio, Unix socket), p50 (issue target: ≥ 20× lower at 64 B):"]
+        for cells in table {
+            let padded = cells.enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return column == 0 ? cell + padding : padding + cell
+            }
+            lines.append("  " + padded.joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
     private static func cells(_ result: BenchResult) -> [String] {
         let latency = result.latency
         let nanoseconds = { (value: Double?) in value.map { ReportFormat.nanoseconds($0) } ?? "–" }
