@@ -90,7 +90,8 @@ struct CBaselineMeasurement: Sendable {
             ratioToBaseline: 1,
             ratioBasis: "the baseline itself",
             note: "pipe \(ReportFormat.bytes(report.pipeCapacity))"
-                + (report.spinYields.map { $0 ? "; spin yields" : "; spin pauses (no yield: peer on another vCPU)" } ?? ""),
+                + (report.spinYields.map { $0 ? "; spin yields" : "; spin pauses (no yield: peer on another vCPU)" }
+                    ?? ""),
             histogram: histogram
         )
     }

@@ -38,7 +38,8 @@ struct GRPCPeer: Sendable {
                     + "run pipebus-bench from the repository"
             )
         }
-        let venv = getenv(venvVariable).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        let venv =
+            getenv(venvVariable).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
             ?? root + "/.build/bench-venv"
         let python = venv + "/bin/python"
         guard access(python, X_OK) == 0 else {
@@ -51,7 +52,8 @@ struct GRPCPeer: Sendable {
         } catch {
             throw Unavailable(description: "\(venv) cannot import grpc (\(error)): run \(installCommand)")
         }
-        let version = String(decoding: check.standardOutput, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        let version =
+            String(decoding: check.standardOutput, as: UTF8.self).split(whereSeparator: \.isWhitespace)
             .first.map(String.init) ?? "?"
         return GRPCPeer(python: python, script: script, grpcVersion: version, progress: progress)
     }
@@ -68,7 +70,9 @@ struct GRPCPeer: Sendable {
         }
         let server = try ChildProcess(
             executable: python,
-            arguments: [script, "server", "--socket", socket, "--cpu", String(placement.serverCPU), "--server", "sync"],
+            arguments: [
+                script, "server", "--socket", socket, "--cpu", String(placement.serverCPU), "--server", "sync",
+            ],
             standardInput: .pipe
         )
         let output: ChildProcess.Output

@@ -66,7 +66,12 @@ struct RTTScenario: Scenario {
                 workload: RoundTripWorkload(method: .echo, payloadSize: size, warmup: warmup, count: context.roundTrips)
             )
         }
-        let echoAsync = RoundTripWorkload(method: .echoAsync, payloadSize: 64, warmup: warmup, count: context.roundTrips)
+        let echoAsync = RoundTripWorkload(
+            method: .echoAsync,
+            payloadSize: 64,
+            warmup: warmup,
+            count: context.roundTrips
+        )
         return echo + [(label: "echoAsync", workload: echoAsync)]
     }
 
