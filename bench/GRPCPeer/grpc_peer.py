@@ -120,7 +120,9 @@ def main():
     parser.add_argument("role", choices=["server", "client", "check"])
     parser.add_argument("--socket", help="the Unix domain socket's path")
     parser.add_argument("--cpu", type=int, default=-1, help="pin to this CPU (before grpc starts any thread)")
-    parser.add_argument("--server", choices=["sync", "aio"], default="sync", help="server API (default sync, the faster here)")
+    parser.add_argument(
+        "--server", choices=["sync", "aio"], default="sync", help="server API (default sync, the faster here)"
+    )
     parser.add_argument("--sizes", type=lambda text: [int(size) for size in text.split(",")], default=[64])
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=500)
