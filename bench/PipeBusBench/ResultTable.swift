@@ -20,18 +20,11 @@ struct ResultTable {
 
     func render() -> String {
         let rows = [Self.header] + results.map(Self.cells)
-        var widths = [Int](repeating: 0, count: Self.header.count)
-        for row in rows {
-            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
-        }
+        let widths = Self.columnWidths(rows)
         var lines: [String] = []
         for (index, row) in rows.enumerated() {
             if index > 1 && row[0] != rows[index - 1][0] { lines.append("") }
-            let cells = row.enumerated().map { column, cell in
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
-                return Self.textColumns.contains(column) ? cell + padding : padding + cell
-            }
-            lines.append(cells.joined(separator: "  ").trimmingTrailingSpaces())
+            lines.append(Self.aligned(row, widths: widths, textColumns: Self.textColumns))
             if index == 0 {
                 lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
             }
@@ -59,19 +52,27 @@ struct ResultTable {
                 ReportFormat.ratio(ratio) + " lower",
             ])
         }
-        var widths = [Int](repeating: 0, count: 5)
-        for cells in table {
-            for (column, cell) in cells.enumerated() { widths[column] = max(widths[column], cell.count) }
+        let widths = columnWidths(table)
+        let title = "pipebus vs gRPC (Python grpcio, Unix socket), p50 (issue target: ≥ 20× lower at 64 B):"
+        return ([title] + table.map { "  " + aligned($0, widths: widths, textColumns: [0]) }).joined(separator: "\n")
+    }
+
+    /// The widest cell of each column.
+    private static func columnWidths(_ rows: [[String]]) -> [Int] {
+        var widths = [Int](repeating: 0, count: rows.map(\.count).max() ?? 0)
+        for row in rows {
+            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
         }
-        var lines = ["pipebus vs gRPC (Python grpcio, Unix socket), p50 (issue target: ≥ 20× lower at 64 B):"]
-        for cells in table {
-            let padded = cells.enumerated().map { column, cell in
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
-                return column == 0 ? cell + padding : padding + cell
-            }
-            lines.append("  " + padded.joined(separator: "  "))
+        return widths
+    }
+
+    /// One line of cells padded to `widths`: text columns left-aligned, numbers right-aligned.
+    private static func aligned(_ row: [String], widths: [Int], textColumns: Set<Int>) -> String {
+        let cells = row.enumerated().map { column, cell in
+            let padding = String(repeating: " ", count: widths[column] - cell.count)
+            return textColumns.contains(column) ? cell + padding : padding + cell
         }
-        return lines.joined(separator: "\n")
+        return cells.joined(separator: "  ").trimmingTrailingSpaces()
     }
 
     private static func cells(_ result: BenchResult) -> [String] {
