@@ -18,6 +18,9 @@ struct BenchResult: Codable, Sendable {
     var ratioToBaseline: Double?
     /// What `ratioToBaseline` divides, e.g. "p50 / C ping-pong p50".
     var ratioBasis: String?
+    /// gRPC rows: the gRPC peer's p50 / pipebus's echo p50 at the same size and placement, i.e.
+    /// how many times lower pipebus's median is (the target is ≥ 20 at 64 B).
+    var gRPCOverPipeBus: Double?
     var note: String?
     /// Every measured latency, for the CDF charts; not written to the JSON report.
     var histogram: Histogram<UInt64>?
@@ -25,6 +28,7 @@ struct BenchResult: Codable, Sendable {
     private enum CodingKeys: String, CodingKey {
         case scenario, label, placement, payloadSize, count, messagesPerSecond, megabytesPerSecond
         case ratioToBaseline, ratioBasis, note
+        case gRPCOverPipeBus = "grpcP50OverPipeBusP50"
         case latency = "latencyNanoseconds"
     }
 

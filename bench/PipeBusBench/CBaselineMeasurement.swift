@@ -33,6 +33,8 @@ struct CBaselineMeasurement: Sendable {
         var writes: Int?
         var writtenBytes: UInt64?
         var writeSamples: [UInt64]?
+        /// With `--spin-us`: whether the spin yields (both sides on one vCPU) or pauses.
+        var spinYields: Bool?
 
         private enum CodingKeys: String, CodingKey {
             case mode, size, count, warmup, writes
@@ -44,6 +46,7 @@ struct CBaselineMeasurement: Sendable {
             case samples = "samples_ns"
             case writtenBytes = "written_bytes"
             case writeSamples = "write_samples_ns"
+            case spinYields = "spin_yields"
         }
     }
 
@@ -86,7 +89,9 @@ struct CBaselineMeasurement: Sendable {
             megabytesPerSecond: report.megabytesPerSecond,
             ratioToBaseline: 1,
             ratioBasis: "the baseline itself",
-            note: "pipe \(ReportFormat.bytes(report.pipeCapacity))",
+            note: "pipe \(ReportFormat.bytes(report.pipeCapacity))"
+                + (report.spinYields.map { $0 ? "; spin yields" : "; spin pauses (no yield: peer on another vCPU)" }
+                    ?? ""),
             histogram: histogram
         )
     }

@@ -36,17 +36,24 @@ struct ChartExporter {
     }
 
     private static func chart(scenario: String, results: [BenchResult]) -> LatencyCDFChart {
-        let sizes = Array(Set(results.map(\.payloadSize))).sorted()
+        // One colour per case and size (the same in both placements, dashed for two vCPUs), so
+        // that "echo 64 B" and "gRPC unary 64 B" in one chart do not look alike.
+        var keys: [String] = []
+        for result in results where !keys.contains(colorKey(result)) { keys.append(colorKey(result)) }
         let series = results.compactMap { result -> LatencyCDFChart.Series? in
             guard let histogram = result.histogram else { return nil }
             return LatencyCDFChart.Series(
                 label: "\(result.label) \(ReportFormat.bytes(result.payloadSize)) \(result.placement.rawValue)",
                 histogram: histogram,
-                colorIndex: sizes.firstIndex(of: result.payloadSize) ?? 0,
+                colorIndex: keys.firstIndex(of: colorKey(result)) ?? 0,
                 isDashed: result.placement == .twoVCPU
             )
         }
         return LatencyCDFChart(title: "\(scenario): latency CDF", series: series)
+    }
+
+    private static func colorKey(_ result: BenchResult) -> String {
+        "\(result.label) \(result.payloadSize)"
     }
 
     /// Results by scenario, scenarios in the order they ran.

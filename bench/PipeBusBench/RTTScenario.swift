@@ -14,37 +14,10 @@ struct RTTScenario: Scenario {
             for size in Self.sizes {
                 baselines[size] = try context.baseline(.pingPong, size: size, placement: placement)
             }
-            let cases: [(label: String, workload: RoundTripWorkload)] =
-                Self.sizes.map { size in
-                    (
-                        "echo",
-                        RoundTripWorkload(
-                            method: .echo,
-                            payloadSize: size,
-                            warmup: warmup(context),
-                            count: context.roundTrips
-                        )
-                    )
-                } + [
-                    (
-                        "echoAsync",
-                        RoundTripWorkload(
-                            method: .echoAsync,
-                            payloadSize: 64,
-                            warmup: warmup(context),
-                            count: context.roundTrips
-                        )
-                    )
-                ]
             context.progress.begin("[rtt] \(placement.rawValue): echo 64 B, 1 KiB, 64 KiB; echoAsync 64 B")
-            let (measurements, _) = try ServerPeer.measure(
-                cases.map { .roundTrips($0.workload) },
-                context: context,
-                placement: placement,
-                settings: context.tuning.transport
-            )
+            let measurements = try Self.measurements(context, placement: placement)
             results.append(try pollFirstRow(context, placement: placement, plain: baselines[64]!))
-            for (entry, measurement) in zip(cases, measurements) {
+            for (entry, measurement) in zip(Self.cases(context), measurements) {
                 results.append(
                     .roundTrips(
                         scenario: name,
@@ -82,6 +55,36 @@ struct RTTScenario: Scenario {
         return row
     }
 
-    /// Unmeasured calls first, as the C baseline does (10%), and at least a few hundred.
-    private func warmup(_ context: BenchContext) -> Int { max(200, context.roundTrips / 10) }
+    /// What the client measures in one connection, in order: `echo` at each size, then
+    /// `echoAsync` at 64 B.
+    static func cases(_ context: BenchContext) -> [(label: String, workload: RoundTripWorkload)] {
+        // Unmeasured calls first, as the C baseline does (10%), and at least a few hundred.
+        let warmup = max(200, context.roundTrips / 10)
+        let echo = sizes.map { size in
+            (
+                label: "echo",
+                workload: RoundTripWorkload(method: .echo, payloadSize: size, warmup: warmup, count: context.roundTrips)
+            )
+        }
+        let echoAsync = RoundTripWorkload(
+            method: .echoAsync,
+            payloadSize: 64,
+            warmup: warmup,
+            count: context.roundTrips
+        )
+        return echo + [(label: "echoAsync", workload: echoAsync)]
+    }
+
+    /// The measurements of `cases` in `placement`, one server and one client, measured once
+    /// per run and shared: the `grpc` scenario compares gRPC with these very figures.
+    static func measurements(_ context: BenchContext, placement: Placement) throws -> [WorkloadMeasurement] {
+        try context.shared("rtt \(placement.rawValue)") {
+            try ServerPeer.measure(
+                cases(context).map { .roundTrips($0.workload) },
+                context: context,
+                placement: placement,
+                settings: context.tuning.transport
+            ).client
+        }
+    }
 }

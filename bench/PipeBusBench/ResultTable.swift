@@ -20,23 +20,59 @@ struct ResultTable {
 
     func render() -> String {
         let rows = [Self.header] + results.map(Self.cells)
-        var widths = [Int](repeating: 0, count: Self.header.count)
-        for row in rows {
-            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
-        }
+        let widths = Self.columnWidths(rows)
         var lines: [String] = []
         for (index, row) in rows.enumerated() {
             if index > 1 && row[0] != rows[index - 1][0] { lines.append("") }
-            let cells = row.enumerated().map { column, cell in
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
-                return Self.textColumns.contains(column) ? cell + padding : padding + cell
-            }
-            lines.append(cells.joined(separator: "  ").trimmingTrailingSpaces())
+            lines.append(Self.aligned(row, widths: widths, textColumns: Self.textColumns))
             if index == 0 {
                 lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The `grpc` scenario's ratios in brief, one line per size and placement, or nil when it
+    /// did not measure: "same-vCPU  64 B  pipebus 12.5 µs  gRPC 365 µs  29.2× lower p50".
+    static func gRPCComparison(_ results: [BenchResult]) -> String? {
+        let rows = results.filter { $0.gRPCOverPipeBus != nil }
+        guard !rows.isEmpty else { return nil }
+        var table: [[String]] = []
+        for row in rows {
+            guard let ratio = row.gRPCOverPipeBus, let theirs = row.latency?.p50 else { continue }
+            let ours = results.first {
+                $0.scenario == row.scenario && $0.label == "pipebus echo" && $0.placement == row.placement
+                    && $0.payloadSize == row.payloadSize
+            }
+            table.append([
+                row.placement.rawValue,
+                ReportFormat.bytes(row.payloadSize),
+                "pipebus " + (ours?.latency.map { ReportFormat.nanoseconds($0.p50) } ?? "?"),
+                "gRPC " + ReportFormat.nanoseconds(theirs),
+                ReportFormat.ratio(ratio) + " lower",
+            ])
+        }
+        let widths = columnWidths(table)
+        let title = "pipebus vs gRPC (Python grpcio, Unix socket), p50 (issue target: ≥ 20× lower at 64 B):"
+        return ([title] + table.map { "  " + aligned($0, widths: widths, textColumns: [0]) }).joined(separator: "\n")
+    }
+
+    /// The widest cell of each column.
+    private static func columnWidths(_ rows: [[String]]) -> [Int] {
+        var widths = [Int](repeating: 0, count: rows.map(\.count).max() ?? 0)
+        for row in rows {
+            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
+        }
+        return widths
+    }
+
+    /// One line of cells padded to `widths`: text columns left-aligned, numbers right-aligned.
+    private static func aligned(_ row: [String], widths: [Int], textColumns: Set<Int>) -> String {
+        let cells = row.enumerated().map { column, cell in
+            let padding = String(repeating: " ", count: widths[column] - cell.count)
+            return textColumns.contains(column) ? cell + padding : padding + cell
+        }
+        return cells.joined(separator: "  ").trimmingTrailingSpaces()
     }
 
     private static func cells(_ result: BenchResult) -> [String] {

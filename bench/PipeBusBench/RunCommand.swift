@@ -110,6 +110,10 @@ struct RunCommand: AsyncParsableCommand {
         print(ResultTable(results: results).render())
         print()
         print(ResultTable.legend)
+        if let comparison = ResultTable.gRPCComparison(results) {
+            print()
+            print(comparison)
+        }
         if let jsonPath {
             let report = JSONReport(
                 startedAt: startedAt,

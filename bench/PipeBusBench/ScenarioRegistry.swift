@@ -4,6 +4,7 @@ enum ScenarioRegistry {
         BaselineScenario(),
         CodecScenario(),
         RTTScenario(),
+        GRPCScenario(),
         StreamScenario(),
         WriteLatencyScenario(),
         CompressionScenario(),
