@@ -15,6 +15,7 @@ demo: deps
 # Warnings are errors; the generated protobuf-c code must match proto/, and the drift check must
 # itself be able to fail.
 test: deps
+	scripts/install-test-python.sh
 	$(SWIFT) build $(SWIFTPM_FLAGS) --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test $(SWIFTPM_FLAGS) --skip-build --no-parallel
 	scripts/generate-proto.sh --check

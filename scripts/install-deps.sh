@@ -5,11 +5,12 @@
 #   protobuf-c-compiler                         protoc-c, for scripts/generate-proto.sh
 #   prometheus                                  promtool and a real server, to check /metrics
 #   python3, curl                               the runbook's snippets and a scrape, in the sidecar tests
+#   python3-venv                                a venv for the tests' Python peers (install-test-python.sh)
 #
 # Safe to run again and again: with everything installed it does nothing, and needs no network.
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler liblz4-dev pkg-config prometheus python3 curl)
+packages=(libprotobuf-c-dev protobuf-c-compiler liblz4-dev pkg-config prometheus python3 python3-venv curl)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 import Foundation
 public import PipeBusCore
 public import PipeBusPipes
+import Tracing
 
 /// The orchestrator's (and the CLI's) client of one worker's sidecar: typed calls for every
 /// service, through a circuit breaker, reconnecting after the sidecar restarts.
@@ -83,9 +84,25 @@ public final class SidecarClient: Sendable {
 
     // MARK: Tasks
 
-    /// Submits a task (a JSON object); returns once it is durably in pending/.
+    /// Submits a task (a JSON object); returns once it is durably in pending/. The task joins
+    /// the caller's trace: `traceparent` in `metadata`, else the current span's (through
+    /// swift-distributed-tracing), else the sidecar starts a new trace.
     public func submit(json: [UInt8], id: String? = nil, correlationID: String? = nil, metadata: Metadata = [:]) async throws -> Tasks.TaskInfo {
-        try await call(Tasks.submit, Tasks.SubmitRequest(id: id ?? "", json: json, correlationID: correlationID ?? ""), metadata: metadata, as: Tasks.TaskInfo.self)
+        try await call(Tasks.submit, Tasks.SubmitRequest(id: id ?? "", json: json, correlationID: correlationID ?? ""), metadata: Self.withTraceContext(metadata), as: Tasks.TaskInfo.self)
+    }
+
+    /// `metadata` with the current trace context's `traceparent`/`tracestate` added, unless it
+    /// has a `traceparent` already.
+    public static func withTraceContext(_ metadata: Metadata) -> Metadata {
+        guard metadata[MetadataKey.traceparent] == nil, let context = ServiceContext.current else { return metadata }
+        var carrier: [String: String] = [:]
+        InstrumentationSystem.instrument.inject(context, into: &carrier, using: MetadataInjector())
+        var metadata = metadata
+        if let parent = carrier["traceparent"] {
+            metadata.set(MetadataKey.traceparent, parent)
+            if let state = carrier["tracestate"] { metadata.set(MetadataKey.tracestate, state) }
+        }
+        return metadata
     }
 
     public func task(_ id: String) async throws -> Tasks.TaskInfo {
@@ -139,9 +156,12 @@ public final class SidecarClient: Sendable {
     }
 
     /// Completes a leased task with its result (JSON), or fails it (`retry` re-queues it).
-    public func finish(_ id: String, result: [UInt8]? = nil, error: String? = nil, retry: Bool = false) async throws -> Tasks.TaskInfo {
+    /// `traceparent` is the task's (the lease gave it), so the call is part of its trace.
+    public func finish(_ id: String, result: [UInt8]? = nil, error: String? = nil, retry: Bool = false, traceparent: String? = nil) async throws -> Tasks.TaskInfo {
         let request = Tasks.FinishRequest(id: id, failed: error != nil, resultJSON: result ?? [], error: error ?? "", retry: retry)
-        return try await call(Tasks.finish, request, as: Tasks.TaskInfo.self)
+        var metadata: Metadata = [:]
+        if let traceparent, !traceparent.isEmpty { metadata.set(MetadataKey.traceparent, traceparent) }
+        return try await call(Tasks.finish, request, metadata: metadata, as: Tasks.TaskInfo.self)
     }
 
     /// Counts Claude API errors the worker saw (`claude_api_errors_total`).
@@ -186,4 +206,8 @@ public final class SidecarClient: Sendable {
         let (seconds, attoseconds) = duration.components
         return UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds) / 1_000_000_000_000_000)
     }
+}
+
+private struct MetadataInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
 }

@@ -135,9 +135,12 @@ struct DemoWorker: Sendable {
             request = Tasks.FinishRequest(id: task.id, resultJSON: Array(json))
         }
         do {
+            // The task's trace context, so the finish is part of its trace.
+            let trace: Metadata = task.traceparent.isEmpty ? [:] : [MetadataKey.traceparent: task.traceparent]
             _ = try await connection.unary(
                 Tasks.finish,
                 request: request,
+                metadata: trace,
                 timeout: .seconds(5),
                 responseType: Tasks.TaskInfo.self
             )

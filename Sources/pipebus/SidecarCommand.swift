@@ -37,7 +37,7 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "How the worker takes tasks: spool (it moves files itself) or pipe (it leases them).")
     var mode = "spool"
 
-    @Option(help: "The `job` field of log lines.")
+    @Option(help: "The `job` field of log lines, and the service name of exported spans unless OTEL_SERVICE_NAME is set.")
     var job = "agent-orchestrator"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -78,6 +78,14 @@ struct SidecarCommand: AsyncParsableCommand {
         }
         defer { signals.cancel() }
 
+        let traces: TraceExport?
+        do {
+            traces = try TraceExport.startIfConfigured(defaultServiceName: job, logger: logger)
+        } catch {
+            logger.critical("cannot start exporting traces", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+
         let sidecar: Sidecar
         do {
             sidecar = try Sidecar(configuration: configuration, logger: logger)
@@ -97,8 +105,10 @@ struct SidecarCommand: AsyncParsableCommand {
             try await running.value
         } catch {
             logger.critical("sidecar failed", metadata: ["error": "\(error)"])
+            await traces?.shutdown()
             throw ExitCode(1)
         }
+        await traces?.shutdown()
     }
 }
 

@@ -6,6 +6,7 @@ extension SidecarMetrics {
     static let scrapeTimeFamilyNames: [String] = [
         "pipe_write_latency_seconds", "pipe_connection_errors_total", "pipebus_pipe_frames_total",
         "pipebus_pipe_bytes_total", "pipebus_pipe_open_connections", "system_io_operations_total",
+        "pipebus_trace_spans_dropped_total",
     ]
 
     /// Reasons PipeBusCore and PipeBusPipes report, exported at 0 before they first happen: a
@@ -52,6 +53,15 @@ extension SidecarMetrics {
         // a burst of I/O to rate().
         if let operations = systemIOOperations.withLock({ $0 }) {
             writer.sample("system_io_operations_total", value: operations)
+        }
+
+        writer.family(
+            "pipebus_trace_spans_dropped_total",
+            type: "counter",
+            help: "Task spans not exported (OTLP): the export queue was full, or the collector could not take a batch."
+        )
+        for reason in TraceExportCounters.DropReason.allCases {
+            writer.sample("pipebus_trace_spans_dropped_total", labels: [("reason", reason.rawValue)], value: TraceExportCounters.shared.droppedCount(reason))
         }
         return writer.text
     }

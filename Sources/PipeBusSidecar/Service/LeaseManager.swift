@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import PipeBusCore
 import Synchronization
@@ -27,6 +28,7 @@ final class LeaseManager: Sendable {
 
     private let spool: TaskSpool
     private let ledger: LeaseLedger
+    private let tracing: TaskTracing
     private let batchSize: @Sendable () -> Int
     private let logger: Logger
     private let state = Mutex(State())
@@ -34,9 +36,10 @@ final class LeaseManager: Sendable {
     /// watcher's thread above all, which must keep up with inotify) must not wait for it.
     private let pumpQueue = DispatchQueue(label: "pipebus.lease-pump")
 
-    init(spool: TaskSpool, ledger: LeaseLedger, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
+    init(spool: TaskSpool, ledger: LeaseLedger, tracing: TaskTracing, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
         self.spool = spool
         self.ledger = ledger
+        self.tracing = tracing
         self.batchSize = batchSize
         self.logger = logger
     }
@@ -159,8 +162,10 @@ final class LeaseManager: Sendable {
             // Noted before the claim: if this instance dies after it, the note is how another
             // instance knows to return the task.
             ledger.record(candidate.id)
+            let started = Date()
             do {
                 claimed = try spool.claim(candidate.id)
+                tracing.call("lease", claimed, startedAt: started)
             } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
                 ledger.forget(candidate.id)
                 continue  // another consumer won it

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PipeBusCore
+import Tracing
 
 /// How the sidecar reacts to what happens in the spool and to the worker.
 extension Sidecar {
@@ -98,6 +99,9 @@ extension Sidecar {
         }
         metrics.transition(from: from.rawValue, to: to.rawValue, processingSeconds: processing, queueWaitSeconds: queueWait)
         let record = try? spool.get(id, in: to)
+        if from == .active, to == .completed || to == .failed, let record {
+            tracing.finished(record, activeSince: processing.map { now.addingTimeInterval(-$0) }, at: now)
+        }
         var event = Tasks.Event(
             timestampMs: Int64(now.timeIntervalSince1970 * 1000),
             kind: .transition,
@@ -129,10 +133,20 @@ extension Sidecar {
             {
                 return
             }
+            // A task without a trace context starts a new trace, at a span of its own.
+            var enqueue: (any Span)?
+            defer { enqueue?.end() }
             try spool.update(id, in: .pending) { object in
                 if object["id"] == nil { object["id"] = id.rawValue }
                 if object["correlation_id"] == nil { object["correlation_id"] = "corr-\(UUID().uuidString.lowercased())" }
-                if object["_trace_context"] == nil { object["_trace_context"] = ["traceparent": TraceContext.fresh().traceparent] }
+                if object["_trace_context"] == nil {
+                    let span = enqueue ?? tracing.startSubmit(id, caller: nil, adopted: true)
+                    enqueue = span
+                    let trace = TaskTracing.traceContext(of: span) ?? TraceContext.fresh()
+                    var context = ["traceparent": trace.traceparent]
+                    if let state = trace.tracestate { context["tracestate"] = state }
+                    object["_trace_context"] = context
+                }
                 if object["submitted_at"] == nil { object["submitted_at"] = Sidecar.iso8601(Date()) }
                 if object["attempts"] == nil { object["attempts"] = 0 }
             }

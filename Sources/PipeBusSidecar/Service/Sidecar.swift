@@ -50,6 +50,7 @@ public final class Sidecar: Sendable {
     public let paths: SidecarPaths
     let leaseLedger: LeaseLedger
     let reports: ReportLedger
+    let tracing: TaskTracing
     let logger: Logger
     let spool: TaskSpool
     let config: WorkerConfigStore
@@ -121,12 +122,14 @@ public final class Sidecar: Sendable {
         self.paths = paths
         self.leaseLedger = LeaseLedger(directory: paths.leaseDirectory(instance: configuration.instance))
         self.reports = ReportLedger(directory: "\(paths.workerDirectory)/reported", logger: logger)
+        let tracing = TaskTracing(worker: configuration.worker, instance: configuration.instance)
+        self.tracing = tracing
         self.logger = logger
         self.spool = try TaskSpool(root: configuration.root, worker: configuration.worker, logger: logger)
         let config = WorkerConfigStore(root: configuration.root, worker: configuration.worker, logger: logger)
         self.config = config
         self.metrics = SidecarMetrics(worker: configuration.worker, instance: configuration.instance, transport: transport)
-        self.leases = LeaseManager(spool: spool, ledger: leaseLedger, batchSize: { config.batchSize }, logger: logger)
+        self.leases = LeaseManager(spool: spool, ledger: leaseLedger, tracing: tracing, batchSize: { config.batchSize }, logger: logger)
         if configuration.command.isEmpty {
             supervisor = nil
         } else {

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import Tracing
 
 /// The `pipebus.tasks.v1.Tasks` handlers: the spool, leases, config and events over the pipe.
 ///
@@ -12,16 +13,23 @@ struct TaskService {
         let sidecar = self.sidecar
         let spool = sidecar.spool
         router.registerInline(Tasks.submit, request: Tasks.SubmitRequest.self, response: Tasks.TaskInfo.self) { request, context in
-            let id = try request.id.isEmpty ? nil : TaskID(request.id)
+            let id = try request.id.isEmpty ? TaskID.generate() : TaskID(request.id)
             let correlation = request.correlationID.isEmpty ? context.metadata[MetadataKey.correlationID] : request.correlationID
-            let trace = context.metadata[MetadataKey.traceparent].map {
-                TraceContext(traceparent: $0, tracestate: context.metadata[MetadataKey.tracestate])
-            } ?? TraceContext.fresh()
+            // The caller's trace context, if it sent a valid one; the task descends from the
+            // submit span (or, with tracing off, from the caller; else a new trace).
+            let caller = context.metadata[MetadataKey.traceparent].flatMap { parent in
+                TraceContext.isValid(traceparent: parent) ? TraceContext(traceparent: parent, tracestate: context.metadata[MetadataKey.tracestate]) : nil
+            }
+            let span = sidecar.tracing.startSubmit(id, caller: caller)
+            defer { span.end() }
+            let trace = TaskTracing.traceContext(of: span) ?? caller ?? TraceContext.fresh()
             let record: TaskRecord
             do {
                 record = try spool.submit(json: request.json, id: id, correlationID: correlation, traceContext: trace)
-            } catch let error as RPCError {
-                if error.code == .resourceExhausted || error.code == .unavailable { sidecar.spoolWriteFailed(error) }
+            } catch {
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+                if let error = error as? RPCError, error.code == .resourceExhausted || error.code == .unavailable { sidecar.spoolWriteFailed(error) }
                 throw error
             }
             sidecar.taskSubmitted(record)
@@ -91,15 +99,22 @@ struct TaskService {
             guard sidecar.leases.holds(id) else {
                 throw RPCError(code: .failedPrecondition, message: "task \(request.id) is not leased by any pipe worker of this sidecar")
             }
+            let started = Date()
             let record: TaskRecord
-            if !request.failed {
-                let result: Any = request.resultJSON.isEmpty ? NSNull() : try JSONSerialization.jsonObject(with: Data(request.resultJSON), options: [.fragmentsAllowed])
-                record = try spool.complete(id, result: result)
-            } else if request.retry {
-                record = try spool.transition(id, from: .active, to: .pending) { $0["error"] = request.error }
-            } else {
-                record = try spool.fail(id, error: request.error.isEmpty ? "failed" : request.error)
+            do {
+                if !request.failed {
+                    let result: Any = request.resultJSON.isEmpty ? NSNull() : try JSONSerialization.jsonObject(with: Data(request.resultJSON), options: [.fragmentsAllowed])
+                    record = try spool.complete(id, result: result)
+                } else if request.retry {
+                    record = try spool.transition(id, from: .active, to: .pending) { $0["error"] = request.error }
+                } else {
+                    record = try spool.fail(id, error: request.error.isEmpty ? "failed" : request.error)
+                }
+            } catch {
+                if let current = try? spool.get(id) { sidecar.tracing.call("finish", current, startedAt: started, error: error) }
+                throw error
             }
+            sidecar.tracing.call("finish", record, startedAt: started)
             // Released only once the spool has it: a failed completion stays with the lease,
             // which re-queues it if the worker goes away.
             try? sidecar.leases.release(id)

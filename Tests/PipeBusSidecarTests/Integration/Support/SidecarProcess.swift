@@ -13,6 +13,7 @@ extension Integration {
         let root: Root
         let instance: String
         let arguments: [String]
+        let environment: [String: String]?
         let logPath: String
         private let current: Mutex<Spawned>
 
@@ -24,10 +25,12 @@ extension Integration {
             metrics: Bool = false,
             extraArguments: [String] = [],
             command: [String] = [],
-            instance: String = "it"
+            instance: String = "it",
+            environment: [String: String]? = nil
         ) async throws {
             self.root = root
             self.instance = instance
+            self.environment = environment
             var arguments = [
                 Integration.executable, "sidecar",
                 "--worker", root.worker,
@@ -44,7 +47,7 @@ extension Integration {
             guard FileManager.default.isExecutableFile(atPath: Integration.executable) else {
                 throw Failure("no pipebus executable at \(Integration.executable); build it (swift build) first")
             }
-            current = Mutex(try Spawned(arguments, output: logPath))
+            current = Mutex(try Spawned(arguments, output: logPath, environment: environment))
             try await waitUntilAnswering()
         }
 
@@ -54,7 +57,7 @@ extension Integration {
         /// Starts the sidecar again after it exited (or was killed) and waits until it answers.
         func restart(waitUntilAnswering wait: Bool = true) async throws {
             guard process.poll() != nil else { throw Failure("restart: the sidecar is still running") }
-            let spawned = try Spawned(arguments, output: logPath)
+            let spawned = try Spawned(arguments, output: logPath, environment: environment)
             current.withLock { $0 = spawned }
             if wait { try await waitUntilAnswering() }
         }

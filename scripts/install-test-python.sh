@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Python packages the tests use as real peers, in a venv (Debian 12's Python is
+# "externally managed": pip installs into a venv only):
+#
+#   opentelemetry-proto   decodes real OTLP/HTTP exports in scripts/otlp-receiver.py (tracing tests)
+#
+# The venv lives at .build/test-venv (or $PIPEBUS_TEST_VENV), where the tests look for it. Safe to
+# run again: with the packages importable it does nothing and needs no network.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${PIPEBUS_TEST_VENV:-$root/.build/test-venv}
+otel_proto_version=1.45.2
+
+if [[ -x $venv/bin/python ]] && "$venv/bin/python" -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2' 2>/dev/null; then
+    echo "install-test-python: opentelemetry-proto is installed in $venv"
+    exit 0
+fi
+echo "install-test-python: creating $venv with opentelemetry-proto $otel_proto_version"
+rm -rf "$venv"
+mkdir -p "$(dirname "$venv")"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "opentelemetry-proto==$otel_proto_version"
+"$venv/bin/python" -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2; print("install-test-python: ready")'
