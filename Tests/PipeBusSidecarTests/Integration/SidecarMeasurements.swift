@@ -56,11 +56,16 @@ struct SidecarMeasurements {
         await sidecar.killEverything()
     }
 
-    @Test("submit-to-durable-ack latency over 1,000 submits through the pipe")
-    func submitLatency() async throws {
+    @Test("submit-to-durable-ack latency over 1,000 submits through the pipe, span export off and on", arguments: [false, true])
+    func submitLatency(export: Bool) async throws {
         let root = try Integration.Root.make(worker: "marie")
         defer { root.remove() }
-        let sidecar = try await Integration.SidecarProcess(root: root, heartbeatInterval: 2)
+        let receiver = export ? try await TracingTests.Receiver(root: root) : nil
+        let sidecar = try await Integration.SidecarProcess(
+            root: root,
+            heartbeatInterval: 2,
+            environment: receiver.map { TracingTests.exportEnvironment(port: $0.port) }
+        )
         let client = try await Integration.Client.connect(root, timeout: .seconds(10))
         defer { client.close() }
         func summary(_ samples: [Duration]) -> String {
@@ -86,9 +91,17 @@ struct SidecarMeasurements {
             _ = try await client.submit(payload, id: "lat-\(index)")
             submits.append(ContinuousClock.now - start)
         }
-        print("MEASURE submit→durable ack (\(Integration.executable)): \(summary(submits))")
-        print("MEASURE Health.Check round trip, same connection: \(summary(health))")
+        let mode = export ? "export on" : "export off"
+        print("MEASURE [\(mode)] submit→durable ack (\(Integration.executable)): \(summary(submits))")
+        print("MEASURE [\(mode)] Health.Check round trip, same connection: \(summary(health))")
         #expect(root.taskIDs("pending").count == 1020)
+        if let receiver {
+            try await Integration.eventually("the submit spans at the receiver", timeout: .seconds(30)) {
+                receiver.spans.filter { $0["name"] as? String == "pipebus.submit" }.count >= 1020
+            }
+            print("MEASURE [\(mode)] spans received: \(receiver.spans.count)")
+            await receiver.stop()
+        }
         await sidecar.killEverything()
     }
 }
