@@ -288,9 +288,14 @@ public final class ClientConnection: Sendable {
                 handOffToThread()
                 return
             }
+            // The budget is soft (a few ms late is fine), a call's deadline is not.
             var timeout = budgetLeft
-            if let deadline = nearestDeadline() { timeout = min(timeout, max(.zero, now.duration(to: deadline))) }
-            guard pump(timeout: timeout) else {
+            var tolerance = configuration.leaderBudget
+            if let deadline = nearestDeadline(), now.duration(to: deadline) < timeout {
+                timeout = max(.zero, now.duration(to: deadline))
+                tolerance = .zero
+            }
+            guard pump(timeout: timeout, tolerance: tolerance) else {
                 releaseRole()
                 return
             }
@@ -350,8 +355,12 @@ public final class ClientConnection: Sendable {
             return true
         }
         var timeout: Duration = .milliseconds(100)
-        if let deadline = nearestDeadline() { timeout = min(timeout, max(.zero, ContinuousClock.now.duration(to: deadline))) }
-        guard pump(timeout: timeout) else { return false }
+        var tolerance = timeout
+        if let deadline = nearestDeadline(), ContinuousClock.now.duration(to: deadline) < timeout {
+            timeout = max(.zero, ContinuousClock.now.duration(to: deadline))
+            tolerance = .zero
+        }
+        guard pump(timeout: timeout, tolerance: tolerance) else { return false }
         state.withLock { state in
             if state.streams.values.allSatisfy({ $0.waiter == nil }) { state.role = .idle }
         }
@@ -363,10 +372,10 @@ public final class ClientConnection: Sendable {
     }
 
     /// One read and dispatch by the role holder. False when the connection has failed.
-    private func pump(timeout: Duration) -> Bool {
+    private func pump(timeout: Duration, tolerance: Duration) -> Bool {
         let outcome: ReadOutcome
         do {
-            outcome = try io.read(into: &reader.decoder, timeout: timeout)
+            outcome = try io.read(into: &reader.decoder, timeout: timeout, tolerance: tolerance)
         } catch {
             fail(RPCError(code: .unavailable, message: "reading from the server failed: \(error)"))
             return false
