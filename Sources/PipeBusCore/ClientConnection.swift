@@ -78,13 +78,30 @@ public final class ClientConnection: Sendable {
         var failure: RPCError?
         var goAwayAfter: UInt32?
         var readerThread: OSThread?
+
+        /// The waiting caller to resume as the next leader, or nil with the role left idle.
+        mutating func passRole() -> UnsafeContinuation<Wake, Never>? {
+            if failure == nil {
+                for (_, stream) in streams where stream.waiter != nil && !stream.hasItem {
+                    let waiter = stream.waiter
+                    stream.waiter = nil
+                    return waiter
+                }
+            }
+            role = .idle
+            return nil
+        }
     }
 
     private struct Writer {
         var encoder: FrameEncoder
+        /// Frames waiting for the sender that is writing (or for the next one).
         var buffer: [UInt8] = []
-        var spare: [UInt8] = []
         var writing = false
+
+        mutating func append(_ envelope: Envelope) throws {
+            try encoder.appendFrame(to: &buffer) { envelope.serialize(into: &$0) }
+        }
     }
 
     /// Reader-only state: touched only by whoever holds the reading role; the role passes
@@ -101,6 +118,8 @@ public final class ClientConnection: Sendable {
     private let writer: Mutex<Writer>
     private let reader: ReaderState
     private let threadSignal = ConditionLock()
+    /// Streams in `state` with a deadline: while none has one, the reader skips looking.
+    private let streamsWithDeadline = Atomic<Int>(0)
     /// What the server said in its handshake.
     public let serverHello: Hello
 
@@ -182,7 +201,7 @@ public final class ClientConnection: Sendable {
         // in id order: a server closes a connection whose stream ids go down (PROTOCOL.md §4).
         var id: UInt32?
         do {
-            try send {
+            try send { writer in
                 id = try state.withLock { state -> UInt32 in
                     if let failure = state.failure { throw failure }
                     if state.goAwayAfter != nil {
@@ -191,12 +210,14 @@ public final class ClientConnection: Sendable {
                     let id = state.nextStreamID
                     state.nextStreamID += 2
                     state.streams[id] = StreamState(deadline: deadline)
+                    if deadline != nil { streamsWithDeadline.add(1, ordering: .relaxed) }
                     return id
                 }
-                return [makeOpen(id!)]
+                try writer.append(makeOpen(id!))
+                return 1
             }
         } catch {
-            if let id { _ = state.withLock { $0.streams.removeValue(forKey: id) } }
+            if let id { releaseStream(id) }
             throw error
         }
         return id!
@@ -222,7 +243,8 @@ public final class ClientConnection: Sendable {
 
     /// Forgets a stream whose caller is done with it.
     func releaseStream(_ id: UInt32) {
-        _ = state.withLock { $0.streams.removeValue(forKey: id) }
+        let removed = state.withLock { $0.streams.removeValue(forKey: id) }
+        if removed?.deadline != nil { streamsWithDeadline.subtract(1, ordering: .relaxed) }
     }
 
     /// The next thing that arrives for stream `id`, reading the connection if no one else is.
@@ -275,53 +297,62 @@ public final class ClientConnection: Sendable {
     /// Reads as the leader until stream `id` has something, the budget runs out (a thread
     /// takes over), or the connection fails. Always leaves the role released or handed on.
     private func lead(for id: UInt32) throws {
-        let giveUpAt = ContinuousClock.now + configuration.leaderBudget
+        // The clock is read only once a read did not bring the reply, or a deadline is near:
+        // a quick reply costs no clock reads here. (So the budget may run from the end of
+        // the first read, not its start: at most twice the budget in all.)
+        var giveUpAt: ContinuousClock.Instant?
         while true {
             if Task.isCancelled {
                 releaseRole()
                 cancelStream(id, status: Status(code: .cancelled, message: "the call was cancelled by the client"))
                 return
             }
-            let now = ContinuousClock.now
-            let budgetLeft = now.duration(to: giveUpAt)
-            if budgetLeft <= .zero {
-                handOffToThread()
-                return
-            }
             // The budget is soft (a few ms late is fine), a call's deadline is not.
-            var timeout = budgetLeft
+            var timeout = configuration.leaderBudget
             var tolerance = configuration.leaderBudget
-            if let deadline = nearestDeadline(), now.duration(to: deadline) < timeout {
-                timeout = max(.zero, now.duration(to: deadline))
-                tolerance = .zero
+            if giveUpAt != nil || streamsWithDeadline.load(ordering: .relaxed) > 0 {
+                let now = ContinuousClock.now
+                let limit = giveUpAt ?? now + configuration.leaderBudget
+                giveUpAt = limit
+                timeout = now.duration(to: limit)
+                if timeout <= .zero {
+                    handOffToThread()
+                    return
+                }
+                if let deadline = nearestDeadline(), now.duration(to: deadline) < timeout {
+                    timeout = max(.zero, now.duration(to: deadline))
+                    tolerance = .zero
+                }
             }
-            guard pump(timeout: timeout, tolerance: tolerance) else {
+            guard let outcome = pump(timeout: timeout, tolerance: tolerance) else {
                 releaseRole()
                 return
             }
-            let done = state.withLock { state in
-                state.failure != nil || (state.streams[id].map { $0.hasItem } ?? true)
-            }
-            if done {
-                releaseRole()
-                return
+            if releaseRoleIfDone(waitingFor: id) { return }
+            if giveUpAt == nil {
+                if outcome == .timedOut && tolerance > .zero {
+                    handOffToThread()  // the whole budget went by in that read
+                    return
+                }
+                giveUpAt = ContinuousClock.now + configuration.leaderBudget
             }
         }
     }
 
+    /// If stream `id` has something (or the connection failed), passes the reading role on
+    /// and returns true; in one turn of the lock.
+    private func releaseRoleIfDone(waitingFor id: UInt32) -> Bool {
+        let (done, next) = state.withLock { state -> (Bool, UnsafeContinuation<Wake, Never>?) in
+            guard state.failure != nil || (state.streams[id].map { $0.hasItem } ?? true) else { return (false, nil) }
+            return (true, state.passRole())
+        }
+        next?.resume(returning: .lead)
+        return done
+    }
+
     /// Gives the reading role to a waiting caller, or leaves it idle.
     private func releaseRole() {
-        let next = state.withLock { state -> UnsafeContinuation<Wake, Never>? in
-            if state.failure == nil {
-                for (_, stream) in state.streams where stream.waiter != nil && !stream.hasItem {
-                    let waiter = stream.waiter
-                    stream.waiter = nil
-                    return waiter
-                }
-            }
-            state.role = .idle
-            return nil
-        }
+        let next = state.withLock { $0.passRole() }
         next?.resume(returning: .lead)
     }
 
@@ -360,7 +391,7 @@ public final class ClientConnection: Sendable {
             timeout = max(.zero, ContinuousClock.now.duration(to: deadline))
             tolerance = .zero
         }
-        guard pump(timeout: timeout, tolerance: tolerance) else { return false }
+        guard pump(timeout: timeout, tolerance: tolerance) != nil else { return false }
         state.withLock { state in
             if state.streams.values.allSatisfy({ $0.waiter == nil }) { state.role = .idle }
         }
@@ -368,30 +399,32 @@ public final class ClientConnection: Sendable {
     }
 
     private func nearestDeadline() -> ContinuousClock.Instant? {
-        state.withLock { state in state.streams.values.compactMap { $0.ended ? nil : $0.deadline }.min() }
+        guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return nil }
+        return state.withLock { state in state.streams.values.compactMap { $0.ended ? nil : $0.deadline }.min() }
     }
 
-    /// One read and dispatch by the role holder. False when the connection has failed.
-    private func pump(timeout: Duration, tolerance: Duration) -> Bool {
+    /// One read and dispatch by the role holder; what the read saw, or nil when the connection
+    /// failed in it (a failure from elsewhere is for the caller to notice, under the lock).
+    private func pump(timeout: Duration, tolerance: Duration) -> ReadOutcome? {
         let outcome: ReadOutcome
         do {
             outcome = try io.read(into: &reader.decoder, timeout: timeout, tolerance: tolerance)
         } catch {
             fail(RPCError(code: .unavailable, message: "reading from the server failed: \(error)"))
-            return false
+            return nil
         }
         switch outcome {
         case .bytes(let count):
             metrics?.recordReceived(frames: 0, bytes: count)
-            if !dispatchFrames() { return false }
+            if !dispatchFrames() { return nil }
         case .endOfStream:
             fail(RPCError(code: .unavailable, message: "the server closed the connection"))
-            return false
+            return nil
         case .timedOut, .woken:
             break
         }
         expireDeadlines()
-        return state.withLock { $0.failure == nil }
+        return outcome
     }
 
     private func dispatchFrames() -> Bool {
@@ -469,6 +502,7 @@ public final class ClientConnection: Sendable {
     }
 
     private func expireDeadlines() {
+        guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return }
         let now = ContinuousClock.now
         let expired = state.withLock { state in
             state.streams.compactMap { id, stream in (!stream.ended && (stream.deadline.map { $0 <= now } ?? false)) ? id : nil }
@@ -499,26 +533,26 @@ public final class ClientConnection: Sendable {
     /// Encodes and writes envelopes. Concurrent senders coalesce: while one writes, the others
     /// append to the buffer and return, and the writer sends what accumulated in one `write`.
     func send(_ envelopes: [Envelope]) throws {
-        try send { envelopes }
+        try send { writer in
+            for envelope in envelopes { try writer.append(envelope) }
+            return envelopes.count
+        }
     }
 
-    /// Sends the envelopes `makeEnvelopes` returns; it runs under the writer's lock, so what it
-    /// decides (a stream id) is ordered as the frames are.
-    private func send(_ makeEnvelopes: () throws -> [Envelope]) throws {
-        var count = 0
+    /// Sends what `encode` appends (it returns how many frames); it runs under the writer's
+    /// lock, so what it decides (a stream id) is ordered as the frames are. The buffer being
+    /// written is moved out of the lock and back, never shared, so it is reused, not copied.
+    private func send(_ encode: (inout Writer) throws -> Int) throws {
+        var frames = 0
         var batch = try writer.withLock { writer -> [UInt8]? in
-            let envelopes = try makeEnvelopes()
-            count = envelopes.count
-            for envelope in envelopes {
-                try writer.encoder.appendFrame(to: &writer.buffer) { envelope.serialize(into: &$0) }
-            }
+            frames = try encode(&writer)
             if writer.writing { return nil }
             writer.writing = true
-            swap(&writer.buffer, &writer.spare)
-            return writer.spare
+            var bytes: [UInt8] = []
+            swap(&bytes, &writer.buffer)
+            return bytes
         }
-        var frames = count
-        while let bytes = batch {
+        while var bytes = batch.take() {
             do {
                 try bytes.withUnsafeBytes { try io.write($0, timeout: configuration.writeTimeout) }
                 metrics?.recordSent(frames: frames, bytes: bytes.count)
@@ -529,14 +563,15 @@ public final class ClientConnection: Sendable {
                 throw failure
             }
             frames = 0
+            bytes.removeAll(keepingCapacity: bytes.count <= 1024 * 1024)
             batch = writer.withLock { writer -> [UInt8]? in
-                writer.spare.removeAll(keepingCapacity: true)
                 if writer.buffer.isEmpty {
                     writer.writing = false
+                    swap(&bytes, &writer.buffer)  // the written buffer's capacity comes back
                     return nil
                 }
-                swap(&writer.buffer, &writer.spare)
-                return writer.spare
+                swap(&bytes, &writer.buffer)
+                return bytes
             }
         }
     }

@@ -216,12 +216,14 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
 
     private func runPending() {
         while true {
-            let (jobs, actions) = pending.withLock { pending in
-                defer {
-                    pending.jobs.removeAll(keepingCapacity: true)
-                    pending.actions.removeAll(keepingCapacity: true)
-                }
-                return (pending.jobs, pending.actions)
+            // Taken out whole (not copied and cleared, which would allocate every turn).
+            let (jobs, actions) = pending.withLock { pending -> ([UnownedJob], [@Sendable (ServerConnection) -> Void]) in
+                if pending.jobs.isEmpty && pending.actions.isEmpty { return ([], []) }
+                var jobs: [UnownedJob] = []
+                var actions: [@Sendable (ServerConnection) -> Void] = []
+                swap(&jobs, &pending.jobs)
+                swap(&actions, &pending.actions)
+                return (jobs, actions)
             }
             if jobs.isEmpty && actions.isEmpty { return }
             for action in actions { action(self) }
