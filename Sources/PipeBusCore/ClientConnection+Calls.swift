@@ -137,6 +137,7 @@ public struct ResponseStream<Response: MessageCodable>: AsyncSequence, Sendable 
             guard !finished else { return nil }
             switch try await connection.nextInbound(streamID) {
             case .message(let bytes):
+                if let raw = bytes as? Response { return raw }  // [UInt8]: no copy
                 return try Response(serializedBytes: bytes)
             case .end(let status, _):
                 finished = true

@@ -97,6 +97,16 @@ struct WireReader {
 extension Envelope {
     /// Decodes an envelope; INTERNAL when undecodable, RESOURCE_EXHAUSTED past the metadata bound.
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
+        self = try Self.decode(body, copyingMessage: true).envelope
+    }
+
+    /// Decodes an envelope. Without `copyingMessage`, a message present is not copied into
+    /// `envelope.message` (left nil) but returned as `borrowed`, a slice of `body` valid as
+    /// long as `body` is: the server hands an inline handler its request this way.
+    static func decode(
+        _ body: UnsafeRawBufferPointer,
+        copyingMessage: Bool
+    ) throws -> (envelope: Envelope, borrowed: UnsafeRawBufferPointer?) {
         var reader = WireReader(body, messageName: "envelope")
         var envelope = Envelope(streamID: 0, kind: Kind(rawValue: 0))
         var flags: UInt32 = 0
@@ -148,8 +158,12 @@ extension Envelope {
         }
         if let deferred { throw deferred }
         envelope.endStream = flags & Self.endStreamFlag != 0
-        if flags & Self.hasMessageFlag != 0 { envelope.message = message.map { Array($0) } ?? [] }
-        self = envelope
+        guard flags & Self.hasMessageFlag != 0 else { return (envelope, nil) }
+        if copyingMessage {
+            envelope.message = message.map { Array($0) } ?? []
+            return (envelope, nil)
+        }
+        return (envelope, message ?? UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     private static let hasMessageFlag: UInt32 = 1

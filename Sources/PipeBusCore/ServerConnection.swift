@@ -247,20 +247,37 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     private func processFrames() {
         var frames = 0
         while closeReason == nil {
-            let decoded: Result<Envelope, RPCError>?
+            enum Decoded { case envelope(Envelope), undecodable(RPCError), handled }
+            let decoded: Decoded?
             do {
-                decoded = try decoder.withNextFrameBody { body, _ in
-                    do { return .success(try Envelope(serializedBytes: body)) } catch let error as RPCError { return .failure(error) }
+                decoded = try decoder.withNextFrameBody { body, _ -> Decoded in
+                    let envelope: Envelope
+                    let borrowed: UnsafeRawBufferPointer?
+                    do {
+                        (envelope, borrowed) = try Envelope.decode(body, copyingMessage: false)
+                    } catch let error as RPCError {
+                        return .undecodable(error)
+                    }
+                    if envelope.kind == .open && peer != nil {
+                        // Opened while the frame is at hand: an inline handler reads its
+                        // request where it was read, uncopied. (Touches no `decoder`.)
+                        open(envelope, borrowedMessage: borrowed)
+                        return .handled
+                    }
+                    var owned = envelope
+                    if let borrowed { owned.message = Array(borrowed) }
+                    return .envelope(owned)
                 }
             } catch {
                 closeReason = .badFrame("\(error)")
                 return
             }
-            guard let decoded else { break }
+            guard let decoded else { break }  // no whole frame left
             frames += 1
             switch decoded {
-            case .success(let envelope): handle(envelope)
-            case .failure(let error): closeReason = .protocolError("undecodable envelope: \(error.message)")
+            case .envelope(let envelope): handle(envelope)
+            case .undecodable(let error): closeReason = .protocolError("undecodable envelope: \(error.message)")
+            case .handled: break
             }
         }
         metrics?.recordReceived(frames: frames, bytes: 0)
@@ -290,7 +307,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         case .pong:
             break
         case .open:
-            open(envelope)
+            open(envelope, borrowedMessage: nil)
         case .message:
             guard let entry = streams[envelope.streamID] else { return }  // already ended
             if let message = envelope.message, !entry.call.inbox.deliver(message) {
@@ -305,7 +322,9 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    private func open(_ envelope: Envelope) {
+    /// Opens a stream. `borrowedMessage`: the message, when the envelope does not own it (valid
+    /// only during this call).
+    private func open(_ envelope: Envelope, borrowedMessage: UnsafeRawBufferPointer?) {
         let id = envelope.streamID
         guard id % 2 == 1, id > highestStreamID else {
             closeReason = .protocolError("stream id \(id) is not odd and increasing (last \(highestStreamID))")
@@ -329,9 +348,17 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             peerName: peer?.peerName ?? "",
             peerPID: peer?.pid ?? 0
         )
+        if case .inline(let body) = handler, envelope.endStream {
+            if let borrowedMessage {
+                return runInline(body, request: borrowedMessage, context: context, streamID: id)
+            }
+            if let message = envelope.message {
+                return message.withUnsafeBytes { runInline(body, request: $0, context: context, streamID: id) }
+            }
+        }
+        var envelope = envelope
+        if let borrowedMessage { envelope.message = Array(borrowedMessage) }
         switch handler {
-        case .inline(let body) where envelope.endStream && envelope.message != nil:
-            runInline(body, request: envelope.message!, context: context, streamID: id)
         case .inline(let body):
             startTask(id, context: context, deadline: deadline, first: envelope) { call in
                 let request = try await call.inbox.next() ?? []
@@ -344,12 +371,12 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
 
     private func runInline(
         _ body: (UnsafeRawBufferPointer, ServerContext) throws -> [UInt8],
-        request: [UInt8],
+        request: UnsafeRawBufferPointer,
         context: ServerContext,
         streamID: UInt32
     ) {
         do {
-            let response = try request.withUnsafeBytes { try body($0, context) }
+            let response = try body(request, context)
             if let deadline = context.deadline, ContinuousClock.now > deadline {
                 return close(streamID, Status(code: .deadlineExceeded, message: "deadline exceeded while handling \(context.method)"))
             }
