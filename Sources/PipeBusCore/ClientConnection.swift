@@ -56,6 +56,15 @@ public final class ClientConnection: Sendable {
 
         init(deadline: ContinuousClock.Instant?) { self.deadline = deadline }
 
+        /// Makes a released state like new, keeping the queue's capacity, for reuse.
+        func reset(deadline: ContinuousClock.Instant?) {
+            items.removeAll(keepingCapacity: items.capacity <= 64)
+            head = 0
+            waiter = nil
+            self.deadline = deadline
+            ended = false
+        }
+
         func pop() -> Inbound? {
             guard head < items.count else { return nil }
             let item = items[head]
@@ -74,10 +83,19 @@ public final class ClientConnection: Sendable {
         var nextStreamID: UInt32 = 1
         var nextPingID: UInt32 = 2
         var streams: [UInt32: StreamState] = [:]
+        /// Released stream states kept for reuse: a call then allocates neither the state nor
+        /// its queue.
+        var spareStreams: [StreamState] = []
         var role = Role.idle
         var failure: RPCError?
         var goAwayAfter: UInt32?
         var readerThread: OSThread?
+
+        mutating func makeStream(deadline: ContinuousClock.Instant?) -> StreamState {
+            guard let spare = spareStreams.popLast() else { return StreamState(deadline: deadline) }
+            spare.reset(deadline: deadline)
+            return spare
+        }
 
         /// The waiting caller to resume as the next leader, or nil with the role left idle.
         mutating func passRole() -> UnsafeContinuation<Wake, Never>? {
@@ -209,7 +227,7 @@ public final class ClientConnection: Sendable {
                     }
                     let id = state.nextStreamID
                     state.nextStreamID += 2
-                    state.streams[id] = StreamState(deadline: deadline)
+                    state.streams[id] = state.makeStream(deadline: deadline)
                     if deadline != nil { streamsWithDeadline.add(1, ordering: .relaxed) }
                     return id
                 }
@@ -243,8 +261,13 @@ public final class ClientConnection: Sendable {
 
     /// Forgets a stream whose caller is done with it.
     func releaseStream(_ id: UInt32) {
-        let removed = state.withLock { $0.streams.removeValue(forKey: id) }
-        if removed?.deadline != nil { streamsWithDeadline.subtract(1, ordering: .relaxed) }
+        let hadDeadline = state.withLock { state -> Bool in
+            guard let removed = state.streams.removeValue(forKey: id) else { return false }
+            // Nothing else holds a stream's state: only `streams` refers to it, under the lock.
+            if state.spareStreams.count < 8 && removed.waiter == nil { state.spareStreams.append(removed) }
+            return removed.deadline != nil
+        }
+        if hadDeadline { streamsWithDeadline.subtract(1, ordering: .relaxed) }
     }
 
     /// The next thing that arrives for stream `id`, reading the connection if no one else is.
@@ -586,7 +609,7 @@ public final class ClientConnection: Sendable {
             let id = state.nextPingID
             state.nextPingID = state.nextPingID &+ 2
             if state.nextPingID == 0 { state.nextPingID = 2 }
-            state.streams[id] = StreamState(deadline: nil)
+            state.streams[id] = state.makeStream(deadline: nil)
             return id
         }
         defer { releaseStream(id) }

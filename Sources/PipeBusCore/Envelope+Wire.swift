@@ -103,9 +103,13 @@ extension Envelope {
     /// Decodes an envelope. Without `copyingMessage`, a message present is not copied into
     /// `envelope.message` (left nil) but returned as `borrowed`, a slice of `body` valid as
     /// long as `body` is: the server hands an inline handler its request this way.
+    ///
+    /// `knownMethod`: a method name seen before; when the envelope names the same method, that
+    /// string is reused rather than a new one allocated (a server sees a few names, over and over).
     static func decode(
         _ body: UnsafeRawBufferPointer,
-        copyingMessage: Bool
+        copyingMessage: Bool,
+        knownMethod: String? = nil
     ) throws -> (envelope: Envelope, borrowed: UnsafeRawBufferPointer?) {
         var reader = WireReader(body, messageName: "envelope")
         var envelope = Envelope(streamID: 0, kind: Kind(rawValue: 0))
@@ -138,7 +142,14 @@ extension Envelope {
             case 1: envelope.streamID = UInt32(truncatingIfNeeded: integer)
             case 2: envelope.kind = Kind(rawValue: UInt32(truncatingIfNeeded: integer))
             case 3: flags = UInt32(truncatingIfNeeded: integer)
-            case 4: envelope.method = WireReader.string(bytes)
+            case 4:
+                if let knownMethod, knownMethod.utf8.count == bytes.count,
+                    knownMethod.utf8.withContiguousStorageIfAvailable({ $0.elementsEqual(bytes) }) == true
+                {
+                    envelope.method = knownMethod
+                } else {
+                    envelope.method = WireReader.string(bytes)
+                }
             case 5:
                 do { try Self.decodeMetadataEntry(bytes, into: &envelope.metadata) } catch let error as RPCError { deferred = error }
             case 6: envelope.timeoutMicros = integer

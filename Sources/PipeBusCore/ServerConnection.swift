@@ -95,6 +95,9 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     private var draining = false
     private var closeReason: CloseReason?
     private var loopThreadID: UInt = 0
+    /// The last method opened and its handler: most connections call one or two methods, so
+    /// this spares a new string and a dictionary lookup per call.
+    private var lastMethod: (name: String, handler: Router.Handler)?
 
     public init(io: any ConnectionIO, router: Router, configuration: Configuration = .defaults, metrics: TransportMetrics? = nil) {
         self.io = io
@@ -254,7 +257,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
                     let envelope: Envelope
                     let borrowed: UnsafeRawBufferPointer?
                     do {
-                        (envelope, borrowed) = try Envelope.decode(body, copyingMessage: false)
+                        (envelope, borrowed) = try Envelope.decode(body, copyingMessage: false, knownMethod: lastMethod?.name)
                     } catch let error as RPCError {
                         return .undecodable(error)
                     }
@@ -337,7 +340,13 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         if streams.count >= configuration.maxConcurrentStreams {
             return close(id, Status(code: .resourceExhausted, message: "more than \(configuration.maxConcurrentStreams) concurrent calls"))
         }
-        guard let handler = router.handler(for: envelope.method) else {
+        let handler: Router.Handler
+        if let lastMethod, lastMethod.name == envelope.method {
+            handler = lastMethod.handler
+        } else if let found = router.handler(for: envelope.method) {
+            handler = found
+            lastMethod = (envelope.method, found)
+        } else {
             return close(id, Status(code: .unimplemented, message: "unknown method \(envelope.method)"))
         }
         let deadline = envelope.timeoutMicros > 0 ? ContinuousClock.now + .microseconds(envelope.timeoutMicros) : nil
