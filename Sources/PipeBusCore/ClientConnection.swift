@@ -47,12 +47,14 @@ public final class ClientConnection: Sendable {
 
     /// One call's inbox. A class, so that appending to it under the lock never copies the
     /// queue (a struct in the dictionary would be copied on every frame).
+    ///
+    /// Touched only under `state`'s lock, so the runtime's exclusivity checks are off for it.
     private final class StreamState {
-        var items: [Inbound] = []
-        var head = 0
-        var waiter: UnsafeContinuation<Wake, Never>?
-        var deadline: ContinuousClock.Instant?
-        var ended = false
+        @exclusivity(unchecked) var items: [Inbound] = []
+        @exclusivity(unchecked) var head = 0
+        @exclusivity(unchecked) var waiter: UnsafeContinuation<Wake, Never>?
+        @exclusivity(unchecked) var deadline: ContinuousClock.Instant?
+        @exclusivity(unchecked) var ended = false
 
         init(deadline: ContinuousClock.Instant?) { self.deadline = deadline }
 
@@ -125,7 +127,7 @@ public final class ClientConnection: Sendable {
     /// Reader-only state: touched only by whoever holds the reading role; the role passes
     /// through `state`'s lock, which orders the accesses.
     private final class ReaderState: @unchecked Sendable {
-        var decoder: FrameDecoder
+        @exclusivity(unchecked) var decoder: FrameDecoder
         init(maxFrameSize: Int) { decoder = FrameDecoder(maxFrameSize: maxFrameSize) }
     }
 
