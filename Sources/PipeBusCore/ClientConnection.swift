@@ -291,9 +291,10 @@ public final class ClientConnection: Sendable {
             switch step {
             case .item(let item): return item
             case .failed(let error): throw error
-            case .lead: try lead(for: id)
+            case .lead:
+                if let item = lead(for: id) { return item }
             case .wait:
-                if await suspend(id) == .lead { try lead(for: id) }
+                if await suspend(id) == .lead, let item = lead(for: id) { return item }
             }
         }
     }
@@ -319,9 +320,10 @@ public final class ClientConnection: Sendable {
 
     // MARK: Reading
 
-    /// Reads as the leader until stream `id` has something, the budget runs out (a thread
-    /// takes over), or the connection fails. Always leaves the role released or handed on.
-    private func lead(for id: UInt32) throws {
+    /// Reads as the leader until stream `id` has something (returned, taken off its queue),
+    /// the budget runs out (a thread takes over), or the connection fails (nil: look again).
+    /// Always leaves the role released or handed on.
+    private func lead(for id: UInt32) -> Inbound? {
         // The clock is read only once a read did not bring the reply, or a deadline is near:
         // a quick reply costs no clock reads here. (So the budget may run from the end of
         // the first read, not its start: at most twice the budget in all.)
@@ -330,7 +332,7 @@ public final class ClientConnection: Sendable {
             if Task.isCancelled {
                 releaseRole()
                 cancelStream(id, status: Status(code: .cancelled, message: "the call was cancelled by the client"))
-                return
+                return nil
             }
             // The budget is soft (a few ms late is fine), a call's deadline is not.
             var timeout = configuration.leaderBudget
@@ -342,7 +344,7 @@ public final class ClientConnection: Sendable {
                 timeout = now.duration(to: limit)
                 if timeout <= .zero {
                     handOffToThread()
-                    return
+                    return nil
                 }
                 if let deadline = nearestDeadline(), now.duration(to: deadline) < timeout {
                     timeout = max(.zero, now.duration(to: deadline))
@@ -351,28 +353,40 @@ public final class ClientConnection: Sendable {
             }
             guard let outcome = pump(timeout: timeout, tolerance: tolerance) else {
                 releaseRole()
-                return
+                return nil
             }
-            if releaseRoleIfDone(waitingFor: id) { return }
+            switch releaseRoleIfDone(waitingFor: id) {
+            case .item(let item): return item
+            case .done: return nil
+            case .notYet: break
+            }
             if giveUpAt == nil {
                 if outcome == .timedOut && tolerance > .zero {
                     handOffToThread()  // the whole budget went by in that read
-                    return
+                    return nil
                 }
                 giveUpAt = ContinuousClock.now + configuration.leaderBudget
             }
         }
     }
 
-    /// If stream `id` has something (or the connection failed), passes the reading role on
-    /// and returns true; in one turn of the lock.
-    private func releaseRoleIfDone(waitingFor id: UInt32) -> Bool {
-        let (done, next) = state.withLock { state -> (Bool, UnsafeContinuation<Wake, Never>?) in
-            guard state.failure != nil || (state.streams[id].map { $0.hasItem } ?? true) else { return (false, nil) }
-            return (true, state.passRole())
+    private enum LeadStep {
+        case item(Inbound)
+        case done
+        case notYet
+    }
+
+    /// If stream `id` has something (taken off its queue) or the connection failed, passes
+    /// the reading role on; in one turn of the lock.
+    private func releaseRoleIfDone(waitingFor id: UInt32) -> LeadStep {
+        let (step, next) = state.withLock { state -> (LeadStep, UnsafeContinuation<Wake, Never>?) in
+            let stream = state.streams[id]
+            if let item = stream?.pop() { return (.item(item), state.passRole()) }
+            guard state.failure != nil || stream == nil else { return (.notYet, nil) }
+            return (.done, state.passRole())
         }
         next?.resume(returning: .lead)
-        return done
+        return step
     }
 
     /// Gives the reading role to a waiting caller, or leaves it idle.

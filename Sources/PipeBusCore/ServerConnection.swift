@@ -73,7 +73,6 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     private struct Pending {
         var jobs: [UnownedJob] = []
         var actions: [@Sendable (ServerConnection) -> Void] = []
-        var sleeping = false
     }
 
     private let io: any ConnectionIO
@@ -81,6 +80,11 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     private let configuration: Configuration
     private let metrics: TransportMetrics?
     private let pending = Mutex(Pending())
+    // The loop's handshake with other threads, without the lock on its every turn: a sender
+    // appends under the lock, sets `hasPending`, then reads `sleeping`; the loop sets
+    // `sleeping`, then reads `hasPending`. Sequentially consistent, so one sees the other.
+    private let hasPending = Atomic<Bool>(false)
+    private let sleeping = Atomic<Bool>(false)
 
     // Touched only on the loop thread, so never by two accesses at once: the runtime's
     // exclusivity checks (a thread-local lookup per access, ~6% of a call's user time)
@@ -142,7 +146,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
                 closeReason = .ioError("\(error)")
                 break
             }
-            pending.withLock { $0.sleeping = false }
+            sleeping.store(false, ordering: .sequentiallyConsistent)
             handleRead(outcome)
             expireDeadlines()
             if peer == nil, closeReason == nil, ContinuousClock.now >= handshakeDeadline {
@@ -190,11 +194,9 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let sleeping = pending.withLock { pending -> Bool in
-            pending.jobs.append(job)
-            return pending.sleeping
-        }
-        if sleeping { io.wake() }
+        pending.withLock { $0.jobs.append(job) }
+        hasPending.store(true, ordering: .sequentiallyConsistent)
+        if sleeping.load(ordering: .sequentiallyConsistent) { io.wake() }
     }
 
     /// Runs `action` on the loop thread: now if called there, otherwise on its next turn.
@@ -203,24 +205,26 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             action(self)
             return
         }
-        let sleeping = pending.withLock { pending -> Bool in
-            pending.actions.append(action)
-            return pending.sleeping
-        }
-        if sleeping { io.wake() }
+        pending.withLock { $0.actions.append(action) }
+        hasPending.store(true, ordering: .sequentiallyConsistent)
+        if sleeping.load(ordering: .sequentiallyConsistent) { io.wake() }
     }
 
     /// Marks the loop as about to block; false if work arrived first.
     private func prepareToSleep() -> Bool {
-        pending.withLock { pending in
-            guard pending.jobs.isEmpty && pending.actions.isEmpty else { return false }
-            pending.sleeping = true
-            return true
+        sleeping.store(true, ordering: .sequentiallyConsistent)
+        if hasPending.load(ordering: .sequentiallyConsistent) {
+            sleeping.store(false, ordering: .sequentiallyConsistent)
+            return false
         }
+        return true
     }
 
     private func runPending() {
-        while true {
+        // A stale `true` costs one empty turn; a `false` read before a sender's store is
+        // caught by `prepareToSleep`.
+        while hasPending.load(ordering: .sequentiallyConsistent) {
+            hasPending.store(false, ordering: .sequentiallyConsistent)
             // Taken out whole (not copied and cleared, which would allocate every turn).
             let (jobs, actions) = pending.withLock { pending -> ([UnownedJob], [@Sendable (ServerConnection) -> Void]) in
                 if pending.jobs.isEmpty && pending.actions.isEmpty { return ([], []) }
