@@ -45,3 +45,53 @@ void pipebus_set_thread_name(const char *name) {
 int pipebus_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 int pipebus_try_lock(int fd) { return flock(fd, LOCK_EX | LOCK_NB); }
+
+// ---- Interrupting a blocking read (see FIFOConnectionIO's blocking reads) ----
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int wake_signal_number = 0;
+static pthread_once_t wake_signal_once = PTHREAD_ONCE_INIT;
+static __thread pid_t cached_tid = 0;
+
+static void wake_signal_handler(int signal_number) { (void)signal_number; }
+
+static void install_wake_signal(void) {
+    int candidate = SIGRTMAX - 3;
+    struct sigaction current;
+    if (sigaction(candidate, NULL, &current) != 0) return;
+    // Someone else's signal: leave it alone (blocking reads then stay off).
+    if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return;
+    if (current.sa_flags & SA_SIGINFO) return;
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = wake_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: the blocked read must return EINTR
+    if (sigaction(candidate, &action, NULL) == 0) wake_signal_number = candidate;
+}
+
+int pipebus_wake_signal(void) {
+    pthread_once(&wake_signal_once, install_wake_signal);
+    return wake_signal_number;
+}
+
+int pipebus_prepare_wakeable_thread(void) {
+    if (cached_tid != 0) return cached_tid;
+    int signal_number = pipebus_wake_signal();
+    if (signal_number == 0) return -1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal_number);
+    // Dispatch's worker threads block most signals; this one must get through.
+    if (pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0) return -1;
+    cached_tid = (pid_t)syscall(SYS_gettid);
+    return cached_tid;
+}
+
+int pipebus_wake_thread(int tid) {
+    if (wake_signal_number == 0 || tid <= 0) return EINVAL;
+    return syscall(SYS_tgkill, getpid(), tid, wake_signal_number) == 0 ? 0 : errno;
+}

@@ -9,7 +9,9 @@ extension ClientConnection {
         timeout: Duration? = nil,
         responseType: Response.Type = Response.self
     ) async throws -> Response {
-        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: request.serializedBytes(), endStream: true)
+        // Raw bytes go as they are: no copy through `serializedBytes()` and back.
+        let requestBytes = (request as? [UInt8]) ?? request.serializedBytes()
+        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: requestBytes, endStream: true)
         defer { releaseStream(id) }
         var response: [UInt8]?
         while true {
@@ -25,6 +27,7 @@ extension ClientConnection {
                 guard let response else {
                     throw RPCError(code: .internal, message: "\(method): the server ended the call without a response")
                 }
+                if let raw = response as? Response { return raw }
                 return try Response(serializedBytes: response)
             }
         }
@@ -134,6 +137,7 @@ public struct ResponseStream<Response: MessageCodable>: AsyncSequence, Sendable 
             guard !finished else { return nil }
             switch try await connection.nextInbound(streamID) {
             case .message(let bytes):
+                if let raw = bytes as? Response { return raw }  // [UInt8]: no copy
                 return try Response(serializedBytes: bytes)
             case .end(let status, _):
                 finished = true

@@ -47,14 +47,25 @@ public final class ClientConnection: Sendable {
 
     /// One call's inbox. A class, so that appending to it under the lock never copies the
     /// queue (a struct in the dictionary would be copied on every frame).
+    ///
+    /// Touched only under `state`'s lock, so the runtime's exclusivity checks are off for it.
     private final class StreamState {
-        var items: [Inbound] = []
-        var head = 0
-        var waiter: UnsafeContinuation<Wake, Never>?
-        var deadline: ContinuousClock.Instant?
-        var ended = false
+        @exclusivity(unchecked) var items: [Inbound] = []
+        @exclusivity(unchecked) var head = 0
+        @exclusivity(unchecked) var waiter: UnsafeContinuation<Wake, Never>?
+        @exclusivity(unchecked) var deadline: ContinuousClock.Instant?
+        @exclusivity(unchecked) var ended = false
 
         init(deadline: ContinuousClock.Instant?) { self.deadline = deadline }
+
+        /// Makes a released state like new, keeping the queue's capacity, for reuse.
+        func reset(deadline: ContinuousClock.Instant?) {
+            items.removeAll(keepingCapacity: items.capacity <= 64)
+            head = 0
+            waiter = nil
+            self.deadline = deadline
+            ended = false
+        }
 
         func pop() -> Inbound? {
             guard head < items.count else { return nil }
@@ -74,23 +85,49 @@ public final class ClientConnection: Sendable {
         var nextStreamID: UInt32 = 1
         var nextPingID: UInt32 = 2
         var streams: [UInt32: StreamState] = [:]
+        /// Released stream states kept for reuse: a call then allocates neither the state nor
+        /// its queue.
+        var spareStreams: [StreamState] = []
         var role = Role.idle
         var failure: RPCError?
         var goAwayAfter: UInt32?
         var readerThread: OSThread?
+
+        mutating func makeStream(deadline: ContinuousClock.Instant?) -> StreamState {
+            guard let spare = spareStreams.popLast() else { return StreamState(deadline: deadline) }
+            spare.reset(deadline: deadline)
+            return spare
+        }
+
+        /// The waiting caller to resume as the next leader, or nil with the role left idle.
+        mutating func passRole() -> UnsafeContinuation<Wake, Never>? {
+            if failure == nil {
+                for (_, stream) in streams where stream.waiter != nil && !stream.hasItem {
+                    let waiter = stream.waiter
+                    stream.waiter = nil
+                    return waiter
+                }
+            }
+            role = .idle
+            return nil
+        }
     }
 
     private struct Writer {
         var encoder: FrameEncoder
+        /// Frames waiting for the sender that is writing (or for the next one).
         var buffer: [UInt8] = []
-        var spare: [UInt8] = []
         var writing = false
+
+        mutating func append(_ envelope: Envelope) throws {
+            try encoder.appendFrame(to: &buffer) { envelope.serialize(into: &$0) }
+        }
     }
 
     /// Reader-only state: touched only by whoever holds the reading role; the role passes
     /// through `state`'s lock, which orders the accesses.
     private final class ReaderState: @unchecked Sendable {
-        var decoder: FrameDecoder
+        @exclusivity(unchecked) var decoder: FrameDecoder
         init(maxFrameSize: Int) { decoder = FrameDecoder(maxFrameSize: maxFrameSize) }
     }
 
@@ -101,6 +138,8 @@ public final class ClientConnection: Sendable {
     private let writer: Mutex<Writer>
     private let reader: ReaderState
     private let threadSignal = ConditionLock()
+    /// Streams in `state` with a deadline: while none has one, the reader skips looking.
+    private let streamsWithDeadline = Atomic<Int>(0)
     /// What the server said in its handshake.
     public let serverHello: Hello
 
@@ -182,7 +221,7 @@ public final class ClientConnection: Sendable {
         // in id order: a server closes a connection whose stream ids go down (PROTOCOL.md §4).
         var id: UInt32?
         do {
-            try send {
+            try send { writer in
                 id = try state.withLock { state -> UInt32 in
                     if let failure = state.failure { throw failure }
                     if state.goAwayAfter != nil {
@@ -190,13 +229,15 @@ public final class ClientConnection: Sendable {
                     }
                     let id = state.nextStreamID
                     state.nextStreamID += 2
-                    state.streams[id] = StreamState(deadline: deadline)
+                    state.streams[id] = state.makeStream(deadline: deadline)
+                    if deadline != nil { streamsWithDeadline.add(1, ordering: .relaxed) }
                     return id
                 }
-                return [makeOpen(id!)]
+                try writer.append(makeOpen(id!))
+                return 1
             }
         } catch {
-            if let id { _ = state.withLock { $0.streams.removeValue(forKey: id) } }
+            if let id { releaseStream(id) }
             throw error
         }
         return id!
@@ -222,7 +263,13 @@ public final class ClientConnection: Sendable {
 
     /// Forgets a stream whose caller is done with it.
     func releaseStream(_ id: UInt32) {
-        _ = state.withLock { $0.streams.removeValue(forKey: id) }
+        let hadDeadline = state.withLock { state -> Bool in
+            guard let removed = state.streams.removeValue(forKey: id) else { return false }
+            // Nothing else holds a stream's state: only `streams` refers to it, under the lock.
+            if state.spareStreams.count < 8 && removed.waiter == nil { state.spareStreams.append(removed) }
+            return removed.deadline != nil
+        }
+        if hadDeadline { streamsWithDeadline.subtract(1, ordering: .relaxed) }
     }
 
     /// The next thing that arrives for stream `id`, reading the connection if no one else is.
@@ -244,9 +291,10 @@ public final class ClientConnection: Sendable {
             switch step {
             case .item(let item): return item
             case .failed(let error): throw error
-            case .lead: try lead(for: id)
+            case .lead:
+                if let item = lead(for: id) { return item }
             case .wait:
-                if await suspend(id) == .lead { try lead(for: id) }
+                if await suspend(id) == .lead, let item = lead(for: id) { return item }
             }
         }
     }
@@ -272,51 +320,78 @@ public final class ClientConnection: Sendable {
 
     // MARK: Reading
 
-    /// Reads as the leader until stream `id` has something, the budget runs out (a thread
-    /// takes over), or the connection fails. Always leaves the role released or handed on.
-    private func lead(for id: UInt32) throws {
-        let giveUpAt = ContinuousClock.now + configuration.leaderBudget
+    /// Reads as the leader until stream `id` has something (returned, taken off its queue),
+    /// the budget runs out (a thread takes over), or the connection fails (nil: look again).
+    /// Always leaves the role released or handed on.
+    private func lead(for id: UInt32) -> Inbound? {
+        // The clock is read only once a read did not bring the reply, or a deadline is near:
+        // a quick reply costs no clock reads here. (So the budget may run from the end of
+        // the first read, not its start: at most twice the budget in all.)
+        var giveUpAt: ContinuousClock.Instant?
         while true {
             if Task.isCancelled {
                 releaseRole()
                 cancelStream(id, status: Status(code: .cancelled, message: "the call was cancelled by the client"))
-                return
+                return nil
             }
-            let now = ContinuousClock.now
-            let budgetLeft = now.duration(to: giveUpAt)
-            if budgetLeft <= .zero {
-                handOffToThread()
-                return
+            // The budget is soft (a few ms late is fine), a call's deadline is not.
+            var timeout = configuration.leaderBudget
+            var tolerance = configuration.leaderBudget
+            if giveUpAt != nil || streamsWithDeadline.load(ordering: .relaxed) > 0 {
+                let now = ContinuousClock.now
+                let limit = giveUpAt ?? now + configuration.leaderBudget
+                giveUpAt = limit
+                timeout = now.duration(to: limit)
+                if timeout <= .zero {
+                    handOffToThread()
+                    return nil
+                }
+                if let deadline = nearestDeadline(), now.duration(to: deadline) < timeout {
+                    timeout = max(.zero, now.duration(to: deadline))
+                    tolerance = .zero
+                }
             }
-            var timeout = budgetLeft
-            if let deadline = nearestDeadline() { timeout = min(timeout, max(.zero, now.duration(to: deadline))) }
-            guard pump(timeout: timeout) else {
+            guard let outcome = pump(timeout: timeout, tolerance: tolerance) else {
                 releaseRole()
-                return
+                return nil
             }
-            let done = state.withLock { state in
-                state.failure != nil || (state.streams[id].map { $0.hasItem } ?? true)
+            switch releaseRoleIfDone(waitingFor: id) {
+            case .item(let item): return item
+            case .done: return nil
+            case .notYet: break
             }
-            if done {
-                releaseRole()
-                return
+            if giveUpAt == nil {
+                if outcome == .timedOut && tolerance > .zero {
+                    handOffToThread()  // the whole budget went by in that read
+                    return nil
+                }
+                giveUpAt = ContinuousClock.now + configuration.leaderBudget
             }
         }
     }
 
+    private enum LeadStep {
+        case item(Inbound)
+        case done
+        case notYet
+    }
+
+    /// If stream `id` has something (taken off its queue) or the connection failed, passes
+    /// the reading role on; in one turn of the lock.
+    private func releaseRoleIfDone(waitingFor id: UInt32) -> LeadStep {
+        let (step, next) = state.withLock { state -> (LeadStep, UnsafeContinuation<Wake, Never>?) in
+            let stream = state.streams[id]
+            if let item = stream?.pop() { return (.item(item), state.passRole()) }
+            guard state.failure != nil || stream == nil else { return (.notYet, nil) }
+            return (.done, state.passRole())
+        }
+        next?.resume(returning: .lead)
+        return step
+    }
+
     /// Gives the reading role to a waiting caller, or leaves it idle.
     private func releaseRole() {
-        let next = state.withLock { state -> UnsafeContinuation<Wake, Never>? in
-            if state.failure == nil {
-                for (_, stream) in state.streams where stream.waiter != nil && !stream.hasItem {
-                    let waiter = stream.waiter
-                    stream.waiter = nil
-                    return waiter
-                }
-            }
-            state.role = .idle
-            return nil
-        }
+        let next = state.withLock { $0.passRole() }
         next?.resume(returning: .lead)
     }
 
@@ -350,8 +425,12 @@ public final class ClientConnection: Sendable {
             return true
         }
         var timeout: Duration = .milliseconds(100)
-        if let deadline = nearestDeadline() { timeout = min(timeout, max(.zero, ContinuousClock.now.duration(to: deadline))) }
-        guard pump(timeout: timeout) else { return false }
+        var tolerance = timeout
+        if let deadline = nearestDeadline(), ContinuousClock.now.duration(to: deadline) < timeout {
+            timeout = max(.zero, ContinuousClock.now.duration(to: deadline))
+            tolerance = .zero
+        }
+        guard pump(timeout: timeout, tolerance: tolerance) != nil else { return false }
         state.withLock { state in
             if state.streams.values.allSatisfy({ $0.waiter == nil }) { state.role = .idle }
         }
@@ -359,30 +438,32 @@ public final class ClientConnection: Sendable {
     }
 
     private func nearestDeadline() -> ContinuousClock.Instant? {
-        state.withLock { state in state.streams.values.compactMap { $0.ended ? nil : $0.deadline }.min() }
+        guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return nil }
+        return state.withLock { state in state.streams.values.compactMap { $0.ended ? nil : $0.deadline }.min() }
     }
 
-    /// One read and dispatch by the role holder. False when the connection has failed.
-    private func pump(timeout: Duration) -> Bool {
+    /// One read and dispatch by the role holder; what the read saw, or nil when the connection
+    /// failed in it (a failure from elsewhere is for the caller to notice, under the lock).
+    private func pump(timeout: Duration, tolerance: Duration) -> ReadOutcome? {
         let outcome: ReadOutcome
         do {
-            outcome = try io.read(into: &reader.decoder, timeout: timeout)
+            outcome = try io.read(into: &reader.decoder, timeout: timeout, tolerance: tolerance)
         } catch {
             fail(RPCError(code: .unavailable, message: "reading from the server failed: \(error)"))
-            return false
+            return nil
         }
         switch outcome {
         case .bytes(let count):
             metrics?.recordReceived(frames: 0, bytes: count)
-            if !dispatchFrames() { return false }
+            if !dispatchFrames() { return nil }
         case .endOfStream:
             fail(RPCError(code: .unavailable, message: "the server closed the connection"))
-            return false
+            return nil
         case .timedOut, .woken:
             break
         }
         expireDeadlines()
-        return state.withLock { $0.failure == nil }
+        return outcome
     }
 
     private func dispatchFrames() -> Bool {
@@ -460,6 +541,7 @@ public final class ClientConnection: Sendable {
     }
 
     private func expireDeadlines() {
+        guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return }
         let now = ContinuousClock.now
         let expired = state.withLock { state in
             state.streams.compactMap { id, stream in (!stream.ended && (stream.deadline.map { $0 <= now } ?? false)) ? id : nil }
@@ -490,26 +572,26 @@ public final class ClientConnection: Sendable {
     /// Encodes and writes envelopes. Concurrent senders coalesce: while one writes, the others
     /// append to the buffer and return, and the writer sends what accumulated in one `write`.
     func send(_ envelopes: [Envelope]) throws {
-        try send { envelopes }
+        try send { writer in
+            for envelope in envelopes { try writer.append(envelope) }
+            return envelopes.count
+        }
     }
 
-    /// Sends the envelopes `makeEnvelopes` returns; it runs under the writer's lock, so what it
-    /// decides (a stream id) is ordered as the frames are.
-    private func send(_ makeEnvelopes: () throws -> [Envelope]) throws {
-        var count = 0
+    /// Sends what `encode` appends (it returns how many frames); it runs under the writer's
+    /// lock, so what it decides (a stream id) is ordered as the frames are. The buffer being
+    /// written is moved out of the lock and back, never shared, so it is reused, not copied.
+    private func send(_ encode: (inout Writer) throws -> Int) throws {
+        var frames = 0
         var batch = try writer.withLock { writer -> [UInt8]? in
-            let envelopes = try makeEnvelopes()
-            count = envelopes.count
-            for envelope in envelopes {
-                try writer.encoder.appendFrame(to: &writer.buffer) { envelope.serialize(into: &$0) }
-            }
+            frames = try encode(&writer)
             if writer.writing { return nil }
             writer.writing = true
-            swap(&writer.buffer, &writer.spare)
-            return writer.spare
+            var bytes: [UInt8] = []
+            swap(&bytes, &writer.buffer)
+            return bytes
         }
-        var frames = count
-        while let bytes = batch {
+        while var bytes = batch.take() {
             do {
                 try bytes.withUnsafeBytes { try io.write($0, timeout: configuration.writeTimeout) }
                 metrics?.recordSent(frames: frames, bytes: bytes.count)
@@ -520,14 +602,15 @@ public final class ClientConnection: Sendable {
                 throw failure
             }
             frames = 0
+            bytes.removeAll(keepingCapacity: bytes.count <= 1024 * 1024)
             batch = writer.withLock { writer -> [UInt8]? in
-                writer.spare.removeAll(keepingCapacity: true)
                 if writer.buffer.isEmpty {
                     writer.writing = false
+                    swap(&bytes, &writer.buffer)  // the written buffer's capacity comes back
                     return nil
                 }
-                swap(&writer.buffer, &writer.spare)
-                return writer.spare
+                swap(&bytes, &writer.buffer)
+                return bytes
             }
         }
     }
@@ -542,7 +625,7 @@ public final class ClientConnection: Sendable {
             let id = state.nextPingID
             state.nextPingID = state.nextPingID &+ 2
             if state.nextPingID == 0 { state.nextPingID = 2 }
-            state.streams[id] = StreamState(deadline: nil)
+            state.streams[id] = state.makeStream(deadline: nil)
             return id
         }
         defer { releaseStream(id) }

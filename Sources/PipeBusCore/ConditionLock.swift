@@ -3,12 +3,14 @@ import Glibc
 #endif
 
 /// A mutex with a condition variable, for the few places that must block a thread until
-/// another signals (the in-process transport's byte streams).
-final class ConditionLock: @unchecked Sendable {
+/// another signals (the in-process transport's byte streams, the client's reader thread, the
+/// blocking-read watchdog).
+// @unchecked: the two pointers never change after init, and pthread serializes what they guard.
+package final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    package init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -24,14 +26,14 @@ final class ConditionLock: @unchecked Sendable {
         condition.deallocate()
     }
 
-    func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Waits (the lock held) until signalled or `deadline` passes; returns false on timeout.
-    func wait(until deadline: ContinuousClock.Instant?) -> Bool {
+    package func wait(until deadline: ContinuousClock.Instant?) -> Bool {
         guard let deadline else {
             pthread_cond_wait(condition, mutex)
             return true
@@ -48,5 +50,5 @@ final class ConditionLock: @unchecked Sendable {
         return pthread_cond_timedwait(condition, mutex, &target) == 0
     }
 
-    func broadcast() { pthread_cond_broadcast(condition) }
+    package func broadcast() { pthread_cond_broadcast(condition) }
 }

@@ -8,6 +8,10 @@ public protocol ConnectionIO: AnyObject, Sendable {
     /// reads what is available into `decoder`.
     func read(into decoder: inout FrameDecoder, timeout: Duration?) throws -> ReadOutcome
 
+    /// `read(into:timeout:)` for a caller that accepts returning up to `tolerance` after
+    /// `timeout` (a soft budget), which lets a transport wait more cheaply.
+    func read(into decoder: inout FrameDecoder, timeout: Duration?, tolerance: Duration) throws -> ReadOutcome
+
     /// Writes all of `bytes`, waiting at most `timeout` for the peer to make room. Throws
     /// UNAVAILABLE when the peer is gone or the connection closed, DEADLINE_EXCEEDED when the
     /// peer does not read within `timeout` (a slow consumer).
@@ -19,6 +23,12 @@ public protocol ConnectionIO: AnyObject, Sendable {
     /// Ends the outbound stream (the peer sees end of stream) and wakes the reader; later
     /// writes throw UNAVAILABLE. Idempotent.
     func close()
+}
+
+extension ConnectionIO {
+    public func read(into decoder: inout FrameDecoder, timeout: Duration?, tolerance: Duration) throws -> ReadOutcome {
+        try read(into: &decoder, timeout: timeout)
+    }
 }
 
 /// What one `ConnectionIO.read` saw.

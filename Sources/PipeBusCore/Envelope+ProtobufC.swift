@@ -1,15 +1,22 @@
 internal import CPipeBusProto
 internal import CProtobufC
 
-// The one place where `Envelope`, `Hello` and `ConnectRecord` meet their protobuf-c structs.
+// Where `Hello` and `ConnectRecord` meet their protobuf-c structs. The envelope itself, the
+// hot path's message, is coded by hand in Envelope+Wire.swift.
 
-/// Metadata entries one envelope may carry; more is RESOURCE_EXHAUSTED before unpacking.
+/// Metadata entries one envelope may carry; more is RESOURCE_EXHAUSTED.
 let maxMetadataEntries = 128
-private let envelopeMetadataField: UInt32 = 5
 
 extension Envelope {
-    /// Appends the envelope's protobuf encoding to `buffer`.
-    public func serialize(into buffer: inout [UInt8]) {
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try Envelope(serializedBytes: $0) }
+    }
+}
+
+extension Envelope {
+    /// The envelope packed by protobuf-c: the reference the hand-written codec is tested
+    /// against (EnvelopeWireTests), not used on any path.
+    func serializeWithProtobufC(into buffer: inout [UInt8]) {
         var arena = CArena()
         var c = Pipebus__V1__Envelope()
         pipebus__v1__envelope__init(&c)
@@ -42,9 +49,10 @@ extension Envelope {
         }
     }
 
-    /// Decodes an envelope; INTERNAL when undecodable, RESOURCE_EXHAUSTED past the metadata bound.
-    public init(serializedBytes body: UnsafeRawBufferPointer) throws {
-        try WireScan.check(body, repeatedFields: [envelopeMetadataField], limit: maxMetadataEntries, messageName: "envelope")
+    /// The envelope unpacked by protobuf-c (after the scan for the metadata bound): the
+    /// reference for the hand-written decoder, not used on any path.
+    init(protobufCBytes body: UnsafeRawBufferPointer) throws {
+        try WireScan.check(body, repeatedFields: [5], limit: maxMetadataEntries, messageName: "envelope")
         self = try ProtobufC.unpack(
             body,
             name: "envelope",
@@ -70,10 +78,6 @@ extension Envelope {
                 hello: c.hello.map { Hello($0.pointee) }
             )
         }
-    }
-
-    public init(serializedBytes bytes: [UInt8]) throws {
-        self = try bytes.withUnsafeBytes { try Envelope(serializedBytes: $0) }
     }
 
     private static func fill(

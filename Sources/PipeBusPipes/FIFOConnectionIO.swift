@@ -4,9 +4,12 @@ import Glibc
 public import PipeBusCore
 import Synchronization
 
-/// One connection's pair of FIFOs as a `ConnectionIO`: a non-blocking read end polled together
-/// with an eventfd (so another thread can wake the reader), and a non-blocking write end whose
-/// every `write` is timed into the `pipe_write_latency_seconds` histogram.
+/// One connection's pair of FIFOs as a `ConnectionIO`: a read end, and a non-blocking write end
+/// whose every `write` is timed into the `pipe_write_latency_seconds` histogram.
+///
+/// The reader blocks in `read(2)` itself when it can (no `poll` first: one syscall per read, as
+/// raw C does), and is woken by a signal (`BlockingReadSlot`). It polls the FIFO together with
+/// an eventfd only for a read with a precise timeout, a zero timeout, or the spin policy.
 public final class FIFOConnectionIO: ConnectionIO {
     /// How the reader waits for bytes.
     public struct ReadPolicy: Sendable, Hashable {
@@ -30,6 +33,9 @@ public final class FIFOConnectionIO: ConnectionIO {
     private let metrics: TransportMetrics?
     private let closed = Atomic<Bool>(false)
     private nonisolated(unsafe) var pollSet: [pollfd]
+    private let slot = BlockingReadSlot()
+    /// Whether reads may block in `read(2)` (the read end is then in blocking mode).
+    private let blockingReads: Bool
 
     /// Takes ownership of `readFD` (and `writeFD` when given; else `attachWriteEnd` later).
     init(readFD: Int32, writeFD: Int32?, readPolicy: ReadPolicy, metrics: TransportMetrics?) throws {
@@ -40,7 +46,10 @@ public final class FIFOConnectionIO: ConnectionIO {
         self.spinNanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
         self.metrics = metrics
         self.pollSet = [pollfd(fd: readFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        // Spinning needs non-blocking reads; blocking reads need the wake signal.
+        self.blockingReads = spinNanoseconds == 0 && Sys.wakeSignalAvailable && Sys.setBlocking(readFD)
         if let writeFD { self.writeFD.withLock { $0 = writeFD } }
+        if blockingReads { BlockingReadWatchdog.shared.register(slot) }
     }
 
     func attachWriteEnd(_ fd: Int32) {
@@ -49,19 +58,80 @@ public final class FIFOConnectionIO: ConnectionIO {
 
     deinit {
         close()
+        if blockingReads { BlockingReadWatchdog.shared.unregister(slot) }
         Sys.close(readFD)
         Sys.close(wakeFD)
     }
 
     public func read(into decoder: inout FrameDecoder, timeout: Duration?) throws -> ReadOutcome {
+        try read(into: &decoder, timeout: timeout, tolerance: .zero)
+    }
+
+    public func read(into decoder: inout FrameDecoder, timeout: Duration?, tolerance: Duration) throws -> ReadOutcome {
         if closed.load(ordering: .relaxed) { throw RPCError(code: .unavailable, message: "connection closed") }
         if spinNanoseconds > 0, let outcome = try spinRead(into: &decoder) { return outcome }
+        if blockingReads, timeout == nil || (timeout! > .zero && tolerance >= Self.blockingTolerance) {
+            return try blockingRead(into: &decoder, timeout: timeout)
+        }
+        return try pollingRead(into: &decoder, timeout: timeout)
+    }
+
+    /// The least timeout tolerance for which a timed read blocks in `read(2)` and is ended by
+    /// the watchdog (which is up to a tick and some scheduling late).
+    static let blockingTolerance: Duration = BlockingReadWatchdog.tick * 2
+
+    private func blockingRead(into decoder: inout FrameDecoder, timeout: Duration?) throws -> ReadOutcome {
+        let threadID = Sys.prepareWakeableThread()
+        let wakeAt = timeout.map { Sys.monotonicNanoseconds() &+ UInt64($0.nanosecondsClamped) } ?? .max
+        slot.threadID.store(threadID, ordering: .sequentiallyConsistent)
+        slot.wakeAt.store(wakeAt, ordering: .sequentiallyConsistent)
+        while true {
+            slot.state.store(.blocking, ordering: .sequentiallyConsistent)
+            if let woken = try takeInterrupt() { return woken }
+            if wakeAt != .max { BlockingReadWatchdog.shared.expect(wakeAt: wakeAt) }
+            var failure: SystemError?
+            var interrupted = false
+            let count = decoder.readInto(maximum: readPolicy.chunkSize) { buffer in
+                do {
+                    guard let count = try Sys.readInterruptibly(readFD, into: buffer) else {
+                        interrupted = true
+                        return -1
+                    }
+                    return count
+                } catch let error as SystemError {
+                    failure = error
+                    return -1
+                } catch {
+                    return -1
+                }
+            }
+            slot.state.store(.idle, ordering: .sequentiallyConsistent)
+            if let failure { throw failure.rpcError(.unavailable, "reading the connection failed") }
+            if !interrupted { return count == 0 ? .endOfStream : .bytes(count) }
+            if let woken = try takeInterrupt() { return woken }
+            if Sys.monotonicNanoseconds() >= wakeAt { return .timedOut }
+        }
+    }
+
+    /// `.woken` if a wake-up is pending (consuming it); throws once the connection is closed.
+    private func takeInterrupt() throws -> ReadOutcome? {
+        guard slot.interrupt.load(ordering: .sequentiallyConsistent) else { return nil }
+        slot.state.store(.idle, ordering: .sequentiallyConsistent)
+        slot.interrupt.store(false, ordering: .sequentiallyConsistent)
+        if closed.load(ordering: .relaxed) { throw RPCError(code: .unavailable, message: "connection closed") }
+        return .woken
+    }
+
+    private func pollingRead(into decoder: inout FrameDecoder, timeout: Duration?) throws -> ReadOutcome {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
             pollSet[0].revents = 0
             pollSet[1].revents = 0
             let remaining = deadline.map { max(.zero, ContinuousClock.now.duration(to: $0)) }
+            slot.state.store(.polling, ordering: .sequentiallyConsistent)
+            if let woken = try takeInterrupt() { return woken }
             do {
+                defer { slot.state.store(.idle, ordering: .sequentiallyConsistent) }
                 try Sys.poll(&pollSet, timeout: remaining)
             } catch let error as SystemError {
                 throw error.rpcError(.unavailable, "polling the connection failed")
@@ -69,7 +139,7 @@ public final class FIFOConnectionIO: ConnectionIO {
             if pollSet[1].revents != 0 {
                 Sys.drainEventFD(wakeFD)
                 if closed.load(ordering: .relaxed) { throw RPCError(code: .unavailable, message: "connection closed") }
-                if pollSet[0].revents == 0 { return .woken }
+                if pollSet[0].revents == 0, let woken = try takeInterrupt() { return woken }
             }
             if pollSet[0].revents != 0 {
                 // POLLIN or POLLHUP: read tells which (bytes, or 0 at end of stream).
@@ -155,7 +225,18 @@ public final class FIFOConnectionIO: ConnectionIO {
     }
 
     public func wake() {
-        Sys.signalEventFD(wakeFD)
+        slot.interrupt.store(true, ordering: .sequentiallyConsistent)
+        switch slot.state.load(ordering: .sequentiallyConsistent) {
+        case .blocking:
+            _ = slot.signalIfBlocked()
+            // The signal is lost if it lands just before the reader enters `read`; the
+            // watchdog sends it again until the reader is out.
+            BlockingReadWatchdog.shared.kick()
+        case .polling:
+            Sys.signalEventFD(wakeFD)
+        case .idle:
+            break  // the reader looks at `interrupt` before it waits again
+        }
     }
 
     public func close() {
@@ -164,6 +245,16 @@ public final class FIFOConnectionIO: ConnectionIO {
             if fd >= 0 { Sys.close(fd) }
             fd = -1
         }
-        Sys.signalEventFD(wakeFD)
+        wake()
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, clamped to `Int64` (negative durations count as zero).
+    fileprivate var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        if seconds < 0 { return 0 }
+        if seconds >= Int64.max / 1_000_000_000 - 1 { return Int64.max }
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -52,6 +52,25 @@ enum Sys {
         }
     }
 
+    /// Reads once, blocking; 0 is end of stream; nil means a signal interrupted it (EINTR is
+    /// how a blocked reader is woken) or the descriptor is non-blocking and empty.
+    static func readInterruptibly(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+        if count >= 0 { return count }
+        let code = Glibc.errno
+        if code == EINTR || code == EAGAIN || code == EWOULDBLOCK { return nil }
+        throw SystemError(operation: "read", path: nil, errno: code)
+    }
+
+    /// Whether the wake signal could be installed (`pipebus_wake_signal`).
+    static let wakeSignalAvailable = pipebus_wake_signal() != 0
+
+    /// Makes the calling thread interruptible by the wake signal; its kernel thread id.
+    static func prepareWakeableThread() -> Int32 { pipebus_prepare_wakeable_thread() }
+
+    /// Clears O_NONBLOCK; false if that failed.
+    static func setBlocking(_ fd: Int32) -> Bool { pipebus_set_nonblocking(fd, 0) == 0 }
+
     /// Writes once; nil means it would block.
     static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws -> Int? {
         while true {

@@ -36,4 +36,18 @@ int pipebus_rename_noreplace(const char *from, const char *to);
 /// Returns 0 or -1 with errno set (EINVAL where the file system cannot exchange).
 int pipebus_rename_exchange(const char *a, const char *b);
 
+/// The signal that interrupts a blocking FIFO read (a real-time signal with a no-op handler
+/// installed without SA_RESTART, so the read returns EINTR), installed on first use; 0 when
+/// the process already handles that signal itself (blocking reads are then not used).
+int pipebus_wake_signal(void);
+
+/// Makes the calling thread interruptible by the wake signal (unblocks it once per thread:
+/// dispatch's workers block most signals) and returns its kernel thread id (cached per
+/// thread), or -1 when blocking reads are not available.
+int pipebus_prepare_wakeable_thread(void);
+
+/// Sends the wake signal to thread `tid` of this process (tgkill, so a thread that has ended
+/// gets ESRCH rather than a stale handle). Returns 0 or an errno value.
+int pipebus_wake_thread(int tid);
+
 #endif
