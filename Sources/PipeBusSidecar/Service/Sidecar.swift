@@ -174,13 +174,6 @@ public final class Sidecar: Sendable {
             )
         }
         state.withLock { $0.instanceLock = instanceLock }
-        var router = Router()
-        health.register(in: &router)
-        EchoService.register(in: &router)
-        TaskService(sidecar: self).register(in: &router)
-        let server = try PipeServer(directory: pipeDirectory, router: router, configuration: configuration.pipes, metrics: transport, logger: logger)
-        try server.start()
-        state.withLock { $0.server = server }
         _ = try spool.recover()
         // Temp files beside the heartbeat and the config are a dead writer's leftovers.
         for path in [heartbeatPath, workerHeartbeatPath, config.path] {
@@ -202,6 +195,15 @@ public final class Sidecar: Sendable {
             self?.handle(event, cookie: cookie)
         }
         state.withLock { $0.watcher = watcher }
+        // Served only now: a client never sees the spool before recovery, and every task
+        // submitted is seen by the watcher.
+        var router = Router()
+        health.register(in: &router)
+        EchoService.register(in: &router)
+        TaskService(sidecar: self).register(in: &router)
+        let server = try PipeServer(directory: pipeDirectory, router: router, configuration: configuration.pipes, metrics: transport, logger: logger)
+        try server.start()
+        state.withLock { $0.server = server }
         try supervisor?.start()
         metrics.workerUp(supervisor.map { $0.isAlive } ?? true)
         tick()
