@@ -89,25 +89,9 @@ public final class FIFOConnectionIO: ConnectionIO {
             slot.state.store(.blocking, ordering: .sequentiallyConsistent)
             if let woken = try takeInterrupt() { return woken }
             if wakeAt != .max { BlockingReadWatchdog.shared.expect(wakeAt: wakeAt) }
-            var failure: SystemError?
-            var interrupted = false
-            let count = decoder.readInto(maximum: readPolicy.chunkSize) { buffer in
-                do {
-                    guard let count = try Sys.readInterruptibly(readFD, into: buffer) else {
-                        interrupted = true
-                        return -1
-                    }
-                    return count
-                } catch let error as SystemError {
-                    failure = error
-                    return -1
-                } catch {
-                    return -1
-                }
-            }
+            let count = readChunk(into: &decoder, Sys.readInterruptibly)
             slot.state.store(.idle, ordering: .sequentiallyConsistent)
-            if let failure { throw failure.rpcError(.unavailable, "reading the connection failed") }
-            if !interrupted { return count == 0 ? .endOfStream : .bytes(count) }
+            if let count = try count.get() { return count == 0 ? .endOfStream : .bytes(count) }
             if let woken = try takeInterrupt() { return woken }
             if Sys.monotonicNanoseconds() >= wakeAt { return .timedOut }
         }
@@ -151,25 +135,30 @@ public final class FIFOConnectionIO: ConnectionIO {
     }
 
     private func readOnce(into decoder: inout FrameDecoder) throws -> ReadOutcome? {
-        var failure: SystemError?
-        var wouldBlock = false
-        let count = decoder.readInto(maximum: readPolicy.chunkSize) { buffer in
+        guard let count = try readChunk(into: &decoder, Sys.read).get() else { return nil }
+        return count == 0 ? .endOfStream : .bytes(count)
+    }
+
+    /// One `read` into the decoder through `read` (nil from it: would block, or interrupted):
+    /// the byte count (0 at end of stream), nil for no bytes this time, or the failure.
+    private func readChunk(
+        into decoder: inout FrameDecoder,
+        _ read: (Int32, UnsafeMutableRawBufferPointer) throws -> Int?
+    ) -> Result<Int?, RPCError> {
+        var outcome: Result<Int?, RPCError> = .success(nil)
+        _ = decoder.readInto(maximum: readPolicy.chunkSize) { buffer in
             do {
-                guard let count = try Sys.read(readFD, into: buffer) else {
-                    wouldBlock = true
-                    return -1
-                }
+                guard let count = try read(readFD, buffer) else { return -1 }
+                outcome = .success(count)
                 return count
             } catch let error as SystemError {
-                failure = error
-                return -1
+                outcome = .failure(error.rpcError(.unavailable, "reading the connection failed"))
             } catch {
-                return -1
+                outcome = .failure(RPCError(code: .unavailable, message: "reading the connection failed: \(error)"))
             }
+            return -1
         }
-        if let failure { throw failure.rpcError(.unavailable, "reading the connection failed") }
-        if wouldBlock { return nil }
-        return count == 0 ? .endOfStream : .bytes(count)
+        return outcome
     }
 
     private func spinRead(into decoder: inout FrameDecoder) throws -> ReadOutcome? {
