@@ -160,6 +160,19 @@ public final class PipeServer: Sendable {
         }
     }
 
+    /// Takes the lock again after the lock file vanished (with its directory), replacing the
+    /// descriptor of the unlinked one. Throws if another server took the new lock first.
+    private func relock() throws {
+        let lockIdentity = state.withLock { $0.lockFD >= 0 ? fileIdentity($0.lockFD) : [] }
+        guard lockIdentity != pathIdentity(directory.lockFile) else { return }
+        let fresh = try takeLock()
+        let old = state.withLock { state in
+            defer { state.lockFD = fresh }
+            return state.lockFD
+        }
+        if old >= 0 { Sys.close(old) }
+    }
+
     /// Connection FIFOs left by clients of an earlier run (we hold the lock: none is live).
     private func removeStaleFIFOs() {
         guard let dir = opendir(directory.path) else { return }
@@ -221,6 +234,9 @@ public final class PipeServer: Sendable {
                 metrics.recordConnectionError(reason: "connect_fifo_recreated")
                 do {
                     try directory.prepare()
+                    // A deleted directory took the lock file with it: lock the new one, or a
+                    // second server could start on this directory beside us.
+                    try relock()
                     let fresh = try openConnectFIFO()
                     Sys.close(connectFD)
                     connectFD = fresh
