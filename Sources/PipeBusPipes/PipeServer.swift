@@ -125,6 +125,10 @@ public final class PipeServer: Sendable {
             for entry in state.withLock({ Array($0.connections.values) }) { entry.connection.shutdown(graceful: false) }
         }
         for entry in entries { entry.thread.join() }
+        // A connection that ended meanwhile also put its thread on `finished`: it is joined
+        // already, and joining a thread twice is undefined (ThreadSanitizer's CHECK failed on it).
+        let joined = Set(entries.map { ObjectIdentifier($0.thread) })
+        state.withLock { $0.finished.removeAll { joined.contains(ObjectIdentifier($0)) } }
         reapFinished()
         Sys.unlink(directory.connectFIFO)
         let lockFD = state.withLock { state in

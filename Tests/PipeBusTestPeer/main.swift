@@ -153,10 +153,30 @@ func call(_ options: Options) async -> Never {
     let calls = options.int("calls")
     let size = options.int("payload-size", default: 64)
     let concurrency = max(1, options.int("concurrency", default: 1))
-    let client = connect(options)
-    say("connected pid=\(getpid())")
     let interval = options.int("interval-ms", default: 0)
     let tally = Tally()
+    await makeCalls(options, calls: calls, size: size, concurrency: concurrency, interval: interval, tally: tally)
+    let sorted = tally.latencies.withLock { $0 }.sorted()
+    func micros(_ quantile: Double) -> Int64 {
+        guard !sorted.isEmpty else { return 0 }
+        let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * quantile))]
+        return value.components.seconds * 1_000_000 + value.components.attoseconds / 1_000_000_000_000
+    }
+    say("latency p50_us=\(micros(0.50)) p99_us=\(micros(0.99)) max_us=\(micros(1.0))")
+    let mismatches = tally.mismatches.load(ordering: .relaxed)
+    let failures = tally.failures.load(ordering: .relaxed)
+    let bad = mismatches + failures
+    fail(
+        bad == 0 ? 0 : 1,
+        "ok pid=\(getpid()) calls=\(calls) mismatches=\(mismatches) failures=\(failures)"
+    )
+}
+
+/// The calls of `call`, on a connection that is closed and released before this returns (its
+/// reader thread joined: the process exits right after).
+func makeCalls(_ options: Options, calls: Int, size: Int, concurrency: Int, interval: Int, tally: Tally) async {
+    let client = connect(options)
+    say("connected pid=\(getpid())")
     await withTaskGroup(of: Void.self) { group in
         for _ in 0..<concurrency {
             group.addTask {
@@ -186,20 +206,6 @@ func call(_ options: Options) async -> Never {
         }
     }
     client.close()
-    let sorted = tally.latencies.withLock { $0 }.sorted()
-    func micros(_ quantile: Double) -> Int64 {
-        guard !sorted.isEmpty else { return 0 }
-        let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * quantile))]
-        return value.components.seconds * 1_000_000 + value.components.attoseconds / 1_000_000_000_000
-    }
-    say("latency p50_us=\(micros(0.50)) p99_us=\(micros(0.99)) max_us=\(micros(1.0))")
-    let mismatches = tally.mismatches.load(ordering: .relaxed)
-    let failures = tally.failures.load(ordering: .relaxed)
-    let bad = mismatches + failures
-    fail(
-        bad == 0 ? 0 : 1,
-        "ok pid=\(getpid()) calls=\(calls) mismatches=\(mismatches) failures=\(failures)"
-    )
 }
 
 // MARK: stream

@@ -73,9 +73,16 @@ struct SidecarFaultTests {
         #expect(p99 < .milliseconds(100), "the other client's p99 was \(p99)")
         #expect(try await bystander.health().status == .serving)
         var after = before
-        try await Integration.eventually("fds and FIFOs to be as before (\(before))") {
-            after = try Resources(pid: sidecar.pid, pipes: pipes)
-            return after == before
+        do {
+            try await Integration.eventually("fds and FIFOs to be as before (\(before))") {
+                after = try Resources(pid: sidecar.pid, pipes: pipes)
+                return after == before
+            }
+        } catch {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(sidecar.pid)/fd")) ?? []
+            let targets = fds.map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(sidecar.pid)/fd/\($0)")) ?? "?" }
+            Issue.record("leaked: before \(before), now \(after); open: \(targets.sorted())")
+            throw error
         }
         print("garbage into the sidecar's FIFOs: counted \(expected); bystander p99 \(p99) over \(latencies.count) calls; \(after)")
     }
