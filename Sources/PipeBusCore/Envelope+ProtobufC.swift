@@ -6,6 +6,8 @@ internal import CProtobufC
 /// Metadata entries one envelope may carry; more is RESOURCE_EXHAUSTED before unpacking.
 let maxMetadataEntries = 128
 private let envelopeMetadataField: UInt32 = 5
+private let envelopeHelloField: UInt32 = 11
+private let connectRecordHelloField: UInt32 = 2
 
 extension Envelope {
     /// Appends the envelope's protobuf encoding to `buffer`.
@@ -44,7 +46,13 @@ extension Envelope {
 
     /// Decodes an envelope; INTERNAL when undecodable, RESOURCE_EXHAUSTED past the metadata bound.
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
-        try WireScan.check(body, repeatedFields: [envelopeMetadataField], limit: maxMetadataEntries, messageName: "envelope")
+        try WireScan.check(
+            body,
+            repeatedFields: [envelopeMetadataField],
+            limit: maxMetadataEntries,
+            messageName: "envelope",
+            nestedFields: [envelopeMetadataField, envelopeHelloField]
+        )
         self = try ProtobufC.unpack(
             body,
             name: "envelope",
@@ -133,7 +141,7 @@ extension ConnectRecord: MessageCodable {
     }
 
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
-        try WireScan.check(body, limit: 0, messageName: "connect record")
+        try WireScan.check(body, limit: 0, messageName: "connect record", nestedFields: [connectRecordHelloField])
         self = try ProtobufC.unpack(
             body,
             name: "connect record",
