@@ -64,12 +64,13 @@ struct SidecarFaultTests {
                 try await Self.connectionErrors(port: port)[reason, default: 0] == expected[reason]
             }
         }
+        // Enough calls for a 99th percentile that means something, part of them during the faults.
+        try await Integration.eventually("100 calls by the other client", timeout: .seconds(20)) { latencies.count >= 100 }
         calling.cancel()
         _ = await calling.result
         #expect(try await Self.connectionErrors(port: port) == expected)
 
         let p99 = try #require(latencies.quantile(0.99))
-        #expect(latencies.count >= 20, "only \(latencies.count) calls")
         #expect(p99 < .milliseconds(100), "the other client's p99 was \(p99)")
         #expect(try await bystander.health().status == .serving)
         var after = before
@@ -137,12 +138,17 @@ struct SidecarFaultTests {
 }
 
 /// A process's open descriptors and the FIFO directory's names: what a fault must not leave.
+/// TCP sockets are left out: they are this test's own /metrics scrapes, which the server closes
+/// when it gets to it (slowly under a sanitizer); what the faults could leak are FIFOs and pipes.
 private struct Resources: Equatable, CustomStringConvertible {
     var descriptors: Int
     var names: [String]
 
     init(pid: pid_t, pipes: String) throws {
-        descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+        descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").filter { fd in
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? ""
+            return !target.hasPrefix("socket:")
+        }.count
         names = try FileManager.default.contentsOfDirectory(atPath: pipes).sorted()
     }
 
