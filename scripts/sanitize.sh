@@ -40,8 +40,12 @@ filter_args=()
 for filter in "${filters[@]}"; do filter_args+=(--filter "$filter"); done
 
 start=$(date +%s)
-nice -n 10 swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
-test -x "$scratch/debug/pipebusPackageTests.xctest" || { echo "sanitize: the $kind build failed" >&2; exit 1; }
+mkdir -p "$scratch"
+if ! nice -n 10 swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" >"$scratch/sanitize-build.log" 2>&1; then
+    grep -Ev '^\[[0-9]+/[0-9]+\]|Cannot export local symbol' "$scratch/sanitize-build.log" | tail -40 >&2
+    echo "sanitize: the $kind build failed" >&2
+    exit 1
+fi
 built=$(date +%s)
 
 reports="$PWD/$scratch/sanitizer-reports"
