@@ -34,7 +34,13 @@ struct SidecarFaultTests {
         let bystander = try await Integration.Client.connect(root, timeout: .seconds(10))
         defer { bystander.close() }
         _ = try await bystander.health()
-        let before = try Resources(pid: sidecar.pid, pipes: pipes)
+        // The baseline once the only connection left is the bystander's (the start-up health
+        // check's connection may still be closing).
+        var before = try Resources(pid: sidecar.pid, pipes: pipes)
+        try await Integration.eventually("only the bystander's connection to be open") {
+            before = try Resources(pid: sidecar.pid, pipes: pipes)
+            return before.connectionDescriptors == 2
+        }
 
         // The bystander calls all along; its latencies are kept.
         let latencies = LatencyLog()
@@ -122,6 +128,32 @@ struct SidecarFaultTests {
         print("worker SIGSTOP: NOT_SERVING after \(detected); SERVING after SIGCONT in \(recovered)")
     }
 
+    @Test("the sidecar's FIFO directory deleted while it runs: re-created within the check interval, counted on /metrics, connections old and new served")
+    func fifoDirectoryDeleted() async throws {
+        let root = try Integration.Root.make(worker: "marie")
+        defer { root.remove() }
+        let sidecar = try await Integration.SidecarProcess(root: root, heartbeatInterval: 0.5, metrics: true)
+        defer { Task { await sidecar.killEverything() } }
+        let port = try await sidecar.metricsPort()
+        let pipes = "\(root.workerDirectory)/pipes"
+        let existing = try await Integration.Client.connect(root, timeout: .seconds(10))
+        defer { existing.close() }
+        _ = try await existing.health()
+
+        try FileManager.default.removeItem(atPath: pipes)
+        let deleted = ContinuousClock.now
+        try await Integration.eventually("the connect FIFO and the lock to be back", timeout: .seconds(5)) {
+            Integration.lstatKind("\(pipes)/connect") == S_IFIFO && Integration.lstatKind("\(pipes)/server.lock") == S_IFREG
+        }
+        let recreated = deleted.duration(to: .now)
+        #expect(try await Self.connectionErrors(port: port)["connect_fifo_recreated"] == 1)
+        #expect(try await existing.health().status == .serving)
+        let newcomer = try await Integration.Client.connect(root, timeout: .seconds(5))
+        defer { newcomer.close() }
+        #expect(try await newcomer.health().status == .serving)
+        print("sidecar FIFO directory deleted: re-created after \(recreated), counted as connect_fifo_recreated")
+    }
+
     /// `pipe_connection_errors_total` by reason.
     static func connectionErrors(port: Int) async throws -> [String: Double] {
         let exposition = try await Integration.scrape(port: port)
@@ -137,22 +169,26 @@ struct SidecarFaultTests {
     }
 }
 
-/// A process's open descriptors and the FIFO directory's names: what a fault must not leave.
-/// TCP sockets are left out: they are this test's own /metrics scrapes, which the server closes
-/// when it gets to it (slowly under a sanitizer); what the faults could leak are FIFOs and pipes.
+/// What a fault on the pipes could leave behind: the process's descriptors of FIFOs in its pipe
+/// directory and of pipes, and the names in that directory. Sockets, eventfds and timerfds are
+/// left out: the runtime and NIO open some of those lazily (a /metrics scrape, a timer), which
+/// would make the count move for reasons that have nothing to do with the faults.
 private struct Resources: Equatable, CustomStringConvertible {
     var descriptors: Int
+    /// Of those, the ends of live connections (FIFOs unlinked once connected).
+    var connectionDescriptors: Int
     var names: [String]
 
     init(pid: pid_t, pipes: String) throws {
-        descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").filter { fd in
-            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? ""
-            return !target.hasPrefix("socket:")
-        }.count
+        let targets = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").map { fd in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? ""
+        }
+        descriptors = targets.filter { $0.hasPrefix(pipes + "/") || $0.hasPrefix("pipe:") }.count
+        connectionDescriptors = targets.filter { $0.hasPrefix(pipes + "/") && $0.hasSuffix(" (deleted)") }.count
         names = try FileManager.default.contentsOfDirectory(atPath: pipes).sorted()
     }
 
-    var description: String { "\(descriptors) fds, FIFO directory \(names)" }
+    var description: String { "\(descriptors) FIFO and pipe fds, FIFO directory \(names)" }
 }
 
 private final class LatencyLog: Sendable {
