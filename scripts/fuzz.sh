@@ -26,10 +26,13 @@ start=$(date +%s)
 # would run blind. inline-8bit-counters + pc-table is what this libFuzzer requires.
 coverage=(-Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp)
 for target in "${targets[@]}"; do
-    nice -n 10 swift build --package-path fuzz -c release --sanitize=fuzzer --sanitize=address "${coverage[@]}" \
-        --product "$target" \
-        2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|Cannot export local symbol' || true
-    test -x "fuzz/.build/release/$target" || { echo "fuzz: $target did not build" >&2; exit 1; }
+    mkdir -p .build-fuzz
+    if ! nice -n 10 swift build --package-path fuzz -c release --sanitize=fuzzer --sanitize=address "${coverage[@]}" \
+        --product "$target" >.build-fuzz/build.log 2>&1; then
+        grep -Ev '^\[[0-9]+/[0-9]+\]|Cannot export local symbol' .build-fuzz/build.log | tail -40 >&2
+        echo "fuzz: $target did not build" >&2
+        exit 1
+    fi
 done
 echo "fuzz: built ${#targets[@]} targets in $(( $(date +%s) - start )) s"
 
