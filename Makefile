@@ -1,4 +1,4 @@
-# The two commands of a fresh Debian machine: `make demo` and `make test`.
+# The commands of a fresh Debian machine: `make demo`, `make test` and `make ci` (what CI runs).
 # Both install the Debian packages they need first (scripts/install-deps.sh, a no-op when present).
 #
 # SWIFTPM_FLAGS is passed to every swift build/run/test, e.g. a scratch path of your own:
@@ -7,7 +7,7 @@
 SWIFT ?= swift
 SWIFTPM_FLAGS ?=
 
-.PHONY: demo test deps
+.PHONY: demo test ci fuzz sanitize soak deps
 
 demo: deps
 	$(SWIFT) run $(SWIFTPM_FLAGS) -c release pipebus demo
@@ -20,6 +20,24 @@ test: deps
 	$(SWIFT) test $(SWIFTPM_FLAGS) --skip-build --no-parallel
 	scripts/generate-proto.sh --check
 	scripts/check-proto-drift-test.sh
+
+# What CI runs (.ci/run): the tests, then the hardening checks of issue #7 with CI-sized budgets.
+# Separate scratch folders (fuzz/.build, .build-tsan, .build-asan), so each build is incremental.
+ci: test fuzz sanitize soak
+
+# Every fuzz target for 60 s (fails on a crash, a broken invariant, a leak or memory growth).
+fuzz: deps
+	scripts/fuzz.sh 60
+
+# The concurrency- and process-heavy suites under ThreadSanitizer, then AddressSanitizer.
+sanitize: deps
+	scripts/sanitize.sh thread
+	scripts/sanitize.sh address
+
+# A one-minute soak (scripts/soak.sh 10 for the full one).
+soak: deps
+	$(SWIFT) build $(SWIFTPM_FLAGS) --product pipebus
+	PIPEBUS_EXECUTABLE="$$($(SWIFT) build $(SWIFTPM_FLAGS) --show-bin-path)/pipebus" scripts/soak.sh 1
 
 deps:
 	scripts/install-deps.sh

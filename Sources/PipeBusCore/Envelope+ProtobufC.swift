@@ -6,6 +6,9 @@ internal import CProtobufC
 
 /// Metadata entries one envelope may carry; more is RESOURCE_EXHAUSTED.
 let maxMetadataEntries = 128
+private let envelopeMetadataField: UInt32 = 5
+private let envelopeHelloField: UInt32 = 11
+private let connectRecordHelloField: UInt32 = 2
 
 extension Envelope {
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -49,10 +52,16 @@ extension Envelope {
         }
     }
 
-    /// The envelope unpacked by protobuf-c (after the scan for the metadata bound): the
-    /// reference for the hand-written decoder, not used on any path.
+    /// The envelope unpacked by protobuf-c (after the scan for the metadata bound and of the
+    /// nested messages): the reference for the hand-written decoder, not used on any path.
     init(protobufCBytes body: UnsafeRawBufferPointer) throws {
-        try WireScan.check(body, repeatedFields: [5], limit: maxMetadataEntries, messageName: "envelope")
+        try WireScan.check(
+            body,
+            repeatedFields: [envelopeMetadataField],
+            limit: maxMetadataEntries,
+            messageName: "envelope",
+            nestedFields: [envelopeMetadataField, envelopeHelloField]
+        )
         self = try ProtobufC.unpack(
             body,
             name: "envelope",
@@ -137,7 +146,7 @@ extension ConnectRecord: MessageCodable {
     }
 
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
-        try WireScan.check(body, limit: 0, messageName: "connect record")
+        try WireScan.check(body, limit: 0, messageName: "connect record", nestedFields: [connectRecordHelloField])
         self = try ProtobufC.unpack(
             body,
             name: "connect record",

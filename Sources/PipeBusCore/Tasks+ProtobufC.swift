@@ -79,7 +79,7 @@ extension Tasks.TaskList: MessageCodable {
     }
 
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
-        try WireScan.check(body, repeatedFields: [1], limit: maxTasksPerList, messageName: "TaskList")
+        try WireScan.check(body, repeatedFields: [1], limit: maxTasksPerList, messageName: "TaskList", nestedFields: [1])
         self = try ProtobufC.unpack(
             body,
             name: "TaskList",
@@ -422,7 +422,7 @@ extension Tasks.Event: MessageCodable {
     }
 
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
-        try WireScan.check(body, limit: 0, messageName: "Event")
+        try WireScan.check(body, limit: 0, messageName: "Event", nestedFields: [4])
         self = try ProtobufC.unpack(
             body,
             name: "Event",

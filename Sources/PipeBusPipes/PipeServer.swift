@@ -125,6 +125,10 @@ public final class PipeServer: Sendable {
             for entry in state.withLock({ Array($0.connections.values) }) { entry.connection.shutdown(graceful: false) }
         }
         for entry in entries { entry.thread.join() }
+        // A connection that ended meanwhile also put its thread on `finished`: it is joined
+        // already, and joining a thread twice is undefined (ThreadSanitizer's CHECK failed on it).
+        let joined = Set(entries.map { ObjectIdentifier($0.thread) })
+        state.withLock { $0.finished.removeAll { joined.contains(ObjectIdentifier($0)) } }
         reapFinished()
         Sys.unlink(directory.connectFIFO)
         let lockFD = state.withLock { state in
@@ -158,6 +162,19 @@ public final class PipeServer: Sendable {
             Sys.close(fd)
             throw error
         }
+    }
+
+    /// Takes the lock again after the lock file vanished (with its directory), replacing the
+    /// descriptor of the unlinked one. Throws if another server took the new lock first.
+    private func relock() throws {
+        let lockIdentity = state.withLock { $0.lockFD >= 0 ? fileIdentity($0.lockFD) : [] }
+        guard lockIdentity != pathIdentity(directory.lockFile) else { return }
+        let fresh = try takeLock()
+        let old = state.withLock { state in
+            defer { state.lockFD = fresh }
+            return state.lockFD
+        }
+        if old >= 0 { Sys.close(old) }
     }
 
     /// Connection FIFOs left by clients of an earlier run (we hold the lock: none is live).
@@ -221,6 +238,9 @@ public final class PipeServer: Sendable {
                 metrics.recordConnectionError(reason: "connect_fifo_recreated")
                 do {
                     try directory.prepare()
+                    // A deleted directory took the lock file with it: lock the new one, or a
+                    // second server could start on this directory beside us.
+                    try relock()
                     let fresh = try openConnectFIFO()
                     Sys.close(connectFD)
                     connectFD = fresh

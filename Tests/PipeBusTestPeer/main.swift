@@ -7,7 +7,9 @@
 //   call   --dir D --calls N --payload-size S [--concurrency K] [--umask OOO]
 //       Connects, makes N unary Echo calls (K at a time on the one connection), each with a
 //       payload that names this process and the call, and checks every reply is its own request.
-//       Prints `connected pid=<pid>`, then `ok pid=<pid> calls=<n> mismatches=<m> failures=<f>`;
+//       With --interval-ms M each task waits M ms between calls (a steady load over time).
+//       Prints `connected pid=<pid>`, then `latency p50_us=<a> p99_us=<b> max_us=<c>` and
+//       `ok pid=<pid> calls=<n> mismatches=<m> failures=<f>`;
 //       exits 1 on any mismatch or failed call, 3 if it cannot connect (`error <CODE> <message>`).
 //   stream --dir D [--payload-size S]
 //       Makes an endless server-streaming Repeat call; prints `streaming` after the first
@@ -143,6 +145,7 @@ final class Tally: Sendable {
     let next = Atomic<Int>(0)
     let mismatches = Atomic<Int>(0)
     let failures = Atomic<Int>(0)
+    let latencies = Mutex<[Duration]>([])
 }
 
 func call(_ options: Options) async -> Never {
@@ -150,9 +153,30 @@ func call(_ options: Options) async -> Never {
     let calls = options.int("calls")
     let size = options.int("payload-size", default: 64)
     let concurrency = max(1, options.int("concurrency", default: 1))
+    let interval = options.int("interval-ms", default: 0)
+    let tally = Tally()
+    await makeCalls(options, calls: calls, size: size, concurrency: concurrency, interval: interval, tally: tally)
+    let sorted = tally.latencies.withLock { $0 }.sorted()
+    func micros(_ quantile: Double) -> Int64 {
+        guard !sorted.isEmpty else { return 0 }
+        let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * quantile))]
+        return value.components.seconds * 1_000_000 + value.components.attoseconds / 1_000_000_000_000
+    }
+    say("latency p50_us=\(micros(0.50)) p99_us=\(micros(0.99)) max_us=\(micros(1.0))")
+    let mismatches = tally.mismatches.load(ordering: .relaxed)
+    let failures = tally.failures.load(ordering: .relaxed)
+    let bad = mismatches + failures
+    fail(
+        bad == 0 ? 0 : 1,
+        "ok pid=\(getpid()) calls=\(calls) mismatches=\(mismatches) failures=\(failures)"
+    )
+}
+
+/// The calls of `call`, on a connection that is closed and released before this returns (its
+/// reader thread joined: the process exits right after).
+func makeCalls(_ options: Options, calls: Int, size: Int, concurrency: Int, interval: Int, tally: Tally) async {
     let client = connect(options)
     say("connected pid=\(getpid())")
-    let tally = Tally()
     await withTaskGroup(of: Void.self) { group in
         for _ in 0..<concurrency {
             group.addTask {
@@ -160,6 +184,9 @@ func call(_ options: Options) async -> Never {
                     let index = tally.next.add(1, ordering: .relaxed).oldValue
                     if index >= calls { return }
                     let request = payload(index: index, size: size)
+                    if interval > 0 { try? await Task.sleep(for: .milliseconds(interval)) }
+                    let start = ContinuousClock.now
+                    defer { tally.latencies.withLock { $0.append(start.duration(to: .now)) } }
                     do {
                         let reply = try await client.unary(
                             EchoService.echo,
@@ -179,13 +206,6 @@ func call(_ options: Options) async -> Never {
         }
     }
     client.close()
-    let mismatches = tally.mismatches.load(ordering: .relaxed)
-    let failures = tally.failures.load(ordering: .relaxed)
-    let bad = mismatches + failures
-    fail(
-        bad == 0 ? 0 : 1,
-        "ok pid=\(getpid()) calls=\(calls) mismatches=\(mismatches) failures=\(failures)"
-    )
 }
 
 // MARK: stream

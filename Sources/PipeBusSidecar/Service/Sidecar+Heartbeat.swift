@@ -20,7 +20,7 @@ extension Sidecar {
             state.withLock { $0.spoolError = nil }
         }
         if let supervisor = supervisorIfAny, !supervisor.isAlive {
-            reasons.append("worker \(supervisor.exit.map { "\($0)" } ?? "is not running")")
+            reasons.append("worker \(supervisor.exit.map { "\($0)" } ?? (supervisor.isStopped ? "is stopped (SIGSTOP)" : "is not running"))")
         }
         let graceOver = startedAtInstant.duration(to: .now) > configuration.heartbeatInterval * 3
         if configuration.mode == .pipe, leaseCount == 0, graceOver {

@@ -22,6 +22,8 @@ final class WorkerSupervisor: Sendable {
     private struct State {
         var pid: pid_t = 0
         var exit: Exit?
+        /// Stopped by a signal (SIGSTOP, SIGTSTP) and not yet continued.
+        var stopped = false
         var waiter: OSThread?
     }
 
@@ -40,7 +42,10 @@ final class WorkerSupervisor: Sendable {
 
     var pid: pid_t { state.withLock { $0.pid } }
     var exit: Exit? { state.withLock { $0.exit } }
-    var isAlive: Bool { state.withLock { $0.pid > 0 && $0.exit == nil } }
+    /// Running: started, not exited, and not stopped by a signal (a stopped worker does no work).
+    var isAlive: Bool { state.withLock { $0.pid > 0 && $0.exit == nil && !$0.stopped } }
+    var isStopped: Bool { state.withLock { $0.stopped } }
+    private var hasNotExited: Bool { state.withLock { $0.pid > 0 && $0.exit == nil } }
 
     /// Starts the worker; throws when it cannot be started (e.g. no such command).
     func start() throws {
@@ -82,13 +87,31 @@ final class WorkerSupervisor: Sendable {
 
     private func waitForExit(_ pid: pid_t) {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return }
+        while true {
+            // WUNTRACED | WCONTINUED: a stopped worker is reported as not alive until continued.
+            if waitpid(pid, &status, WUNTRACED | WCONTINUED) < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            // WIFSTOPPED / WIFCONTINUED / WIFEXITED / WIFSIGNALED, spelled out: the macros are not imported.
+            if status & 0xFF == 0x7F {
+                state.withLock { $0.stopped = true }
+                logger.warning("worker stopped", metadata: ["worker_pid": "\(pid)", "signal": "\((status >> 8) & 0xFF)"])
+                continue
+            }
+            if status == 0xFFFF {
+                state.withLock { $0.stopped = false }
+                logger.info("worker continued", metadata: ["worker_pid": "\(pid)"])
+                continue
+            }
+            break
         }
-        // WIFEXITED / WIFSIGNALED, spelled out: the macros are not imported.
         let termination = status & 0x7F
         let exit = termination == 0 ? Exit(code: (status >> 8) & 0xFF, signal: nil) : Exit(code: nil, signal: termination)
-        state.withLock { $0.exit = exit }
+        state.withLock {
+            $0.exit = exit
+            $0.stopped = false
+        }
         logger.warning("worker exited", metadata: ["worker_pid": "\(pid)", "exit": "\(exit)"])
         onExit(exit)
     }
@@ -103,9 +126,11 @@ final class WorkerSupervisor: Sendable {
     /// SIGTERM, then SIGKILL if it has not exited within `grace`; waits for the exit.
     func stop(grace: Duration) {
         send(SIGTERM)
+        // A stopped worker handles SIGTERM only once continued.
+        send(SIGCONT)
         let giveUp = ContinuousClock.now + grace
-        while isAlive && ContinuousClock.now < giveUp { usleep(10_000) }
-        if isAlive {
+        while hasNotExited && ContinuousClock.now < giveUp { usleep(10_000) }
+        if hasNotExited {
             logger.warning("worker did not exit after SIGTERM; sending SIGKILL", metadata: ["worker_pid": "\(pid)"])
             send(SIGKILL)
         }

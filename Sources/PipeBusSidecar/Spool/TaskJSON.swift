@@ -38,6 +38,15 @@ enum TaskJSON {
         return object
     }
 
+    /// Counts one more attempt in `attempts`, as a claim does. The file may say anything there
+    /// (found by fuzz-task-json: `Int.max` trapped on `+ 1` and crashed the sidecar on every
+    /// lease of that task): the count saturates.
+    static func countAttempt(in object: inout [String: Any]) {
+        let previous = (object[Key.attempts] as? Int) ?? 0
+        let (next, overflow) = max(previous, 0).addingReportingOverflow(1)
+        object[Key.attempts] = overflow ? Int.max : next
+    }
+
     /// Encodes a task object: keys sorted so a file's diff stays readable, indented like the
     /// runbook's `json.dump(..., indent=2)`, with a final newline.
     static func encode(_ object: [String: Any]) throws -> [UInt8] {

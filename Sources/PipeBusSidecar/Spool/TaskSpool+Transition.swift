@@ -95,7 +95,7 @@ extension TaskSpool {
     @discardableResult
     public func claim(_ id: TaskID) throws -> TaskRecord {
         try transition(id, from: .pending, to: .active) { object in
-            object[TaskJSON.Key.attempts] = ((object[TaskJSON.Key.attempts] as? Int) ?? 0) + 1
+            TaskJSON.countAttempt(in: &object)
         }
     }
 
