@@ -18,6 +18,12 @@ let package = Package(
         .executable(name: "pipebus-bench", targets: ["pipebus-bench"]),
         .executable(name: "pipebus-c-baseline", targets: ["pipebus-c-baseline"]),
     ],
+    // OTLP: the `pipebus` executable exports task spans with swift-otel. On by default; the
+    // sanitizer builds turn it off (--disable-default-traits) to skip building its HTTP stack.
+    traits: [
+        .trait(name: "OTLP", description: "Export task spans over OTLP/HTTP (swift-otel)"),
+        .default(enabledTraits: ["OTLP"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
@@ -85,8 +91,8 @@ let package = Package(
                 "PipeBusCore",
                 "PipeBusPipes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "OTel", package: "swift-otel"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["OTLP"])),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSwift

@@ -41,7 +41,7 @@ for filter in "${filters[@]}"; do filter_args+=(--filter "$filter"); done
 
 start=$(date +%s)
 mkdir -p "$scratch"
-if ! nice -n 10 swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" >"$scratch/sanitize-build.log" 2>&1; then
+if ! nice -n 10 swift build --build-tests --sanitize="$kind" --disable-default-traits --scratch-path "$scratch" >"$scratch/sanitize-build.log" 2>&1; then
     grep -Ev '^\[[0-9]+/[0-9]+\]|Cannot export local symbol' "$scratch/sanitize-build.log" | tail -40 >&2
     echo "sanitize: the $kind build failed" >&2
     exit 1
@@ -56,7 +56,7 @@ export SWIFT_BACKTRACE=enable=no
 export TSAN_OPTIONS="log_path=$reports/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$suppressions"
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=0:halt_on_error=1:suppressions=$suppressions"
 set +e
-swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" --no-parallel "${filter_args[@]}" \
+swift test --skip-build --sanitize="$kind" --disable-default-traits --scratch-path "$scratch" --no-parallel "${filter_args[@]}" \
     >"$scratch/sanitize-test.log" 2>&1
 status=$?
 set -e

@@ -1,9 +1,11 @@
 import Foundation
 import Logging
-import OTel
 import PipeBusSidecar
-import ServiceLifecycle
 import Tracing
+
+#if OTLP
+import OTel
+import ServiceLifecycle
 
 /// Task spans exported over OTLP/HTTP with swift-otel, when the standard variables ask for it:
 /// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) on, OTEL_SERVICE_NAME
@@ -85,3 +87,20 @@ struct DropCountingLogHandler: LogHandler {
         forward.log(level: event.level, "otel: \(event.message)", metadata: merged)
     }
 }
+
+#else
+
+/// Built without the OTLP trait (`--disable-default-traits`): no exporter, and a clear error
+/// when the environment asks for one.
+struct TraceExport {
+    static func startIfConfigured(defaultServiceName: String, logger: Logger) throws -> TraceExport? {
+        let environment = ProcessInfo.processInfo.environment
+        let endpoint = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].compactMap { environment[$0] }.first { !$0.isEmpty }
+        guard endpoint != nil else { return nil }
+        throw CLIError("OTEL_EXPORTER_OTLP_ENDPOINT is set, but this pipebus was built without the OTLP trait")
+    }
+
+    func shutdown() async {}
+}
+
+#endif
