@@ -27,6 +27,7 @@ default_filters=(
     TransportConformanceTests MalformedInputTests PipeSecurityTests PeerServerFaultTests
     TaskSpool SpoolWatcherTests SpoolEventTranslatorTests TaskIDTests JSONLogHandlerTests SidecarMetricsTests
     MetricsHTTPServerTests ResourceSamplerTests ProcParserTests FuzzFindingsTests GracefulShutdownTests SidecarFaultTests
+    EventLogDeadlockTests
 )
 # ProcParserTests trips a toolchain over-read under ASan (scripts/sanitize/address.supp).
 if [ "$kind" = address ]; then

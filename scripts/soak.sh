@@ -161,6 +161,10 @@ connection_errors=$(curl -s --max-time 5 "http://127.0.0.1:$metrics_port/metrics
 kill -TERM "$sidecar_pid"
 exit_status=0
 for _ in $(seq 1 300); do kill -0 "$sidecar_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$sidecar_pid" 2>/dev/null; then
+    echo "soak: the sidecar did not exit within 30 s of SIGTERM; killing it" >&2
+    kill -KILL "$sidecar_pid" "$worker_pid" 2>/dev/null || true
+fi
 wait "$sidecar_pid" || exit_status=$?
 sidecar_pid=""
 

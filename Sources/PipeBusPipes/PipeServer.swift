@@ -19,8 +19,13 @@ public final class PipeServer: Sendable {
         /// Asked of the kernel for each reply FIFO; the per-user pipe budget may refuse it, in
         /// which case the default stays (DESIGN §5).
         public var pipeBufferSize = 256 * 1024
-        /// How often the listener checks that its connect FIFO is still there.
+        /// How often the listener checks that its connect FIFO is still there, and sweeps
+        /// abandoned connection FIFOs.
         public var directoryCheckInterval: Duration = .seconds(1)
+        /// A connection FIFO still named in the directory after this long was abandoned: a
+        /// client that connects unlinks its pair within its connect timeout (1 s), so one killed
+        /// between its `mkfifo` and its connect record leaves FIFOs no one else removes.
+        public var abandonedFIFOAge: Duration = .seconds(30)
         /// How long a graceful shutdown waits for calls in flight before cancelling them.
         public var drainTimeout: Duration = .seconds(5)
 
@@ -177,16 +182,30 @@ public final class PipeServer: Sendable {
         if old >= 0 { Sys.close(old) }
     }
 
-    /// Connection FIFOs left by clients of an earlier run (we hold the lock: none is live).
-    private func removeStaleFIFOs() {
-        guard let dir = opendir(directory.path) else { return }
+    /// Connection FIFOs left by clients of an earlier run (we hold the lock: none is live), or,
+    /// with `olderThan`, by clients that died before connecting (found by scripts/soak.sh: one
+    /// killed between its two `mkfifo` calls left its `.s2c` for good). Returns how many went.
+    @discardableResult
+    private func removeStaleFIFOs(olderThan age: Duration? = nil) -> Int {
+        guard let dir = opendir(directory.path) else { return 0 }
         defer { closedir(dir) }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var removed = 0
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             guard name.hasSuffix(".c2s") || name.hasSuffix(".s2c") else { continue }
             let path = directory.path + "/" + name
-            if let info = try? Sys.lstat(path), info.st_mode & S_IFMT == S_IFIFO { Sys.unlink(path) }
+            guard let info = try? Sys.lstat(path), info.st_mode & S_IFMT == S_IFIFO, info.st_uid == Sys.effectiveUID else { continue }
+            if let age {
+                let created = Duration.seconds(info.st_ctim.tv_sec) + .nanoseconds(info.st_ctim.tv_nsec)
+                let current = Duration.seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+                guard current - created > age else { continue }
+            }
+            Sys.unlink(path)
+            removed += 1
         }
+        return removed
     }
 
     /// Creates (or re-creates, if a stale FIFO of ours is there) the connect FIFO and opens it
@@ -217,6 +236,7 @@ public final class PipeServer: Sendable {
         var decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
         var fds = [pollfd(fd: connectFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
         var identity = fileIdentity(connectFD)
+        var lastSweep = ContinuousClock.now
         defer { Sys.close(connectFD) }
         while !state.withLock({ $0.stopping }) {
             fds[0].fd = connectFD
@@ -231,6 +251,13 @@ public final class PipeServer: Sendable {
             if fds[1].revents != 0 { Sys.drainEventFD(wakeFD) }
             if fds[0].revents != 0 { readConnectRecords(connectFD, decoder: &decoder) }
             reapFinished()
+            if lastSweep.duration(to: .now) >= configuration.directoryCheckInterval {
+                lastSweep = .now
+                let removed = removeStaleFIFOs(olderThan: configuration.abandonedFIFOAge)
+                if removed > 0 {
+                    logger.warning("removed connection FIFOs abandoned by clients that never connected", metadata: ["count": "\(removed)"])
+                }
+            }
             // The directory or the FIFO may be deleted under us: recreate it rather than keep
             // listening on a FIFO no client can reach.
             if identity != pathIdentity(directory.connectFIFO) && !state.withLock({ $0.stopping }) {

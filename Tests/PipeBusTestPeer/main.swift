@@ -1,6 +1,6 @@
 // pipebus-test-peer: the other process in the named-pipe transport tests (PipeBusPipesTests).
 //
-//   serve  --dir D [--umask OOO] [--handshake-timeout-ms N]
+//   serve  --dir D [--umask OOO] [--handshake-timeout-ms N] [--abandoned-fifo-age-ms N]
 //       Serves EchoService and HealthService ("" SERVING) in D; prints `ready pid=<pid>` once
 //       listening. On SIGTERM or SIGINT shuts down gracefully, prints `stopped errors=<reasons>`
 //       and exits 0. If the server cannot start, prints `error <CODE> <message>` and exits 3.
@@ -89,6 +89,10 @@ func serve(_ options: Options) -> Never {
     var configuration = PipeServer.Configuration.defaults
     if options.values["handshake-timeout-ms"] != nil {
         configuration.connection.handshakeTimeout = .milliseconds(options.int("handshake-timeout-ms"))
+    }
+    if options.values["abandoned-fifo-age-ms"] != nil {
+        configuration.abandonedFIFOAge = .milliseconds(options.int("abandoned-fifo-age-ms"))
+        configuration.directoryCheckInterval = .milliseconds(max(50, options.int("abandoned-fifo-age-ms") / 4))
     }
     var signalPipe: [Int32] = [-1, -1]
     guard pipe(&signalPipe) == 0 else { fail(3, "error INTERNAL pipe failed: errno \(errno)") }

@@ -19,6 +19,12 @@ final class EventLog: Sendable {
     /// Events a subscriber may have unread before it is cut off (it can then resume).
     let subscriberBuffer: Int
     private let state = Mutex(State())
+    /// Held while an append hands its event to the subscribers, so that they get events in
+    /// order; `state` is not held then. A yield resumes the subscriber's task, which takes that
+    /// task's status lock, and a task being cancelled holds its status lock while its stream's
+    /// onTermination takes `state`: yielding under `state` deadlocked the two (found by the soak:
+    /// a `pipebus watch` killed during a transition froze heartbeats, leases and shutdown).
+    private let delivery = Mutex(())
 
     init(capacity: Int = 10_000, subscriberBuffer: Int = 4_096) {
         self.capacity = capacity
@@ -32,17 +38,22 @@ final class EventLog: Sendable {
     @discardableResult
     func append(_ event: Tasks.Event) -> UInt64 {
         var event = event
-        let (seq, slow) = state.withLock { state -> (UInt64, [Int]) in
-            event.seq = state.nextSeq
-            state.nextSeq += 1
-            if state.ring.count < capacity {
-                state.ring.append(event)
-            } else {
-                state.ring[state.start] = event
-                state.start = (state.start + 1) % capacity
+        let (seq, slow) = delivery.withLock { _ -> (UInt64, [Int]) in
+            let subscribers = state.withLock { state -> [Int: AsyncThrowingStream<Tasks.Event, any Error>.Continuation] in
+                event.seq = state.nextSeq
+                state.nextSeq += 1
+                if state.ring.count < capacity {
+                    state.ring.append(event)
+                } else {
+                    state.ring[state.start] = event
+                    state.start = (state.start + 1) % capacity
+                }
+                return state.subscribers
             }
+            // A subscriber that joins now replays this event from the ring and is not in
+            // `subscribers`: it gets the event once, in order.
             var slow: [Int] = []
-            for (id, continuation) in state.subscribers {
+            for (id, continuation) in subscribers {
                 if case .dropped = continuation.yield(event) { slow.append(id) }
             }
             return (event.seq, slow)

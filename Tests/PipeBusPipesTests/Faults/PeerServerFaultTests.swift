@@ -82,6 +82,33 @@ extension PipeTransportTests {
             print("200 never-opened connect records: others' p99 \(p99s) µs; server before \(before), after \(after)")
         }
 
+        /// Clients killed before they sent their connect record (found by scripts/soak.sh): one
+        /// between its two `mkfifo` calls (only `.s2c`), one after both. The server never hears
+        /// of them; it removes their FIFOs once they are older than `abandonedFIFOAge`, and
+        /// leaves alone a pair that is younger (a client still connecting) and connected clients.
+        @Test func fifosOfClientsKilledBeforeConnectingAreRemoved() async throws {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let process = try PeerProcess.start("serve", in: directory, ["--abandoned-fifo-age-ms", "600"])
+            defer { process.stop() }
+            _ = try await process.line(startingWith: "ready")
+            let connected = try await onThread { try PipeConnector.connect(to: directory.pipes) }
+            defer { connected.close() }
+            let pipes = directory.pipes.path
+            try RawPipeClient.makeFIFO(pipes + "/killed-early.s2c")
+            try RawPipeClient.makeFIFO(pipes + "/killed-late.s2c")
+            try RawPipeClient.makeFIFO(pipes + "/killed-late.c2s")
+            try await Task.sleep(for: .milliseconds(300))
+            let young = try listDirectory(pipes)
+            #expect(young.count == 5, "removed before their time: \(young)")
+            try await eventually(.seconds(5), "the abandoned FIFOs to be removed") {
+                try listDirectory(pipes) == ["connect", "server.lock"]
+            }
+            #expect(try await connected.unary(EchoService.echo, request: [7], responseType: [UInt8].self) == [7])
+            process.signal(SIGTERM)
+            #expect(try await process.exitStatus(within: .seconds(15)) == .code(0))
+        }
+
         /// The whole FIFO directory deleted under a running server: within its check interval
         /// (1 s) the directory, the connect FIFO and the lock are back, the connection that was
         /// open keeps working, new clients connect, a second server is still refused, and the

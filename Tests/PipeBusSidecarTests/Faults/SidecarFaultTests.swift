@@ -27,71 +27,71 @@ struct SidecarFaultTests {
     func garbageIntoTheSidecarsFIFOs() async throws {
         let root = try Integration.Root.make(worker: "marie")
         defer { root.remove() }
-        let sidecar = try await Integration.SidecarProcess(root: root, heartbeatInterval: 0.5, metrics: true)
-        defer { Task { await sidecar.killEverything() } }
-        let port = try await sidecar.metricsPort()
-        let pipes = "\(root.workerDirectory)/instances/\(sidecar.instance)/pipes"
-        let bystander = try await Integration.Client.connect(root, timeout: .seconds(10))
-        defer { bystander.close() }
-        _ = try await bystander.health()
-        // The baseline once the only connection left is the bystander's (the start-up health
-        // check's connection may still be closing).
-        var before = try Resources(pid: sidecar.pid, pipes: pipes)
-        try await Integration.eventually("only the bystander's connection to be open") {
-            before = try Resources(pid: sidecar.pid, pipes: pipes)
-            return before.connectionDescriptors == 2
-        }
+        try await Self.withSidecar(root: root, heartbeatInterval: 0.5, metrics: true) { sidecar in
+            let port = try await sidecar.metricsPort()
+            let pipes = "\(root.workerDirectory)/instances/\(sidecar.instance)/pipes"
+            let bystander = try await Integration.Client.connect(root, timeout: .seconds(10))
+            defer { bystander.close() }
+            _ = try await bystander.health()
+            // The baseline once the only connection left is the bystander's (the start-up health
+            // check's connection may still be closing).
+            var before = try Resources(pid: sidecar.pid, pipes: pipes)
+            try await Integration.eventually("only the bystander's connection to be open") {
+                before = try Resources(pid: sidecar.pid, pipes: pipes)
+                return before.connectionDescriptors == 2
+            }
 
-        // The bystander calls all along; its latencies are kept.
-        let latencies = LatencyLog()
-        let calling = Task.detached {
-            while !Task.isCancelled {
-                let start = ContinuousClock.now
-                _ = try await bystander.health()
-                latencies.record(start.duration(to: .now))
-                try await Task.sleep(for: .milliseconds(5))
+            // The bystander calls all along; its latencies are kept.
+            let latencies = LatencyLog()
+            let calling = Task.detached {
+                while !Task.isCancelled {
+                    let start = ContinuousClock.now
+                    _ = try await bystander.health()
+                    latencies.record(start.duration(to: .now))
+                    try await Task.sleep(for: .milliseconds(5))
+                }
             }
-        }
 
-        for (index, (what, bytes)) in Self.connectFIFOGarbage.enumerated() {
-            try RawConnection.writeToConnectFIFO(bytes, pipes: pipes)
-            try await Integration.eventually("\(what) on the connect FIFO to be counted") {
-                try await Self.connectionErrors(port: port)["bad_connect_record", default: 0] == Double(index + 1)
+            for (index, (what, bytes)) in Self.connectFIFOGarbage.enumerated() {
+                try RawConnection.writeToConnectFIFO(bytes, pipes: pipes)
+                try await Integration.eventually("\(what) on the connect FIFO to be counted") {
+                    try await Self.connectionErrors(port: port)["bad_connect_record", default: 0] == Double(index + 1)
+                }
             }
-        }
-        var expected: [String: Double] = ["bad_connect_record": Double(Self.connectFIFOGarbage.count)]
-        for (what, bytes, reason) in Self.connectionGarbage {
-            let raw = try await RawConnection.open(pipes: pipes)
-            try raw.write(bytes)
-            raw.closeWriteEnd()
-            #expect(try await raw.waitForEndOfStream(within: .seconds(5)), "\(what): the sidecar kept the connection")
-            expected[reason, default: 0] += 1
-            try await Integration.eventually("\(what) on a connection to be counted as \(reason)") {
-                try await Self.connectionErrors(port: port)[reason, default: 0] == expected[reason]
+            var expected: [String: Double] = ["bad_connect_record": Double(Self.connectFIFOGarbage.count)]
+            for (what, bytes, reason) in Self.connectionGarbage {
+                let raw = try await RawConnection.open(pipes: pipes)
+                try raw.write(bytes)
+                raw.closeWriteEnd()
+                #expect(try await raw.waitForEndOfStream(within: .seconds(5)), "\(what): the sidecar kept the connection")
+                expected[reason, default: 0] += 1
+                try await Integration.eventually("\(what) on a connection to be counted as \(reason)") {
+                    try await Self.connectionErrors(port: port)[reason, default: 0] == expected[reason]
+                }
             }
-        }
-        // Enough calls for a 99th percentile that means something, part of them during the faults.
-        try await Integration.eventually("100 calls by the other client", timeout: .seconds(20)) { latencies.count >= 100 }
-        calling.cancel()
-        _ = await calling.result
-        #expect(try await Self.connectionErrors(port: port) == expected)
+            // Enough calls for a 99th percentile that means something, part of them during the faults.
+            try await Integration.eventually("100 calls by the other client", timeout: .seconds(20)) { latencies.count >= 100 }
+            calling.cancel()
+            _ = await calling.result
+            #expect(try await Self.connectionErrors(port: port) == expected)
 
-        let p99 = try #require(latencies.quantile(0.99))
-        #expect(p99 < .milliseconds(100), "the other client's p99 was \(p99)")
-        #expect(try await bystander.health().status == .serving)
-        var after = before
-        do {
-            try await Integration.eventually("fds and FIFOs to be as before (\(before))") {
-                after = try Resources(pid: sidecar.pid, pipes: pipes)
-                return after == before
+            let p99 = try #require(latencies.quantile(0.99))
+            #expect(p99 < .milliseconds(100), "the other client's p99 was \(p99)")
+            #expect(try await bystander.health().status == .serving)
+            var after = before
+            do {
+                try await Integration.eventually("fds and FIFOs to be as before (\(before))") {
+                    after = try Resources(pid: sidecar.pid, pipes: pipes)
+                    return after == before
+                }
+            } catch {
+                let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(sidecar.pid)/fd")) ?? []
+                let targets = fds.map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(sidecar.pid)/fd/\($0)")) ?? "?" }
+                Issue.record("leaked: before \(before), now \(after); open: \(targets.sorted())")
+                throw error
             }
-        } catch {
-            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(sidecar.pid)/fd")) ?? []
-            let targets = fds.map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(sidecar.pid)/fd/\($0)")) ?? "?" }
-            Issue.record("leaked: before \(before), now \(after); open: \(targets.sorted())")
-            throw error
+            print("garbage into the sidecar's FIFOs: counted \(expected); bystander p99 \(p99) over \(latencies.count) calls; \(after)")
         }
-        print("garbage into the sidecar's FIFOs: counted \(expected); bystander p99 \(p99) over \(latencies.count) calls; \(after)")
     }
 
     @Test("SIGSTOP of the supervised worker: NOT_SERVING and worker_alive false within 3 heartbeat intervals; SERVING again after SIGCONT")
@@ -99,59 +99,84 @@ struct SidecarFaultTests {
         let root = try Integration.Root.make(worker: "marie")
         defer { root.remove() }
         let interval = 0.3
-        let sidecar = try await Integration.SidecarProcess(root: root, heartbeatInterval: interval, command: ["sleep", "1000"])
-        defer { Task { await sidecar.killEverything() } }
-        let client = try await Integration.Client.connect(root, timeout: .seconds(10))
-        defer { client.close() }
-        try await Integration.eventually("SERVING with the worker alive") {
-            try await client.health().status == .serving && root.heartbeat()?["worker_alive"] as? Bool == true
-        }
-        let workerPID = pid_t(try #require(root.heartbeat()?["worker_pid"] as? Int))
+        try await Self.withSidecar(root: root, heartbeatInterval: interval, command: ["sleep", "1000"]) { sidecar in
+            let client = try await Integration.Client.connect(root, timeout: .seconds(10))
+            defer { client.close() }
+            try await Integration.eventually("SERVING with the worker alive") {
+                try await client.health().status == .serving && root.heartbeat()?["worker_alive"] as? Bool == true
+            }
+            let workerPID = pid_t(try #require(root.heartbeat()?["worker_pid"] as? Int))
 
-        kill(workerPID, SIGSTOP)
-        let stopped = ContinuousClock.now
-        try await Integration.eventually("NOT_SERVING naming the stopped worker", timeout: .seconds(5)) {
-            let health = try await client.health()
-            return health.status == .notServing && health.message.contains("stopped")
-                && root.heartbeat()?["worker_alive"] as? Bool == false
-        }
-        let detected = stopped.duration(to: .now)
-        #expect(detected < .seconds(3 * interval) + .milliseconds(200), "took \(detected)")
+            kill(workerPID, SIGSTOP)
+            let stopped = ContinuousClock.now
+            try await Integration.eventually("NOT_SERVING naming the stopped worker", timeout: .seconds(5)) {
+                let health = try await client.health()
+                return health.status == .notServing && health.message.contains("stopped")
+                    && root.heartbeat()?["worker_alive"] as? Bool == false
+            }
+            let detected = stopped.duration(to: .now)
+            #expect(detected < .seconds(3 * interval) + .milliseconds(200), "took \(detected)")
 
-        kill(workerPID, SIGCONT)
-        let continued = ContinuousClock.now
-        try await Integration.eventually("SERVING again after SIGCONT", timeout: .seconds(5)) {
-            try await client.health().status == .serving && root.heartbeat()?["worker_alive"] as? Bool == true
+            kill(workerPID, SIGCONT)
+            let continued = ContinuousClock.now
+            try await Integration.eventually("SERVING again after SIGCONT", timeout: .seconds(5)) {
+                try await client.health().status == .serving && root.heartbeat()?["worker_alive"] as? Bool == true
+            }
+            let recovered = continued.duration(to: .now)
+            #expect(recovered < .seconds(3 * interval) + .milliseconds(200), "took \(recovered)")
+            print("worker SIGSTOP: NOT_SERVING after \(detected); SERVING after SIGCONT in \(recovered)")
         }
-        let recovered = continued.duration(to: .now)
-        #expect(recovered < .seconds(3 * interval) + .milliseconds(200), "took \(recovered)")
-        print("worker SIGSTOP: NOT_SERVING after \(detected); SERVING after SIGCONT in \(recovered)")
     }
 
     @Test("the sidecar's FIFO directory deleted while it runs: re-created within the check interval, counted on /metrics, connections old and new served")
     func fifoDirectoryDeleted() async throws {
         let root = try Integration.Root.make(worker: "marie")
         defer { root.remove() }
-        let sidecar = try await Integration.SidecarProcess(root: root, heartbeatInterval: 0.5, metrics: true)
-        defer { Task { await sidecar.killEverything() } }
-        let port = try await sidecar.metricsPort()
-        let pipes = "\(root.workerDirectory)/instances/\(sidecar.instance)/pipes"
-        let existing = try await Integration.Client.connect(root, timeout: .seconds(10))
-        defer { existing.close() }
-        _ = try await existing.health()
+        try await Self.withSidecar(root: root, heartbeatInterval: 0.5, metrics: true) { sidecar in
+            let port = try await sidecar.metricsPort()
+            let pipes = "\(root.workerDirectory)/instances/\(sidecar.instance)/pipes"
+            let existing = try await Integration.Client.connect(root, timeout: .seconds(10))
+            defer { existing.close() }
+            _ = try await existing.health()
 
-        try FileManager.default.removeItem(atPath: pipes)
-        let deleted = ContinuousClock.now
-        try await Integration.eventually("the connect FIFO and the lock to be back", timeout: .seconds(5)) {
-            Integration.lstatKind("\(pipes)/connect") == S_IFIFO && Integration.lstatKind("\(pipes)/server.lock") == S_IFREG
+            try FileManager.default.removeItem(atPath: pipes)
+            let deleted = ContinuousClock.now
+            try await Integration.eventually("the connect FIFO and the lock to be back", timeout: .seconds(5)) {
+                Integration.lstatKind("\(pipes)/connect") == S_IFIFO && Integration.lstatKind("\(pipes)/server.lock") == S_IFREG
+            }
+            let recreated = deleted.duration(to: .now)
+            #expect(try await Self.connectionErrors(port: port)["connect_fifo_recreated"] == 1)
+            #expect(try await existing.health().status == .serving)
+            let newcomer = try await Integration.Client.connect(root, timeout: .seconds(5))
+            defer { newcomer.close() }
+            #expect(try await newcomer.health().status == .serving)
+            print("sidecar FIFO directory deleted: re-created after \(recreated), counted as connect_fifo_recreated")
         }
-        let recreated = deleted.duration(to: .now)
-        #expect(try await Self.connectionErrors(port: port)["connect_fifo_recreated"] == 1)
-        #expect(try await existing.health().status == .serving)
-        let newcomer = try await Integration.Client.connect(root, timeout: .seconds(5))
-        defer { newcomer.close() }
-        #expect(try await newcomer.health().status == .serving)
-        print("sidecar FIFO directory deleted: re-created after \(recreated), counted as connect_fifo_recreated")
+    }
+
+    /// Runs `body` with a sidecar, which is killed (with its worker) afterwards, however the
+    /// body ends: a test process that exits first must not leave it running.
+    static func withSidecar<Result>(
+        root: Integration.Root,
+        heartbeatInterval: Double,
+        metrics: Bool = false,
+        command: [String] = [],
+        _ body: (Integration.SidecarProcess) async throws -> Result
+    ) async throws -> Result {
+        let sidecar = try await Integration.SidecarProcess(
+            root: root,
+            heartbeatInterval: heartbeatInterval,
+            metrics: metrics,
+            command: command
+        )
+        do {
+            let result = try await body(sidecar)
+            await sidecar.killEverything()
+            return result
+        } catch {
+            await sidecar.killEverything()
+            throw error
+        }
     }
 
     /// `pipe_connection_errors_total` by reason.
