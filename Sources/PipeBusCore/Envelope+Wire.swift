@@ -30,6 +30,12 @@ struct WireReader {
     var isAtEnd: Bool { index >= body.count }
 
     mutating func varint() throws -> UInt64 {
+        try Self.varint(in: body, at: &index, messageName: messageName)
+    }
+
+    /// The varint at `index` in `body`, moving `index` past it; INTERNAL when truncated or
+    /// longer than 10 bytes. Shared with `WireScan`.
+    static func varint(in body: UnsafeRawBufferPointer, at index: inout Int, messageName: String) throws -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while index < body.count {

@@ -27,17 +27,7 @@ enum WireScan {
         var repeatedCount = 0
         var otherCount = 0
         func varint() throws -> UInt64 {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
-            while index < body.count {
-                let byte = body[index]
-                index += 1
-                if shift < 64 { result |= UInt64(byte & 0x7F) << shift }
-                if byte & 0x80 == 0 { return result }
-                shift += 7
-                if shift > 63 { break }
-            }
-            throw RPCError(code: .internal, message: "\(messageName): truncated or overlong varint at byte \(index)")
+            try WireReader.varint(in: body, at: &index, messageName: messageName)
         }
         while index < body.count {
             let key = try varint()
