@@ -2,35 +2,54 @@
 extension ClientConnection {
     /// A unary call: one request, one response. The request leaves in a single frame (OPEN with
     /// the message and END_STREAM), and a quick handler answers in a single frame.
+    ///
+    /// Inlinable so that it is specialized where it is called: for `[UInt8]` payloads the
+    /// conversions to and from bytes then vanish, and the call runs no generic code.
+    @inlinable
     public func unary<Request: MessageCodable, Response: MessageCodable>(
         _ method: MethodDescriptor,
         request: Request,
-        metadata: Metadata = [:],
+        metadata: Metadata = Metadata(),
         timeout: Duration? = nil,
         responseType: Response.Type = Response.self
     ) async throws -> Response {
-        // Raw bytes go as they are: no copy through `serializedBytes()` and back.
-        let requestBytes = (request as? [UInt8]) ?? request.serializedBytes()
-        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: requestBytes, endStream: true)
-        defer { releaseStream(id) }
+        try Response(serializedBytes: try await unaryCall(method, request: request.serializedBytes(), metadata: metadata, timeout: timeout))
+    }
+
+    /// The bytes of a unary call's one response.
+    @usableFromInline
+    func unaryCall(_ method: MethodDescriptor, request: [UInt8], metadata: Metadata, timeout: Duration?) async throws -> [UInt8] {
+        let id = try open(method, metadata: metadata, timeout: timeout, firstMessage: request, endStream: true)
+        // The stream is forgotten as its end is taken (one lock turn fewer); only a call that
+        // leaves before its end (cancelled, failed, or a protocol error) releases it here.
+        var released = false
+        defer { if !released { releaseStream(id) } }
         var response: [UInt8]?
         while true {
-            switch try await nextInbound(id) {
+            let inbound = try await nextInbound(id, releasingAtEnd: true)
+            switch inbound {
             case .message(let bytes):
-                if response != nil {
-                    cancelStream(id, status: Status(code: .internal, message: "more than one response to a unary call"))
-                    throw RPCError(code: .internal, message: "\(method): the server sent more than one response to a unary call")
-                }
+                if response != nil { throw extraResponse(method, id) }
                 response = bytes
+            case .final(let bytes, let status, _):
+                released = true
+                if response != nil { throw extraResponse(method, id) }
+                guard status.code == .ok else { throw RPCError(code: status.code, message: status.message) }
+                return bytes
             case .end(let status, _):
+                released = true
                 guard status.code == .ok else { throw RPCError(code: status.code, message: status.message) }
                 guard let response else {
                     throw RPCError(code: .internal, message: "\(method): the server ended the call without a response")
                 }
-                if let raw = response as? Response { return raw }
-                return try Response(serializedBytes: response)
+                return response
             }
         }
+    }
+
+    private func extraResponse(_ method: MethodDescriptor, _ id: UInt32) -> RPCError {
+        cancelStream(id, status: Status(code: .internal, message: "more than one response to a unary call"))
+        return RPCError(code: .internal, message: "\(method): the server sent more than one response to a unary call")
     }
 
     /// A server-streaming call: one request, then `body` reads the responses. The call is
@@ -38,7 +57,7 @@ extension ClientConnection {
     public func withServerStreaming<Request: MessageCodable, Response: MessageCodable, Result>(
         _ method: MethodDescriptor,
         request: Request,
-        metadata: Metadata = [:],
+        metadata: Metadata = Metadata(),
         timeout: Duration? = nil,
         responseType: Response.Type = Response.self,
         _ body: (ResponseStream<Response>) async throws -> Result
@@ -51,7 +70,7 @@ extension ClientConnection {
     /// A client-streaming call: `body` sends requests; then the one response is returned.
     public func withClientStreaming<Request: MessageCodable, Response: MessageCodable>(
         _ method: MethodDescriptor,
-        metadata: Metadata = [:],
+        metadata: Metadata = Metadata(),
         timeout: Duration? = nil,
         requestType: Request.Type = Request.self,
         responseType: Response.Type = Response.self,
@@ -76,7 +95,7 @@ extension ClientConnection {
     /// `body` returns before the server ends it.
     public func withBidirectional<Request: MessageCodable, Response: MessageCodable, Result>(
         _ method: MethodDescriptor,
-        metadata: Metadata = [:],
+        metadata: Metadata = Metadata(),
         timeout: Duration? = nil,
         requestType: Request.Type = Request.self,
         responseType: Response.Type = Response.self,
@@ -96,15 +115,16 @@ extension ClientConnection {
     ) throws -> UInt32 {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         let micros = timeout.map { Self.microseconds($0) } ?? 0
-        return try openStream(deadline: deadline) { id in
-            Envelope(
+        return try openStream(deadline: deadline) { id, buffer in
+            Envelope.serialize(
                 streamID: id,
                 kind: .open,
                 endStream: endStream,
                 method: method.fullName,
                 metadata: metadata,
                 timeoutMicros: micros,
-                message: firstMessage
+                message: firstMessage,
+                into: &buffer
             )
         }
     }
@@ -132,18 +152,27 @@ public struct ResponseStream<Response: MessageCodable>: AsyncSequence, Sendable 
         let connection: ClientConnection
         let streamID: UInt32
         var finished = false
+        /// The status that came with the last message (a CLOSE carrying it), given out next.
+        var pendingEnd: Status?
 
         public mutating func next() async throws -> Response? {
             guard !finished else { return nil }
+            if let status = pendingEnd { return try end(status) }
             switch try await connection.nextInbound(streamID) {
             case .message(let bytes):
-                if let raw = bytes as? Response { return raw }  // [UInt8]: no copy
+                return try Response(serializedBytes: bytes)  // [UInt8]: no copy
+            case .final(let bytes, let status, _):
+                pendingEnd = status
                 return try Response(serializedBytes: bytes)
             case .end(let status, _):
-                finished = true
-                guard status.code == .ok else { throw RPCError(code: status.code, message: status.message) }
-                return nil
+                return try end(status)
             }
+        }
+
+        private mutating func end(_ status: Status) throws -> Response? {
+            finished = true
+            guard status.code == .ok else { throw RPCError(code: status.code, message: status.message) }
+            return nil
         }
     }
 

@@ -32,6 +32,14 @@ public final class ClientConnection: Sendable {
     enum Inbound: Sendable {
         case message([UInt8])
         case end(Status, Metadata)
+        /// The last message and the end together: a CLOSE that carries a message (a unary
+        /// reply), taken in one turn of the lock.
+        case final([UInt8], Status, Metadata)
+
+        var isEnd: Bool {
+            if case .message = self { return false }
+            return true
+        }
     }
 
     enum Wake: Sendable {
@@ -99,9 +107,20 @@ public final class ClientConnection: Sendable {
             return spare
         }
 
+        /// Forgets stream `id`, keeping its state for reuse; whether it had a deadline.
+        mutating func removeStream(_ id: UInt32) -> Bool {
+            guard let removed = streams.removeValue(forKey: id) else { return false }
+            // Nothing else holds a stream's state: only `streams` refers to it, under the lock.
+            if spareStreams.count < 8 && removed.waiter == nil { spareStreams.append(removed) }
+            return removed.deadline != nil
+        }
+
         /// The waiting caller to resume as the next leader, or nil with the role left idle.
-        mutating func passRole() -> UnsafeContinuation<Wake, Never>? {
-            if failure == nil {
+        /// `leader`: the stream of the caller passing the role on, which waits for nothing.
+        mutating func passRole(from leader: UInt32? = nil) -> UnsafeContinuation<Wake, Never>? {
+            // The common case, one call at a time: nobody else to look for.
+            let others = streams.count - (leader.map { streams[$0] == nil ? 0 : 1 } ?? 0)
+            if failure == nil && others > 0 {
                 for (_, stream) in streams where stream.waiter != nil && !stream.hasItem {
                     let waiter = stream.waiter
                     stream.waiter = nil
@@ -215,8 +234,8 @@ public final class ClientConnection: Sendable {
 
     // MARK: Streams
 
-    /// Opens a stream; its first envelope is built by `makeOpen` with the new stream id.
-    func openStream(deadline: ContinuousClock.Instant?, _ makeOpen: (UInt32) -> Envelope) throws -> UInt32 {
+    /// Opens a stream; its first envelope is encoded by `writeOpen` with the new stream id.
+    func openStream(deadline: ContinuousClock.Instant?, _ writeOpen: (UInt32, inout [UInt8]) -> Void) throws -> UInt32 {
         // The id is taken while the OPEN is queued, under the writer's lock, so that OPENs leave
         // in id order: a server closes a connection whose stream ids go down (PROTOCOL.md §4).
         var id: UInt32?
@@ -233,7 +252,8 @@ public final class ClientConnection: Sendable {
                     if deadline != nil { streamsWithDeadline.add(1, ordering: .relaxed) }
                     return id
                 }
-                try writer.append(makeOpen(id!))
+                let id = id!
+                try writer.encoder.appendFrame(to: &writer.buffer) { writeOpen(id, &$0) }
                 return 1
             }
         } catch {
@@ -263,21 +283,25 @@ public final class ClientConnection: Sendable {
 
     /// Forgets a stream whose caller is done with it.
     func releaseStream(_ id: UInt32) {
-        let hadDeadline = state.withLock { state -> Bool in
-            guard let removed = state.streams.removeValue(forKey: id) else { return false }
-            // Nothing else holds a stream's state: only `streams` refers to it, under the lock.
-            if state.spareStreams.count < 8 && removed.waiter == nil { state.spareStreams.append(removed) }
-            return removed.deadline != nil
-        }
-        if hadDeadline { streamsWithDeadline.subtract(1, ordering: .relaxed) }
+        if state.withLock({ $0.removeStream(id) }) { streamsWithDeadline.subtract(1, ordering: .relaxed) }
+    }
+
+    /// Takes the next item of stream `id` (under the lock); with `releasing`, an end releases
+    /// the stream as well.
+    private func pop(_ id: UInt32, from state: inout State, releasing: Bool) -> Inbound? {
+        guard let item = state.streams[id]?.pop() else { return nil }
+        if releasing && item.isEnd && state.removeStream(id) { streamsWithDeadline.subtract(1, ordering: .relaxed) }
+        return item
     }
 
     /// The next thing that arrives for stream `id`, reading the connection if no one else is.
-    func nextInbound(_ id: UInt32) async throws -> Inbound {
+    /// `releasingAtEnd`: the call is over at its end, so the stream is released as the end is
+    /// taken (the caller must not release it again).
+    func nextInbound(_ id: UInt32, releasingAtEnd: Bool = false) async throws -> Inbound {
         while true {
             enum Step { case item(Inbound), failed(RPCError), lead, wait }
             let step = state.withLock { state -> Step in
-                if let item = state.streams[id]?.pop() { return .item(item) }
+                if let item = pop(id, from: &state, releasing: releasingAtEnd) { return .item(item) }
                 if let failure = state.failure { return .failed(failure) }
                 if state.streams[id] == nil {
                     return .failed(RPCError(code: .internal, message: "stream \(id) is not open"))
@@ -292,9 +316,9 @@ public final class ClientConnection: Sendable {
             case .item(let item): return item
             case .failed(let error): throw error
             case .lead:
-                if let item = lead(for: id) { return item }
+                if let item = lead(for: id, releasingAtEnd: releasingAtEnd) { return item }
             case .wait:
-                if await suspend(id) == .lead, let item = lead(for: id) { return item }
+                if await suspend(id) == .lead, let item = lead(for: id, releasingAtEnd: releasingAtEnd) { return item }
             }
         }
     }
@@ -323,7 +347,7 @@ public final class ClientConnection: Sendable {
     /// Reads as the leader until stream `id` has something (returned, taken off its queue),
     /// the budget runs out (a thread takes over), or the connection fails (nil: look again).
     /// Always leaves the role released or handed on.
-    private func lead(for id: UInt32) -> Inbound? {
+    private func lead(for id: UInt32, releasingAtEnd: Bool) -> Inbound? {
         // The clock is read only once a read did not bring the reply, or a deadline is near:
         // a quick reply costs no clock reads here. (So the budget may run from the end of
         // the first read, not its start: at most twice the budget in all.)
@@ -355,7 +379,7 @@ public final class ClientConnection: Sendable {
                 releaseRole()
                 return nil
             }
-            switch releaseRoleIfDone(waitingFor: id) {
+            switch releaseRoleIfDone(waitingFor: id, releasingAtEnd: releasingAtEnd) {
             case .item(let item): return item
             case .done: return nil
             case .notYet: break
@@ -378,12 +402,11 @@ public final class ClientConnection: Sendable {
 
     /// If stream `id` has something (taken off its queue) or the connection failed, passes
     /// the reading role on; in one turn of the lock.
-    private func releaseRoleIfDone(waitingFor id: UInt32) -> LeadStep {
+    private func releaseRoleIfDone(waitingFor id: UInt32, releasingAtEnd: Bool) -> LeadStep {
         let (step, next) = state.withLock { state -> (LeadStep, UnsafeContinuation<Wake, Never>?) in
-            let stream = state.streams[id]
-            if let item = stream?.pop() { return (.item(item), state.passRole()) }
-            guard state.failure != nil || stream == nil else { return (.notYet, nil) }
-            return (.done, state.passRole())
+            if let item = pop(id, from: &state, releasing: releasingAtEnd) { return (.item(item), state.passRole(from: id)) }
+            guard state.failure != nil || state.streams[id] == nil else { return (.notYet, nil) }
+            return (.done, state.passRole(from: id))
         }
         next?.resume(returning: .lead)
         return step
@@ -454,8 +477,9 @@ public final class ClientConnection: Sendable {
         }
         switch outcome {
         case .bytes(let count):
-            metrics?.recordReceived(frames: 0, bytes: count)
-            if !dispatchFrames() { return nil }
+            let frames = dispatchFrames()
+            metrics?.recordReceived(frames: max(frames, 0), bytes: count)
+            if frames < 0 { return nil }
         case .endOfStream:
             fail(RPCError(code: .unavailable, message: "the server closed the connection"))
             return nil
@@ -466,9 +490,9 @@ public final class ClientConnection: Sendable {
         return outcome
     }
 
-    private func dispatchFrames() -> Bool {
+    /// Dispatches the whole frames read; how many, or -1 when a corrupt one failed the connection.
+    private func dispatchFrames() -> Int {
         var frames = 0
-        defer { metrics?.recordReceived(frames: frames, bytes: 0) }
         while true {
             let envelope: Envelope?
             do {
@@ -476,9 +500,9 @@ public final class ClientConnection: Sendable {
             } catch {
                 metrics?.recordConnectionError(reason: "bad_frame")
                 fail(RPCError(code: .internal, message: "corrupt frame from the server: \(error)"))
-                return false
+                return -1
             }
-            guard let envelope else { return true }
+            guard let envelope else { return frames }
             frames += 1
             dispatch(envelope)
         }
@@ -491,16 +515,19 @@ public final class ClientConnection: Sendable {
             var overflow = false
             state.withLock { state in
                 guard let stream = state.streams[envelope.streamID], !stream.ended else { return }
-                if let message = envelope.message {
-                    if stream.items.count - stream.head >= configuration.inboxCapacity {
-                        overflow = true
-                        return
-                    }
-                    stream.items.append(.message(message))
+                if envelope.message != nil && stream.items.count - stream.head >= configuration.inboxCapacity {
+                    overflow = true
+                    return
                 }
                 if envelope.kind == .close {
-                    stream.items.append(.end(envelope.status, envelope.metadata))
+                    if let message = envelope.message {
+                        stream.items.append(.final(message, envelope.status, envelope.metadata))
+                    } else {
+                        stream.items.append(.end(envelope.status, envelope.metadata))
+                    }
                     stream.ended = true
+                } else if let message = envelope.message {
+                    stream.items.append(.message(message))
                 }
                 waiter = stream.waiter
                 stream.waiter = nil

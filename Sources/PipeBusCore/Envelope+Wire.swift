@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // The envelope's protobuf encoding, written and read directly (proto/pipebus/v1/envelope.proto).
 //
 // Every call crosses this twice per side, and protobuf-c cost it a malloc per field on unpack,
@@ -29,8 +33,14 @@ struct WireReader {
 
     var isAtEnd: Bool { index >= body.count }
 
+    @inline(__always)
     mutating func varint() throws -> UInt64 {
-        try Self.varint(in: body, at: &index, messageName: messageName)
+        // Most varints on the hot path (keys, kinds, flags, small lengths) are one byte.
+        if index < body.count, body[index] < 0x80 {
+            index += 1
+            return UInt64(body[index - 1])
+        }
+        return try Self.varint(in: body, at: &index, messageName: messageName)
     }
 
     /// The varint at `index` in `body`, moving `index` past it; INTERNAL when truncated or
@@ -50,6 +60,7 @@ struct WireReader {
     }
 
     /// The next field's number and wire type (0, 1, 2 or 5; anything else is INTERNAL).
+    @inline(__always)
     mutating func key() throws -> (field: UInt32, wireType: UInt64) {
         let key = try varint()
         let field = UInt32(truncatingIfNeeded: key >> 3)
@@ -63,6 +74,7 @@ struct WireReader {
 
     /// Reads a field's value of `wireType`; a length-delimited value as its bytes, others as
     /// their integer value.
+    @inline(__always)
     mutating func value(_ wireType: UInt64, field: UInt32) throws -> (integer: UInt64, bytes: UnsafeRawBufferPointer) {
         switch wireType {
         case WireType.varint:
@@ -94,9 +106,9 @@ struct WireReader {
 
     /// A string as protobuf-c hands it to Swift: up to the first NUL, invalid UTF-8 repaired.
     static func string(_ bytes: UnsafeRawBufferPointer) -> String {
-        guard !bytes.isEmpty else { return "" }
-        let end = bytes.firstIndex(of: 0) ?? bytes.count
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return "" }
+        let end = memchr(base, 0, bytes.count).map { base.distance(to: UnsafeRawPointer($0)) } ?? bytes.count
+        return String(decoding: UnsafeRawBufferPointer(start: base, count: end), as: UTF8.self)
     }
 }
 
@@ -117,10 +129,20 @@ extension Envelope {
         copyingMessage: Bool,
         knownMethod: String? = nil
     ) throws -> (envelope: Envelope, borrowed: UnsafeRawBufferPointer?) {
+        // Decoded into locals and built once at the end: filling in a default envelope field by
+        // field copied and released the whole struct more than once per call.
         var reader = WireReader(body, messageName: "envelope")
-        var envelope = Envelope(streamID: 0, kind: Kind(rawValue: 0))
+        var streamID: UInt32 = 0
+        var kind: UInt32 = 0
         var flags: UInt32 = 0
+        var method = ""
+        var metadata = Metadata()
+        var timeoutMicros: UInt64 = 0
         var message: UnsafeRawBufferPointer?
+        var statusCode: UInt32 = 0
+        var statusMessage = ""
+        var pingData: UInt64 = 0
+        var hello: Hello?
         var metadataCount = 0
         // What protobuf-c's unpack would refuse, reported once the whole top level passed.
         var deferred: RPCError?
@@ -145,42 +167,56 @@ extension Envelope {
             }
             if deferred != nil { continue }
             switch field {
-            case 1: envelope.streamID = UInt32(truncatingIfNeeded: integer)
-            case 2: envelope.kind = Kind(rawValue: UInt32(truncatingIfNeeded: integer))
+            case 1: streamID = UInt32(truncatingIfNeeded: integer)
+            case 2: kind = UInt32(truncatingIfNeeded: integer)
             case 3: flags = UInt32(truncatingIfNeeded: integer)
             case 4:
-                if let knownMethod, knownMethod.utf8.count == bytes.count,
-                    knownMethod.utf8.withContiguousStorageIfAvailable({ $0.elementsEqual(bytes) }) == true
-                {
-                    envelope.method = knownMethod
+                if let knownMethod, Self.sameBytes(knownMethod, bytes) {
+                    method = knownMethod
                 } else {
-                    envelope.method = WireReader.string(bytes)
+                    method = WireReader.string(bytes)
                 }
             case 5:
-                do { try Self.decodeMetadataEntry(bytes, into: &envelope.metadata) } catch let error as RPCError { deferred = error }
-            case 6: envelope.timeoutMicros = integer
+                do { try Self.decodeMetadataEntry(bytes, into: &metadata) } catch let error as RPCError { deferred = error }
+            case 6: timeoutMicros = integer
             case 7: message = bytes
-            case 8: envelope.status.code = StatusCode(rawValue: UInt32(truncatingIfNeeded: integer))
-            case 9: envelope.status.message = WireReader.string(bytes)
-            case 10: envelope.pingData = integer
+            case 8: statusCode = UInt32(truncatingIfNeeded: integer)
+            case 9: statusMessage = WireReader.string(bytes)
+            case 10: pingData = integer
             default:  // 11: a repeated hello replaces the one before, as in protobuf-c 1.4
-                var hello = Hello(protocolVersion: 0, maxFrameSize: 0, compression: false, peerName: "", pid: 0)
+                var decoded = Hello(protocolVersion: 0, maxFrameSize: 0, compression: false, peerName: "", pid: 0)
                 do {
-                    try hello.merge(bytes)
-                    envelope.hello = hello
+                    try decoded.merge(bytes)
+                    hello = decoded
                 } catch let error as RPCError {
                     deferred = error
                 }
             }
         }
         if let deferred { throw deferred }
-        envelope.endStream = flags & Self.endStreamFlag != 0
-        guard flags & Self.hasMessageFlag != 0 else { return (envelope, nil) }
-        if copyingMessage {
-            envelope.message = message.map { Array($0) } ?? []
-            return (envelope, nil)
-        }
+        let hasMessage = flags & Self.hasMessageFlag != 0
+        let envelope = Envelope(
+            streamID: streamID,
+            kind: Kind(rawValue: kind),
+            endStream: flags & Self.endStreamFlag != 0,
+            method: method,
+            metadata: metadata,
+            timeoutMicros: timeoutMicros,
+            message: hasMessage && copyingMessage ? (message.map { Array($0) } ?? []) : nil,
+            status: Status(code: StatusCode(rawValue: statusCode), message: statusMessage),
+            pingData: pingData,
+            hello: hello
+        )
+        guard hasMessage && !copyingMessage else { return (envelope, nil) }
         return (envelope, message ?? UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    /// Whether `string`'s UTF-8 is exactly `bytes` (one `memcmp`: this runs on every call).
+    private static func sameBytes(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var string = string
+        return string.withUTF8 { utf8 in
+            utf8.count == bytes.count && (utf8.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, utf8.count) == 0)
+        }
     }
 
     private static let hasMessageFlag: UInt32 = 1
@@ -203,34 +239,93 @@ extension Envelope {
     /// Appends the envelope's protobuf encoding to `buffer` (fields in number order, defaults
     /// left out, as protobuf-c packs them).
     public func serialize(into buffer: inout [UInt8]) {
-        var writer = WireWriter(buffer: [])
-        swap(&writer.buffer, &buffer)  // the writer appends to the caller's storage, uncopied
-        defer { swap(&writer.buffer, &buffer) }
-        writer.varintField(1, UInt64(streamID))
+        Self.serialize(
+            streamID: streamID,
+            kind: kind,
+            endStream: endStream,
+            method: method,
+            metadata: metadata,
+            timeoutMicros: timeoutMicros,
+            message: message,
+            status: status,
+            pingData: pingData,
+            hello: hello,
+            into: &buffer
+        )
+    }
+
+    /// Appends the encoding of an envelope with these fields, without making one: the hot paths
+    /// (a client's OPEN, a server's unary CLOSE) name only the fields they set.
+    ///
+    /// The size is worked out first, the buffer grown once, and the fields written through a
+    /// pointer: appending byte by byte checked the array's capacity and uniqueness each time.
+    static func serialize(
+        streamID: UInt32,
+        kind: Kind,
+        endStream: Bool = false,
+        method: String = "",
+        metadata: Metadata = Metadata(),
+        timeoutMicros: UInt64 = 0,
+        message: [UInt8]? = nil,
+        status: Status = Status(code: .ok),
+        pingData: UInt64 = 0,
+        hello: Hello? = nil,
+        into buffer: inout [UInt8]
+    ) {
+        var method = method
+        var statusMessage = status.message
+        let methodCount = method.utf8.count
+        let statusMessageCount = statusMessage.utf8.count
         // An enum is an int32 on the wire: a value above Int32.max is sent sign-extended.
-        writer.varintField(2, UInt64(bitPattern: Int64(Int32(bitPattern: kind.rawValue))))
-        writer.varintField(3, UInt64((message != nil ? Self.hasMessageFlag : 0) | (endStream ? Self.endStreamFlag : 0)))
-        writer.stringField(4, method)
+        let kindValue = UInt64(bitPattern: Int64(Int32(bitPattern: kind.rawValue)))
+        let flags = UInt64((message != nil ? Self.hasMessageFlag : 0) | (endStream ? Self.endStreamFlag : 0))
+        let messageCount = message?.count ?? 0
+        var size = UnsafeWireWriter.varintFieldSize(UInt64(streamID)) + UnsafeWireWriter.varintFieldSize(kindValue)
+            + UnsafeWireWriter.varintFieldSize(flags) + UnsafeWireWriter.bytesFieldSize(methodCount)
+            + UnsafeWireWriter.varintFieldSize(timeoutMicros) + UnsafeWireWriter.bytesFieldSize(messageCount)
+            + UnsafeWireWriter.varintFieldSize(UInt64(status.code.rawValue))
+            + UnsafeWireWriter.bytesFieldSize(statusMessageCount) + UnsafeWireWriter.varintFieldSize(pingData)
         for entry in metadata.entries {
-            let keyCount = entry.key.utf8.count
-            let valueCount = entry.value.count
-            let size = (keyCount > 0 ? 1 + WireWriter.varintSize(UInt64(keyCount)) + keyCount : 0)
-                + (valueCount > 0 ? 1 + WireWriter.varintSize(UInt64(valueCount)) + valueCount : 0)
-            writer.key(5, WireType.lengthDelimited)
-            writer.varint(UInt64(size))
-            writer.stringField(1, entry.key)
-            writer.bytesField(2, entry.value)
+            let entrySize = entry.encodedSize
+            size += 1 + UnsafeWireWriter.varintSize(UInt64(entrySize)) + entrySize
         }
-        writer.varintField(6, timeoutMicros)
-        if let message { writer.bytesField(7, message) }
-        writer.varintField(8, UInt64(status.code.rawValue))
-        writer.stringField(9, status.message)
-        writer.varintField(10, pingData)
-        if let hello {
-            writer.key(11, WireType.lengthDelimited)
-            writer.varint(UInt64(hello.encodedSize))
-            hello.write(to: &writer)
+        let helloSize = hello?.encodedSize ?? 0
+        if hello != nil { size += 1 + UnsafeWireWriter.varintSize(UInt64(helloSize)) + helloSize }
+
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: size))
+        buffer.withUnsafeMutableBufferPointer { all in
+            var writer = UnsafeWireWriter(all.baseAddress! + start)
+            writer.varintField(1, UInt64(streamID))
+            writer.varintField(2, kindValue)
+            writer.varintField(3, flags)
+            method.withUTF8 { writer.bytesField(4, UnsafeRawBufferPointer($0)) }
+            for entry in metadata.entries {
+                writer.key(5, WireType.lengthDelimited)
+                writer.varint(UInt64(entry.encodedSize))
+                var key = entry.key
+                key.withUTF8 { writer.bytesField(1, UnsafeRawBufferPointer($0)) }
+                entry.value.withUnsafeBytes { writer.bytesField(2, $0) }
+            }
+            writer.varintField(6, timeoutMicros)
+            message?.withUnsafeBytes { writer.bytesField(7, $0) }
+            writer.varintField(8, UInt64(status.code.rawValue))
+            statusMessage.withUTF8 { writer.bytesField(9, UnsafeRawBufferPointer($0)) }
+            writer.varintField(10, pingData)
+            if let hello {
+                writer.key(11, WireType.lengthDelimited)
+                writer.varint(UInt64(helloSize))
+                hello.write(to: &writer)
+            }
+            assert(writer.pointer == all.baseAddress! + start + size, "envelope size worked out wrong")
         }
+    }
+}
+
+extension Metadata.Entry {
+    /// The size of its `MetadataEntry` encoding.
+    fileprivate var encodedSize: Int {
+        UnsafeWireWriter.bytesFieldSize(key.utf8.count) + UnsafeWireWriter.bytesFieldSize(value.count)
     }
 }
 
@@ -255,24 +350,27 @@ extension Hello {
     }
 
     fileprivate var encodedSize: Int {
-        func varintField(_ value: UInt64) -> Int { value == 0 ? 0 : 1 + WireWriter.varintSize(value) }
-        let nameCount = peerName.utf8.count
-        return varintField(UInt64(protocolVersion)) + varintField(UInt64(maxFrameSize)) + varintField(compression ? 1 : 0)
-            + (nameCount > 0 ? 1 + WireWriter.varintSize(UInt64(nameCount)) + nameCount : 0) + varintField(UInt64(pid))
+        UnsafeWireWriter.varintFieldSize(UInt64(protocolVersion)) + UnsafeWireWriter.varintFieldSize(UInt64(maxFrameSize))
+            + UnsafeWireWriter.varintFieldSize(compression ? 1 : 0) + UnsafeWireWriter.bytesFieldSize(peerName.utf8.count)
+            + UnsafeWireWriter.varintFieldSize(UInt64(pid))
     }
 
-    fileprivate func write(to writer: inout WireWriter) {
+    fileprivate func write(to writer: inout UnsafeWireWriter) {
         writer.varintField(1, UInt64(protocolVersion))
         writer.varintField(2, UInt64(maxFrameSize))
         writer.varintField(3, compression ? 1 : 0)
-        writer.stringField(4, peerName)
+        var name = peerName
+        name.withUTF8 { writer.bytesField(4, UnsafeRawBufferPointer($0)) }
         writer.varintField(5, UInt64(pid))
     }
 }
 
-/// Appends protobuf fields to a byte buffer; proto3 defaults (0, empty) are left out.
-private struct WireWriter {
-    var buffer: [UInt8]
+/// Writes protobuf fields into memory the caller sized (field numbers below 16, so every key is
+/// one byte); proto3 defaults (0, empty) are left out.
+private struct UnsafeWireWriter {
+    private(set) var pointer: UnsafeMutablePointer<UInt8>
+
+    init(_ pointer: UnsafeMutablePointer<UInt8>) { self.pointer = pointer }
 
     static func varintSize(_ value: UInt64) -> Int {
         var value = value
@@ -284,13 +382,19 @@ private struct WireWriter {
         return size
     }
 
+    static func varintFieldSize(_ value: UInt64) -> Int { value == 0 ? 0 : 1 + varintSize(value) }
+
+    static func bytesFieldSize(_ count: Int) -> Int { count == 0 ? 0 : 1 + varintSize(UInt64(count)) + count }
+
     mutating func varint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
-            buffer.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            pointer.pointee = UInt8(truncatingIfNeeded: value) | 0x80
+            pointer += 1
             value >>= 7
         }
-        buffer.append(UInt8(value))
+        pointer.pointee = UInt8(value)
+        pointer += 1
     }
 
     mutating func key(_ field: UInt32, _ wireType: UInt64) {
@@ -303,18 +407,11 @@ private struct WireWriter {
         varint(value)
     }
 
-    mutating func bytesField(_ field: UInt32, _ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
+    mutating func bytesField(_ field: UInt32, _ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
         key(field, WireType.lengthDelimited)
         varint(UInt64(bytes.count))
-        buffer.append(contentsOf: bytes)
-    }
-
-    mutating func stringField(_ field: UInt32, _ string: String) {
-        let count = string.utf8.count
-        guard count > 0 else { return }
-        key(field, WireType.lengthDelimited)
-        varint(UInt64(count))
-        buffer.append(contentsOf: string.utf8)
+        UnsafeMutableRawPointer(pointer).copyMemory(from: base, byteCount: bytes.count)
+        pointer += bytes.count
     }
 }

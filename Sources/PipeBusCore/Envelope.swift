@@ -46,7 +46,7 @@ public struct Envelope: Hashable, Sendable {
         kind: Kind,
         endStream: Bool = false,
         method: String = "",
-        metadata: Metadata = [:],
+        metadata: Metadata = Metadata(),
         timeoutMicros: UInt64 = 0,
         message: [UInt8]? = nil,
         status: Status = .ok,

@@ -5,8 +5,12 @@
 public protocol MessageCodable: Sendable {
     /// Decodes a message; throws INTERNAL (undecodable) or RESOURCE_EXHAUSTED (over a bound).
     init(serializedBytes: UnsafeRawBufferPointer) throws
+    /// Decodes a message from an array; by default through the buffer initializer.
+    init(serializedBytes: [UInt8]) throws
     /// Appends the message's encoding to `buffer`.
     func serialize(into buffer: inout [UInt8])
+    /// The message's encoding; by default `serialize(into:)` on an empty array.
+    func serializedBytes() -> [UInt8]
 }
 
 extension MessageCodable {
@@ -14,7 +18,6 @@ extension MessageCodable {
         self = try bytes.withUnsafeBytes { try Self(serializedBytes: $0) }
     }
 
-    /// The message's encoding.
     public func serializedBytes() -> [UInt8] {
         var buffer: [UInt8] = []
         serialize(into: &buffer)
@@ -22,12 +25,20 @@ extension MessageCodable {
     }
 }
 
+/// Raw bytes are their own encoding: converting to and from an array shares the storage
+/// rather than copying it (a call with a `[UInt8]` payload copies it only into the frame).
 extension Array: MessageCodable where Element == UInt8 {
     public init(serializedBytes: UnsafeRawBufferPointer) {
         self = Array(serializedBytes)
     }
 
+    public init(serializedBytes bytes: [UInt8]) {
+        self = bytes
+    }
+
     public func serialize(into buffer: inout [UInt8]) {
         buffer.append(contentsOf: self)
     }
+
+    public func serializedBytes() -> [UInt8] { self }
 }

@@ -162,8 +162,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     private func handleRead(_ outcome: ReadOutcome) {
         switch outcome {
         case .bytes(let count):
-            metrics?.recordReceived(frames: 0, bytes: count)
-            processFrames()
+            metrics?.recordReceived(frames: processFrames(), bytes: count)
         case .endOfStream where closeReason == nil:
             // A stream that ends inside a frame is corrupt, not an orderly close.
             let partial = decoder.bufferedByteCount
@@ -253,7 +252,8 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
 
     // MARK: Inbound
 
-    private func processFrames() {
+    /// Handles the whole frames read; how many.
+    private func processFrames() -> Int {
         var frames = 0
         while closeReason == nil {
             enum Decoded { case envelope(Envelope), undecodable(RPCError), handled }
@@ -279,7 +279,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
                 }
             } catch {
                 closeReason = .badFrame("\(error)")
-                return
+                return frames
             }
             guard let decoded else { break }  // no whole frame left
             frames += 1
@@ -289,7 +289,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             case .handled: break
             }
         }
-        metrics?.recordReceived(frames: frames, bytes: 0)
+        return frames
     }
 
     private func handle(_ envelope: Envelope) {
@@ -395,7 +395,8 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             if let deadline = context.deadline, ContinuousClock.now > deadline {
                 return close(streamID, Status(code: .deadlineExceeded, message: "deadline exceeded while handling \(context.method)"))
             }
-            queueFrame(Envelope(streamID: streamID, kind: .close, endStream: true, message: response), orFail: streamID)
+            // Encoded from its fields: no envelope is built (the hot path's reply).
+            queueFrame(orFail: streamID) { Envelope.serialize(streamID: streamID, kind: .close, endStream: true, message: response, into: &$0) }
         } catch {
             close(streamID, Self.status(for: error))
         }
@@ -494,18 +495,29 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     }
 
     private func encode(_ envelope: Envelope) throws {
-        try encoder.appendFrame(to: &outBuffer) { buffer in envelope.serialize(into: &buffer) }
+        try encode { envelope.serialize(into: &$0) }
+    }
+
+    /// Appends one frame whose body `writeBody` encodes.
+    private func encode(_ writeBody: (inout [UInt8]) -> Void) throws {
+        try encoder.appendFrame(to: &outBuffer, writeBody: writeBody)
         outFrames += 1
     }
 
     /// Queues an envelope for the next flush; a response too large for the client fails its call.
     private func queueFrame(_ envelope: Envelope, orFail streamID: UInt32 = 0) {
+        queueFrame(orFail: streamID) { envelope.serialize(into: &$0) }
+    }
+
+    /// Queues the frame `writeBody` encodes; if it is too large for the client, stream
+    /// `streamID` fails instead (or, on stream 0, the connection).
+    private func queueFrame(orFail streamID: UInt32 = 0, _ writeBody: (inout [UInt8]) -> Void) {
         do {
-            try encode(envelope)
+            try encode(writeBody)
         } catch let error as RPCError where streamID != 0 {
             close(streamID, error.status)
         } catch {
-            closeReason = closeReason ?? .protocolError("cannot encode \(envelope.kind): \(error)")
+            closeReason = closeReason ?? .protocolError("cannot encode a frame: \(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CPipeBusShim
 import Synchronization
 
 /// Counters and the write-latency histogram of one side of the transport (a sidecar's server,
@@ -61,7 +62,10 @@ public final class TransportMetrics: Sendable {
 /// A fixed-bucket latency histogram, lock-free: recording is a bucket search over a short
 /// array and three relaxed atomic adds. Buckets start at 1 µs, as the runbook's
 /// `pipe_write_latency_seconds` needs.
-public final class LatencyHistogram: Sendable {
+///
+/// Every frame write records here, so the counters are one flat allocation updated by a C
+/// shim (`pipebus_histogram_record`): no reference counting, no pointer chasing, adjacent words.
+public final class LatencyHistogram: @unchecked Sendable {
     /// Upper bounds in nanoseconds (1 µs … 10 s); an implicit +Inf bucket follows.
     public static let boundsNanoseconds: [UInt64] = [
         1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
@@ -69,20 +73,28 @@ public final class LatencyHistogram: Sendable {
         250_000_000, 500_000_000, 1_000_000_000, 2_500_000_000, 5_000_000_000, 10_000_000_000,
     ]
 
-    private final class Cell: Sendable { let value = Atomic<UInt64>(0) }
-    private let buckets: [Cell] = (0...LatencyHistogram.boundsNanoseconds.count).map { _ in Cell() }
-    private let sum = Cell()
-    private let count = Cell()
+    // @unchecked Sendable: both allocations are written only at init (bounds) or through
+    // atomic operations in C (cells), and freed in deinit.
+    /// `boundCount + 1` bucket counters (the last +Inf), then the sum, then the count.
+    private let cells: UnsafeMutablePointer<UInt64>
+    private let bounds: UnsafeMutablePointer<UInt64>
+    private let boundCount = Int32(LatencyHistogram.boundsNanoseconds.count)
 
-    public init() {}
+    public init() {
+        let count = Self.boundsNanoseconds.count
+        bounds = .allocate(capacity: count)
+        bounds.initialize(from: Self.boundsNanoseconds, count: count)
+        cells = .allocate(capacity: count + 3)
+        cells.initialize(repeating: 0, count: count + 3)
+    }
+
+    deinit {
+        cells.deallocate()
+        bounds.deallocate()
+    }
 
     public func record(nanoseconds: UInt64) {
-        var index = 0
-        let bounds = Self.boundsNanoseconds
-        while index < bounds.count && nanoseconds > bounds[index] { index += 1 }
-        buckets[index].value.add(1, ordering: .relaxed)
-        sum.value.add(nanoseconds, ordering: .relaxed)
-        count.value.add(1, ordering: .relaxed)
+        pipebus_histogram_record(cells, bounds, boundCount, nanoseconds)
     }
 
     public struct Snapshot: Sendable {
@@ -113,10 +125,11 @@ public final class LatencyHistogram: Sendable {
     }
 
     public func snapshot() -> Snapshot {
-        Snapshot(
-            bucketCounts: buckets.map { $0.value.load(ordering: .relaxed) },
-            sumNanoseconds: sum.value.load(ordering: .relaxed),
-            count: count.value.load(ordering: .relaxed)
+        let count = Int(boundCount)
+        return Snapshot(
+            bucketCounts: (0...count).map { pipebus_histogram_load(cells, Int32($0)) },
+            sumNanoseconds: pipebus_histogram_load(cells, Int32(count + 1)),
+            count: pipebus_histogram_load(cells, Int32(count + 2))
         )
     }
 }

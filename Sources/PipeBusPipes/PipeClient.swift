@@ -126,7 +126,7 @@ public final class PipeClient: Sendable {
     public func unary<Request: MessageCodable, Response: MessageCodable>(
         _ method: MethodDescriptor,
         request: Request,
-        metadata: Metadata = [:],
+        metadata: Metadata = Metadata(),
         timeout: Duration? = nil,
         responseType: Response.Type = Response.self
     ) async throws -> Response {

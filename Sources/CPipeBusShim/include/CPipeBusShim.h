@@ -50,4 +50,12 @@ int pipebus_prepare_wakeable_thread(void);
 /// gets ESRCH rather than a stale handle). Returns 0 or an errno value.
 int pipebus_wake_thread(int tid);
 
+/// Records `value` in a latency histogram laid out as `bound_count + 3` counters: one per bucket
+/// (`value <= bounds[i]`, the first that holds), a +Inf bucket, then the sum and the count.
+/// Lock-free (relaxed atomic adds): any thread may record while another reads.
+void pipebus_histogram_record(uint64_t *cells, const uint64_t *bounds, int bound_count, uint64_t value);
+
+/// One counter of such a histogram, read atomically.
+uint64_t pipebus_histogram_load(const uint64_t *cells, int index);
+
 #endif
