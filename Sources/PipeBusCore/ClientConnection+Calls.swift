@@ -26,7 +26,13 @@ extension ClientConnection {
         defer { if !released { releaseStream(id) } }
         var response: [UInt8]?
         while true {
-            let inbound = try await nextInbound(id, releasingAtEnd: true)
+            // The reply is usually read right here by this caller: no async call for it.
+            let inbound: Inbound
+            if let now = try nextInboundWithoutWaiting(id, releasingAtEnd: true) {
+                inbound = now
+            } else {
+                inbound = try await nextInbound(id, releasingAtEnd: true)
+            }
             switch inbound {
             case .message(let bytes):
                 if response != nil { throw extraResponse(method, id) }
@@ -113,7 +119,7 @@ extension ClientConnection {
         firstMessage: [UInt8]?,
         endStream: Bool
     ) throws -> UInt32 {
-        let deadline = timeout.map { ContinuousClock.now + $0 }
+        let deadline = timeout.map { MonotonicClock.nanoseconds() &+ max(1, MonotonicClock.nanoseconds($0)) } ?? 0
         let micros = timeout.map { Self.microseconds($0) } ?? 0
         return try openStream(deadline: deadline) { id, buffer in
             Envelope.serialize(

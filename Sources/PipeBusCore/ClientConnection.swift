@@ -61,13 +61,14 @@ public final class ClientConnection: Sendable {
         @exclusivity(unchecked) var items: [Inbound] = []
         @exclusivity(unchecked) var head = 0
         @exclusivity(unchecked) var waiter: UnsafeContinuation<Wake, Never>?
-        @exclusivity(unchecked) var deadline: ContinuousClock.Instant?
+        /// `MonotonicClock` nanoseconds; 0 for none.
+        @exclusivity(unchecked) var deadline: UInt64
         @exclusivity(unchecked) var ended = false
 
-        init(deadline: ContinuousClock.Instant?) { self.deadline = deadline }
+        init(deadline: UInt64) { self.deadline = deadline }
 
         /// Makes a released state like new, keeping the queue's capacity, for reuse.
-        func reset(deadline: ContinuousClock.Instant?) {
+        func reset(deadline: UInt64) {
             items.removeAll(keepingCapacity: items.capacity <= 64)
             head = 0
             waiter = nil
@@ -92,7 +93,7 @@ public final class ClientConnection: Sendable {
     private struct State {
         var nextStreamID: UInt32 = 1
         var nextPingID: UInt32 = 2
-        var streams: [UInt32: StreamState] = [:]
+        var streams = StreamTable<StreamState>()
         /// Released stream states kept for reuse: a call then allocates neither the state nor
         /// its queue.
         var spareStreams: [StreamState] = []
@@ -101,7 +102,7 @@ public final class ClientConnection: Sendable {
         var goAwayAfter: UInt32?
         var readerThread: OSThread?
 
-        mutating func makeStream(deadline: ContinuousClock.Instant?) -> StreamState {
+        mutating func makeStream(deadline: UInt64) -> StreamState {
             guard let spare = spareStreams.popLast() else { return StreamState(deadline: deadline) }
             spare.reset(deadline: deadline)
             return spare
@@ -112,7 +113,7 @@ public final class ClientConnection: Sendable {
             guard let removed = streams.removeValue(forKey: id) else { return false }
             // Nothing else holds a stream's state: only `streams` refers to it, under the lock.
             if spareStreams.count < 8 && removed.waiter == nil { spareStreams.append(removed) }
-            return removed.deadline != nil
+            return removed.deadline != 0
         }
 
         /// The waiting caller to resume as the next leader, or nil with the role left idle.
@@ -235,7 +236,7 @@ public final class ClientConnection: Sendable {
     // MARK: Streams
 
     /// Opens a stream; its first envelope is encoded by `writeOpen` with the new stream id.
-    func openStream(deadline: ContinuousClock.Instant?, _ writeOpen: (UInt32, inout [UInt8]) -> Void) throws -> UInt32 {
+    func openStream(deadline: UInt64, _ writeOpen: (UInt32, inout [UInt8]) -> Void) throws -> UInt32 {
         // The id is taken while the OPEN is queued, under the writer's lock, so that OPENs leave
         // in id order: a server closes a connection whose stream ids go down (PROTOCOL.md §4).
         var id: UInt32?
@@ -248,8 +249,8 @@ public final class ClientConnection: Sendable {
                     }
                     let id = state.nextStreamID
                     state.nextStreamID += 2
-                    state.streams[id] = state.makeStream(deadline: deadline)
-                    if deadline != nil { streamsWithDeadline.add(1, ordering: .relaxed) }
+                    state.streams.insert(state.makeStream(deadline: deadline), for: id)
+                    if deadline != 0 { streamsWithDeadline.add(1, ordering: .relaxed) }
                     return id
                 }
                 let id = id!
@@ -299,6 +300,16 @@ public final class ClientConnection: Sendable {
     /// taken (the caller must not release it again).
     func nextInbound(_ id: UInt32, releasingAtEnd: Bool = false) async throws -> Inbound {
         while true {
+            if let item = try nextInboundWithoutWaiting(id, releasingAtEnd: releasingAtEnd) { return item }
+            if await suspend(id) == .lead, let item = lead(for: id, releasingAtEnd: releasingAtEnd) { return item }
+        }
+    }
+
+    /// `nextInbound` as far as it goes without suspending: what is queued for stream `id`, or
+    /// what the caller reads as the leader; nil when another caller is reading (then wait).
+    /// A synchronous function, so a call that reads its own reply makes no async call for it.
+    func nextInboundWithoutWaiting(_ id: UInt32, releasingAtEnd: Bool) throws -> Inbound? {
+        while true {
             enum Step { case item(Inbound), failed(RPCError), lead, wait }
             let step = state.withLock { state -> Step in
                 if let item = pop(id, from: &state, releasing: releasingAtEnd) { return .item(item) }
@@ -318,7 +329,7 @@ public final class ClientConnection: Sendable {
             case .lead:
                 if let item = lead(for: id, releasingAtEnd: releasingAtEnd) { return item }
             case .wait:
-                if await suspend(id) == .lead, let item = lead(for: id, releasingAtEnd: releasingAtEnd) { return item }
+                return nil
             }
         }
     }
@@ -455,14 +466,19 @@ public final class ClientConnection: Sendable {
         }
         guard pump(timeout: timeout, tolerance: tolerance) != nil else { return false }
         state.withLock { state in
-            if state.streams.values.allSatisfy({ $0.waiter == nil }) { state.role = .idle }
+            if state.streams.allSatisfy({ $0.value.waiter == nil }) { state.role = .idle }
         }
         return true
     }
 
     private func nearestDeadline() -> ContinuousClock.Instant? {
         guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return nil }
-        return state.withLock { state in state.streams.values.compactMap { $0.ended ? nil : $0.deadline }.min() }
+        let nearest = state.withLock { state in
+            state.streams.compactMap { $0.value.ended || $0.value.deadline == 0 ? nil : $0.value.deadline }.min()
+        }
+        guard let nearest else { return nil }
+        let now = MonotonicClock.nanoseconds()
+        return ContinuousClock.now + .nanoseconds(nearest > now ? Int64(nearest - now) : 0)
     }
 
     /// One read and dispatch by the role holder; what the read saw, or nil when the connection
@@ -569,9 +585,9 @@ public final class ClientConnection: Sendable {
 
     private func expireDeadlines() {
         guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return }
-        let now = ContinuousClock.now
+        let now = MonotonicClock.nanoseconds()
         let expired = state.withLock { state in
-            state.streams.compactMap { id, stream in (!stream.ended && (stream.deadline.map { $0 <= now } ?? false)) ? id : nil }
+            state.streams.compactMap { id, stream in !stream.ended && stream.deadline != 0 && stream.deadline <= now ? id : nil }
         }
         for id in expired {
             cancelStream(id, status: Status(code: .deadlineExceeded, message: "deadline exceeded"))
@@ -652,12 +668,66 @@ public final class ClientConnection: Sendable {
             let id = state.nextPingID
             state.nextPingID = state.nextPingID &+ 2
             if state.nextPingID == 0 { state.nextPingID = 2 }
-            state.streams[id] = state.makeStream(deadline: nil)
+            state.streams.insert(state.makeStream(deadline: 0), for: id)
             return id
         }
         defer { releaseStream(id) }
         try send([Envelope(streamID: 0, kind: .ping, pingData: UInt64(id))])
         _ = try await nextInbound(id)
         return start.duration(to: .now)
+    }
+}
+
+/// The client's open streams by id. One call at a time is the common case, and it is kept in
+/// a slot of its own, so that the per-call lookups (about seven) hash nothing; further streams
+/// go to a dictionary.
+private struct StreamTable<Value: AnyObject>: Sequence {
+    private var firstID: UInt32 = 0
+    private var first: Value?
+    private var others: [UInt32: Value] = [:]
+
+    init() {}
+
+    subscript(id: UInt32) -> Value? {
+        if let first, firstID == id { return first }
+        return others.isEmpty ? nil : others[id]
+    }
+
+    /// Adds a stream; `id` must not be open already.
+    mutating func insert(_ value: Value, for id: UInt32) {
+        if first == nil {
+            first = value
+            firstID = id
+        } else {
+            others[id] = value
+        }
+    }
+
+    mutating func removeValue(forKey id: UInt32) -> Value? {
+        if let value = first, firstID == id {
+            first = nil
+            return value
+        }
+        return others.isEmpty ? nil : others.removeValue(forKey: id)
+    }
+
+    var count: Int { (first == nil ? 0 : 1) + others.count }
+    var isEmpty: Bool { first == nil && others.isEmpty }
+
+    struct Iterator: IteratorProtocol {
+        var first: (key: UInt32, value: Value)?
+        var rest: Dictionary<UInt32, Value>.Iterator
+
+        mutating func next() -> (key: UInt32, value: Value)? {
+            if let pending = first {
+                first = nil
+                return pending
+            }
+            return rest.next()
+        }
+    }
+
+    func makeIterator() -> Iterator {
+        Iterator(first: first.map { (key: firstID, value: $0) }, rest: others.makeIterator())
     }
 }

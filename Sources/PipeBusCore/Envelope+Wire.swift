@@ -68,7 +68,11 @@ struct WireReader {
         let wireType = key & 7
         switch wireType {
         case WireType.varint, WireType.fixed64, WireType.lengthDelimited, WireType.fixed32: return (field, wireType)
-        default: throw RPCError(code: .internal, message: "\(messageName): unsupported wire type \(wireType) for field \(field)")
+        default:
+            throw RPCError(
+                code: .internal,
+                message: "\(messageName): unsupported wire type \(wireType) for field \(field)"
+            )
         }
     }
 
@@ -82,7 +86,10 @@ struct WireReader {
         case WireType.lengthDelimited:
             let length = try varint()
             guard length <= UInt64(body.count - index) else {
-                throw RPCError(code: .internal, message: "\(messageName): field \(field) claims \(length) bytes, \(body.count - index) remain")
+                throw RPCError(
+                    code: .internal,
+                    message: "\(messageName): field \(field) claims \(length) bytes, \(body.count - index) remain"
+                )
             }
             let start = index
             index += Int(length)
@@ -124,6 +131,7 @@ extension Envelope {
     ///
     /// `knownMethod`: a method name seen before; when the envelope names the same method, that
     /// string is reused rather than a new one allocated (a server sees a few names, over and over).
+    @inline(__always)
     static func decode(
         _ body: UnsafeRawBufferPointer,
         copyingMessage: Bool,
@@ -158,7 +166,10 @@ extension Envelope {
             if field == 5 {
                 metadataCount += 1
                 if metadataCount > maxMetadataEntries {
-                    throw RPCError(code: .resourceExhausted, message: "envelope: more than \(maxMetadataEntries) repeated entries")
+                    throw RPCError(
+                        code: .resourceExhausted,
+                        message: "envelope: more than \(maxMetadataEntries) repeated entries"
+                    )
                 }
             }
             guard wireType == expected else {
@@ -177,7 +188,9 @@ extension Envelope {
                     method = WireReader.string(bytes)
                 }
             case 5:
-                do { try Self.decodeMetadataEntry(bytes, into: &metadata) } catch let error as RPCError { deferred = error }
+                do { try Self.decodeMetadataEntry(bytes, into: &metadata) } catch let error as RPCError {
+                    deferred = error
+                }
             case 6: timeoutMicros = integer
             case 7: message = bytes
             case 8: statusCode = UInt32(truncatingIfNeeded: integer)
@@ -195,27 +208,32 @@ extension Envelope {
         }
         if let deferred { throw deferred }
         let hasMessage = flags & Self.hasMessageFlag != 0
-        let envelope = Envelope(
-            streamID: streamID,
-            kind: Kind(rawValue: kind),
-            endStream: flags & Self.endStreamFlag != 0,
-            method: method,
-            metadata: metadata,
-            timeoutMicros: timeoutMicros,
-            message: hasMessage && copyingMessage ? (message.map { Array($0) } ?? []) : nil,
-            status: Status(code: StatusCode(rawValue: statusCode), message: statusMessage),
-            pingData: pingData,
-            hello: hello
+        let borrowed = hasMessage && !copyingMessage ? (message ?? UnsafeRawBufferPointer(start: nil, count: 0)) : nil
+        // Built in the return value itself: a named envelope returned in a tuple was copied
+        // (a retain and a release per reference field).
+        return (
+            Envelope(
+                streamID: streamID,
+                kind: Kind(rawValue: kind),
+                endStream: flags & Self.endStreamFlag != 0,
+                method: method,
+                metadata: metadata,
+                timeoutMicros: timeoutMicros,
+                message: hasMessage && copyingMessage ? (message.map { Array($0) } ?? []) : nil,
+                status: Status(code: StatusCode(rawValue: statusCode), message: statusMessage),
+                pingData: pingData,
+                hello: hello
+            ),
+            borrowed
         )
-        guard hasMessage && !copyingMessage else { return (envelope, nil) }
-        return (envelope, message ?? UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     /// Whether `string`'s UTF-8 is exactly `bytes` (one `memcmp`: this runs on every call).
     private static func sameBytes(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
         var string = string
         return string.withUTF8 { utf8 in
-            utf8.count == bytes.count && (utf8.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, utf8.count) == 0)
+            utf8.count == bytes.count
+                && (utf8.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, utf8.count) == 0)
         }
     }
 
@@ -280,7 +298,8 @@ extension Envelope {
         let kindValue = UInt64(bitPattern: Int64(Int32(bitPattern: kind.rawValue)))
         let flags = UInt64((message != nil ? Self.hasMessageFlag : 0) | (endStream ? Self.endStreamFlag : 0))
         let messageCount = message?.count ?? 0
-        var size = UnsafeWireWriter.varintFieldSize(UInt64(streamID)) + UnsafeWireWriter.varintFieldSize(kindValue)
+        var size =
+            UnsafeWireWriter.varintFieldSize(UInt64(streamID)) + UnsafeWireWriter.varintFieldSize(kindValue)
             + UnsafeWireWriter.varintFieldSize(flags) + UnsafeWireWriter.bytesFieldSize(methodCount)
             + UnsafeWireWriter.varintFieldSize(timeoutMicros) + UnsafeWireWriter.bytesFieldSize(messageCount)
             + UnsafeWireWriter.varintFieldSize(UInt64(status.code.rawValue))
@@ -293,7 +312,7 @@ extension Envelope {
         if hello != nil { size += 1 + UnsafeWireWriter.varintSize(UInt64(helloSize)) + helloSize }
 
         let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: size))
+        buffer.appendZeros(size)
         buffer.withUnsafeMutableBufferPointer { all in
             var writer = UnsafeWireWriter(all.baseAddress! + start)
             writer.varintField(1, UInt64(streamID))
@@ -350,8 +369,10 @@ extension Hello {
     }
 
     fileprivate var encodedSize: Int {
-        UnsafeWireWriter.varintFieldSize(UInt64(protocolVersion)) + UnsafeWireWriter.varintFieldSize(UInt64(maxFrameSize))
-            + UnsafeWireWriter.varintFieldSize(compression ? 1 : 0) + UnsafeWireWriter.bytesFieldSize(peerName.utf8.count)
+        UnsafeWireWriter.varintFieldSize(UInt64(protocolVersion))
+            + UnsafeWireWriter.varintFieldSize(UInt64(maxFrameSize))
+            + UnsafeWireWriter.varintFieldSize(compression ? 1 : 0)
+            + UnsafeWireWriter.bytesFieldSize(peerName.utf8.count)
             + UnsafeWireWriter.varintFieldSize(UInt64(pid))
     }
 

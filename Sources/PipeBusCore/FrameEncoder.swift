@@ -19,7 +19,7 @@ public struct FrameEncoder: Sendable {
     /// Appends one frame carrying `body`.
     public mutating func append(body: some Collection<UInt8>, to buffer: inout [UInt8]) throws {
         let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: FrameHeader.size))
+        buffer.appendZeros(FrameHeader.size)
         buffer.append(contentsOf: body)
         try finishFrame(startingAt: start, in: &buffer)
     }
@@ -31,7 +31,7 @@ public struct FrameEncoder: Sendable {
         writeBody: (inout [UInt8]) throws -> Void
     ) throws {
         let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: FrameHeader.size))
+        buffer.appendZeros(FrameHeader.size)
         do {
             try writeBody(&buffer)
             try finishFrame(startingAt: start, in: &buffer)

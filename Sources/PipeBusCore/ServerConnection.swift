@@ -240,6 +240,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     }
 
     private func readTimeout(handshakeDeadline: ContinuousClock.Instant) -> Duration? {
+        if peer != nil && streamsWithDeadline == 0 { return nil }  // every turn of a busy loop
         var nearest: ContinuousClock.Instant? = peer == nil ? handshakeDeadline : nil
         if streamsWithDeadline > 0 {
             for entry in streams.values {
