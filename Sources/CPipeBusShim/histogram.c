@@ -16,3 +16,7 @@ void pipebus_histogram_record(uint64_t *cells, const uint64_t *bounds, int bound
 uint64_t pipebus_histogram_load(const uint64_t *cells, int index) {
     return __atomic_load_n(&cells[index], __ATOMIC_RELAXED);
 }
+
+static const unsigned char zero_page[16384];
+
+const void *pipebus_zero_page(void) { return zero_page; }

@@ -510,48 +510,69 @@ public final class ClientConnection: Sendable {
     private func dispatchFrames() -> Int {
         var frames = 0
         while true {
-            let envelope: Envelope?
+            let dispatched: Bool?
             do {
-                envelope = try reader.decoder.withNextFrameBody { body, _ in try Envelope(serializedBytes: body) }
+                // Dispatched while the frame is at hand (dispatch touches no decoder).
+                dispatched = try reader.decoder.withNextFrameBody { body, _ -> Bool in
+                    let fields = try Envelope.fields(of: body)
+                    let kind = Envelope.Kind(rawValue: fields.kind)
+                    if (kind == .close || kind == .message) && fields.isPlain {
+                        // A reply or a streamed message: delivered with no envelope built.
+                        deliver(
+                            on: fields.streamID,
+                            closing: kind == .close,
+                            message: fields.message.map { Array($0) },
+                            status: Status(code: StatusCode(rawValue: fields.statusCode)),
+                            trailers: Metadata()
+                        )
+                    } else {
+                        dispatch(fields.envelope(copyingMessage: true))
+                    }
+                    return true
+                }
             } catch {
                 metrics?.recordConnectionError(reason: "bad_frame")
                 fail(RPCError(code: .internal, message: "corrupt frame from the server: \(error)"))
                 return -1
             }
-            guard let envelope else { return frames }
+            guard dispatched != nil else { return frames }
             frames += 1
-            dispatch(envelope)
+        }
+    }
+
+    /// Queues a MESSAGE's or CLOSE's content for its call and wakes the caller if it waits.
+    private func deliver(on streamID: UInt32, closing: Bool, message: [UInt8]?, status: Status, trailers: Metadata) {
+        var waiter: UnsafeContinuation<Wake, Never>?
+        var overflow = false
+        state.withLock { state in
+            guard let stream = state.streams[streamID], !stream.ended else { return }
+            if message != nil && stream.items.count - stream.head >= configuration.inboxCapacity {
+                overflow = true
+                return
+            }
+            if closing {
+                if let message {
+                    stream.items.append(.final(message, status, trailers))
+                } else {
+                    stream.items.append(.end(status, trailers))
+                }
+                stream.ended = true
+            } else if let message {
+                stream.items.append(.message(message))
+            }
+            waiter = stream.waiter
+            stream.waiter = nil
+        }
+        waiter?.resume(returning: .check)
+        if overflow {
+            cancelStream(streamID, status: Status(code: .resourceExhausted, message: "more than \(configuration.inboxCapacity) responses buffered unread"))
         }
     }
 
     private func dispatch(_ envelope: Envelope) {
         switch envelope.kind {
         case .message, .close:
-            var waiter: UnsafeContinuation<Wake, Never>?
-            var overflow = false
-            state.withLock { state in
-                guard let stream = state.streams[envelope.streamID], !stream.ended else { return }
-                if envelope.message != nil && stream.items.count - stream.head >= configuration.inboxCapacity {
-                    overflow = true
-                    return
-                }
-                if envelope.kind == .close {
-                    if let message = envelope.message {
-                        stream.items.append(.final(message, envelope.status, envelope.metadata))
-                    } else {
-                        stream.items.append(.end(envelope.status, envelope.metadata))
-                    }
-                    stream.ended = true
-                } else if let message = envelope.message {
-                    stream.items.append(.message(message))
-                }
-                waiter = stream.waiter
-                stream.waiter = nil
-            }
-            waiter?.resume(returning: .check)
-            if overflow {
-                cancelStream(envelope.streamID, status: Status(code: .resourceExhausted, message: "more than \(configuration.inboxCapacity) responses buffered unread"))
-            }
+            deliver(on: envelope.streamID, closing: envelope.kind == .close, message: envelope.message, status: envelope.status, trailers: envelope.metadata)
         case .pong:
             let id = UInt32(truncatingIfNeeded: envelope.pingData)
             let waiter = state.withLock { state -> UnsafeContinuation<Wake, Never>? in

@@ -119,38 +119,110 @@ struct WireReader {
     }
 }
 
+/// An envelope's fields as they lie in a frame body: its byte fields are slices of the body,
+/// valid only while it is. The hot paths (a server's OPEN, a client's CLOSE) act on these
+/// without building an `Envelope`; everything else builds one from them.
+///
+/// Plain values only (no references), so that handing it around copies no reference counts:
+/// metadata and the handshake, which allocate, are checked while reading but built on demand.
+struct EnvelopeFields {
+    /// The whole body, for the metadata entries scattered in it.
+    var body: UnsafeRawBufferPointer
+    var streamID: UInt32 = 0
+    var kind: UInt32 = 0
+    var flags: UInt32 = 0
+    var method = UnsafeRawBufferPointer(start: nil, count: 0)
+    var metadataCount = 0
+    var timeoutMicros: UInt64 = 0
+    /// The message field's bytes, if the field was sent (see `hasMessage`).
+    var messageField: UnsafeRawBufferPointer?
+    var statusCode: UInt32 = 0
+    var statusMessage = UnsafeRawBufferPointer(start: nil, count: 0)
+    var pingData: UInt64 = 0
+    /// The last handshake field (a repeated one replaces the one before, as in protobuf-c 1.4).
+    var helloField: UnsafeRawBufferPointer?
+
+    init(body: UnsafeRawBufferPointer) { self.body = body }
+
+    var hasMessage: Bool { flags & Envelope.hasMessageFlag != 0 }
+    var endStream: Bool { flags & Envelope.endStreamFlag != 0 }
+    /// The message when `hasMessage` (empty if its field was left out), else nil.
+    var message: UnsafeRawBufferPointer? {
+        hasMessage ? (messageField ?? UnsafeRawBufferPointer(start: nil, count: 0)) : nil
+    }
+    /// Nothing but what a plain reply or request carries: no metadata, status text or handshake.
+    var isPlain: Bool { metadataCount == 0 && statusMessage.isEmpty && helloField == nil }
+
+    /// The metadata entries, in order (already checked by `Envelope.fields(of:)`).
+    var metadata: Metadata {
+        var metadata = Metadata()
+        guard metadataCount > 0 else { return metadata }
+        var reader = WireReader(body, messageName: "envelope")
+        while !reader.isAtEnd {
+            guard let (field, wireType) = try? reader.key(), let (_, bytes) = try? reader.value(wireType, field: field) else { break }
+            if field == 5 && wireType == WireType.lengthDelimited { try? Envelope.decodeMetadataEntry(bytes, into: &metadata) }
+        }
+        return metadata
+    }
+
+    /// The handshake, if one was sent (already checked).
+    var hello: Hello? {
+        guard let helloField else { return nil }
+        var hello = Hello(protocolVersion: 0, maxFrameSize: 0, compression: false, peerName: "", pid: 0)
+        try? hello.merge(helloField)
+        return hello
+    }
+
+    /// The method as a string, reusing `known` when the bytes are its name.
+    func methodName(known: String?) -> String {
+        if let known, Envelope.sameBytes(known, method) { return known }
+        return WireReader.string(method)
+    }
+
+    /// The envelope these fields make. Without `copyingMessage` the message is left out (nil).
+    func envelope(copyingMessage: Bool, knownMethod: String? = nil) -> Envelope {
+        Envelope(
+            streamID: streamID,
+            kind: Envelope.Kind(rawValue: kind),
+            endStream: endStream,
+            method: method.isEmpty ? "" : methodName(known: knownMethod),
+            metadata: metadata,
+            timeoutMicros: timeoutMicros,
+            message: copyingMessage ? message.map { Array($0) } : nil,
+            status: Status(code: StatusCode(rawValue: statusCode), message: WireReader.string(statusMessage)),
+            pingData: pingData,
+            hello: hello
+        )
+    }
+}
+
 extension Envelope {
     /// Decodes an envelope; INTERNAL when undecodable, RESOURCE_EXHAUSTED past the metadata bound.
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
-        self = try Self.decode(body, copyingMessage: true).envelope
+        self = try Self.fields(of: body).envelope(copyingMessage: true)
     }
 
     /// Decodes an envelope. Without `copyingMessage`, a message present is not copied into
     /// `envelope.message` (left nil) but returned as `borrowed`, a slice of `body` valid as
-    /// long as `body` is: the server hands an inline handler its request this way.
+    /// long as `body` is.
     ///
     /// `knownMethod`: a method name seen before; when the envelope names the same method, that
     /// string is reused rather than a new one allocated (a server sees a few names, over and over).
-    @inline(__always)
     static func decode(
         _ body: UnsafeRawBufferPointer,
         copyingMessage: Bool,
         knownMethod: String? = nil
     ) throws -> (envelope: Envelope, borrowed: UnsafeRawBufferPointer?) {
-        // Decoded into locals and built once at the end: filling in a default envelope field by
-        // field copied and released the whole struct more than once per call.
+        let fields = try Self.fields(of: body)
+        return (fields.envelope(copyingMessage: copyingMessage, knownMethod: knownMethod), copyingMessage ? nil : fields.message)
+    }
+
+    /// Reads an envelope's fields, checking them as protobuf-c's unpack would (see the top of
+    /// this file); INTERNAL when undecodable, RESOURCE_EXHAUSTED past the metadata bound.
+    @inline(__always)
+    static func fields(of body: UnsafeRawBufferPointer) throws -> EnvelopeFields {
         var reader = WireReader(body, messageName: "envelope")
-        var streamID: UInt32 = 0
-        var kind: UInt32 = 0
-        var flags: UInt32 = 0
-        var method = ""
-        var metadata = Metadata()
-        var timeoutMicros: UInt64 = 0
-        var message: UnsafeRawBufferPointer?
-        var statusCode: UInt32 = 0
-        var statusMessage = ""
-        var pingData: UInt64 = 0
-        var hello: Hello?
+        var fields = EnvelopeFields(body: body)
         var metadataCount = 0
         // What protobuf-c's unpack would refuse, reported once the whole top level passed.
         var deferred: RPCError?
@@ -166,10 +238,7 @@ extension Envelope {
             if field == 5 {
                 metadataCount += 1
                 if metadataCount > maxMetadataEntries {
-                    throw RPCError(
-                        code: .resourceExhausted,
-                        message: "envelope: more than \(maxMetadataEntries) repeated entries"
-                    )
+                    throw RPCError(code: .resourceExhausted, message: "envelope: more than \(maxMetadataEntries) repeated entries")
                 }
             }
             guard wireType == expected else {
@@ -178,58 +247,33 @@ extension Envelope {
             }
             if deferred != nil { continue }
             switch field {
-            case 1: streamID = UInt32(truncatingIfNeeded: integer)
-            case 2: kind = UInt32(truncatingIfNeeded: integer)
-            case 3: flags = UInt32(truncatingIfNeeded: integer)
-            case 4:
-                if let knownMethod, Self.sameBytes(knownMethod, bytes) {
-                    method = knownMethod
-                } else {
-                    method = WireReader.string(bytes)
-                }
+            case 1: fields.streamID = UInt32(truncatingIfNeeded: integer)
+            case 2: fields.kind = UInt32(truncatingIfNeeded: integer)
+            case 3: fields.flags = UInt32(truncatingIfNeeded: integer)
+            case 4: fields.method = bytes
             case 5:
-                do { try Self.decodeMetadataEntry(bytes, into: &metadata) } catch let error as RPCError {
-                    deferred = error
-                }
-            case 6: timeoutMicros = integer
-            case 7: message = bytes
-            case 8: statusCode = UInt32(truncatingIfNeeded: integer)
-            case 9: statusMessage = WireReader.string(bytes)
-            case 10: pingData = integer
+                do { try Self.checkMetadataEntry(bytes) } catch let error as RPCError { deferred = error }
+                fields.metadataCount += 1
+            case 6: fields.timeoutMicros = integer
+            case 7: fields.messageField = bytes
+            case 8: fields.statusCode = UInt32(truncatingIfNeeded: integer)
+            case 9: fields.statusMessage = bytes
+            case 10: fields.pingData = integer
             default:  // 11: a repeated hello replaces the one before, as in protobuf-c 1.4
-                var decoded = Hello(protocolVersion: 0, maxFrameSize: 0, compression: false, peerName: "", pid: 0)
                 do {
-                    try decoded.merge(bytes)
-                    hello = decoded
+                    try Hello.check(bytes)
+                    fields.helloField = bytes
                 } catch let error as RPCError {
                     deferred = error
                 }
             }
         }
         if let deferred { throw deferred }
-        let hasMessage = flags & Self.hasMessageFlag != 0
-        let borrowed = hasMessage && !copyingMessage ? (message ?? UnsafeRawBufferPointer(start: nil, count: 0)) : nil
-        // Built in the return value itself: a named envelope returned in a tuple was copied
-        // (a retain and a release per reference field).
-        return (
-            Envelope(
-                streamID: streamID,
-                kind: Kind(rawValue: kind),
-                endStream: flags & Self.endStreamFlag != 0,
-                method: method,
-                metadata: metadata,
-                timeoutMicros: timeoutMicros,
-                message: hasMessage && copyingMessage ? (message.map { Array($0) } ?? []) : nil,
-                status: Status(code: StatusCode(rawValue: statusCode), message: statusMessage),
-                pingData: pingData,
-                hello: hello
-            ),
-            borrowed
-        )
+        return fields
     }
 
     /// Whether `string`'s UTF-8 is exactly `bytes` (one `memcmp`: this runs on every call).
-    private static func sameBytes(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    static func sameBytes(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
         var string = string
         return string.withUTF8 { utf8 in
             utf8.count == bytes.count
@@ -237,10 +281,21 @@ extension Envelope {
         }
     }
 
-    private static let hasMessageFlag: UInt32 = 1
-    private static let endStreamFlag: UInt32 = 2
+    static let hasMessageFlag: UInt32 = 1
+    static let endStreamFlag: UInt32 = 2
 
-    private static func decodeMetadataEntry(_ body: UnsafeRawBufferPointer, into metadata: inout Metadata) throws {
+    /// What `decodeMetadataEntry` refuses, without building the entry.
+    private static func checkMetadataEntry(_ body: UnsafeRawBufferPointer) throws {
+        var reader = WireReader(body, messageName: "envelope metadata entry")
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            _ = try reader.value(wireType, field: field)
+            guard field == 1 || field == 2 else { continue }
+            guard wireType == WireType.lengthDelimited else { throw reader.wrongWireType(wireType, field: field) }
+        }
+    }
+
+    fileprivate static func decodeMetadataEntry(_ body: UnsafeRawBufferPointer, into metadata: inout Metadata) throws {
         var reader = WireReader(body, messageName: "envelope metadata entry")
         var key: UnsafeRawBufferPointer?
         var value: UnsafeRawBufferPointer?
@@ -349,6 +404,18 @@ extension Metadata.Entry {
 }
 
 extension Hello {
+    /// What `merge` refuses, without building a handshake.
+    fileprivate static func check(_ body: UnsafeRawBufferPointer) throws {
+        var reader = WireReader(body, messageName: "envelope hello")
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            _ = try reader.value(wireType, field: field)
+            guard (1...5).contains(field) else { continue }
+            let expected = field == 4 ? WireType.lengthDelimited : WireType.varint
+            guard wireType == expected else { throw reader.wrongWireType(wireType, field: field) }
+        }
+    }
+
     /// Applies the fields of an encoded `Hello` over this one.
     fileprivate mutating func merge(_ body: UnsafeRawBufferPointer) throws {
         var reader = WireReader(body, messageName: "envelope hello")

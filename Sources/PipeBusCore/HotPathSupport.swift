@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CPipeBusShim
 
 /// Small helpers for the per-call path, where cache-cold Swift generics cost more than the
 /// work they do.
@@ -23,21 +24,16 @@ enum MonotonicClock {
     }
 }
 
-/// A page of zeros to grow byte arrays from with one `memcpy`: `append(contentsOf:
-/// repeatElement(0, count:))` goes element by element through the generic path.
-// Written once (calloc) and only read after: safe to share.
-private nonisolated(unsafe) let zeros: UnsafeRawBufferPointer = {
-    let count = 16 * 1024
-    return UnsafeRawBufferPointer(start: calloc(count, 1), count: count)
-}()
-
 extension Array where Element == UInt8 {
-    /// Appends `count` zero bytes, for the caller to fill in through a pointer.
+    /// Appends `count` zero bytes, for the caller to fill in through a pointer: copied from a
+    /// static page of zeros in the C shim (`append(contentsOf: repeatElement(0, count:))` goes
+    /// element by element through the generic path; a Swift global would cost a lazy-init check).
     mutating func appendZeros(_ count: Int) {
+        let zeros = pipebus_zero_page()
         var remaining = count
         while remaining > 0 {
-            let chunk = Swift.min(remaining, zeros.count)
-            append(contentsOf: UnsafeRawBufferPointer(rebasing: zeros[0..<chunk]))
+            let chunk = Swift.min(remaining, Int(PIPEBUS_ZERO_PAGE_SIZE))
+            append(contentsOf: UnsafeRawBufferPointer(start: zeros, count: chunk))
             remaining -= chunk
         }
     }

@@ -140,8 +140,11 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             }
             if !prepareToSleep() { continue }
             let outcome: ReadOutcome
+            // Once the handshake is done and no call has a deadline, a read waits without a
+            // limit; the common case works nothing out (an Instant is costly to pass around).
+            let timeout = peer != nil && streamsWithDeadline == 0 ? nil : readTimeout(handshakeDeadline: handshakeDeadline)
             do {
-                outcome = try io.read(into: &decoder, timeout: readTimeout(handshakeDeadline: handshakeDeadline))
+                outcome = try io.read(into: &decoder, timeout: timeout)
             } catch {
                 closeReason = .ioError("\(error)")
                 break
@@ -240,7 +243,6 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     }
 
     private func readTimeout(handshakeDeadline: ContinuousClock.Instant) -> Duration? {
-        if peer != nil && streamsWithDeadline == 0 { return nil }  // every turn of a busy loop
         var nearest: ContinuousClock.Instant? = peer == nil ? handshakeDeadline : nil
         if streamsWithDeadline > 0 {
             for entry in streams.values {
@@ -261,22 +263,19 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             let decoded: Decoded?
             do {
                 decoded = try decoder.withNextFrameBody { body, _ -> Decoded in
-                    let envelope: Envelope
-                    let borrowed: UnsafeRawBufferPointer?
+                    let fields: EnvelopeFields
                     do {
-                        (envelope, borrowed) = try Envelope.decode(body, copyingMessage: false, knownMethod: lastMethod?.name)
+                        fields = try Envelope.fields(of: body)
                     } catch let error as RPCError {
                         return .undecodable(error)
                     }
-                    if envelope.kind == .open && peer != nil {
+                    if fields.kind == Envelope.Kind.open.rawValue && peer != nil {
                         // Opened while the frame is at hand: an inline handler reads its
                         // request where it was read, uncopied. (Touches no `decoder`.)
-                        open(envelope, borrowedMessage: borrowed)
+                        open(fields)
                         return .handled
                     }
-                    var owned = envelope
-                    if let borrowed { owned.message = Array(borrowed) }
-                    return .envelope(owned)
+                    return .envelope(fields.envelope(copyingMessage: true))
                 }
             } catch {
                 closeReason = .badFrame("\(error)")
@@ -332,6 +331,34 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         }
     }
 
+    /// Opens a stream from an OPEN's fields in the frame just read. The common call, a unary
+    /// request to the method called last whose handler is inline, runs with no envelope built;
+    /// any other OPEN goes through `open(_:borrowedMessage:)`.
+    private func open(_ fields: EnvelopeFields) {
+        let id = fields.streamID
+        if fields.endStream, let request = fields.message, !draining, id % 2 == 1, id > highestStreamID,
+            streams.count < configuration.maxConcurrentStreams, let lastMethod,
+            Envelope.sameBytes(lastMethod.name, fields.method), case .inline(let body) = lastMethod.handler
+        {
+            highestStreamID = id
+            let context = ServerContext(
+                method: lastMethod.name,
+                metadata: fields.metadata,
+                deadlineNanoseconds: deadlineNanoseconds(timeoutMicros: fields.timeoutMicros),
+                peerName: peer?.peerName ?? "",
+                peerPID: peer?.pid ?? 0
+            )
+            return runInline(body, request: request, context: context, streamID: id)
+        }
+        open(fields.envelope(copyingMessage: false, knownMethod: lastMethod?.name), borrowedMessage: fields.message)
+    }
+
+    /// A call's deadline from its OPEN's timeout (microseconds from receipt, clamped to ~290
+    /// years) in `MonotonicClock` nanoseconds; 0 for none.
+    private func deadlineNanoseconds(timeoutMicros: UInt64) -> UInt64 {
+        timeoutMicros > 0 ? MonotonicClock.nanoseconds() &+ min(timeoutMicros, 1 << 53) &* 1_000 : 0
+    }
+
     /// Opens a stream. `borrowedMessage`: the message, when the envelope does not own it (valid
     /// only during this call).
     private func open(_ envelope: Envelope, borrowedMessage: UnsafeRawBufferPointer?) {
@@ -356,11 +383,10 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         } else {
             return close(id, Status(code: .unimplemented, message: "unknown method \(envelope.method)"))
         }
-        let deadline = envelope.timeoutMicros > 0 ? ContinuousClock.now + .microseconds(envelope.timeoutMicros) : nil
         let context = ServerContext(
             method: envelope.method,
             metadata: envelope.metadata,
-            deadline: deadline,
+            deadlineNanoseconds: deadlineNanoseconds(timeoutMicros: envelope.timeoutMicros),
             peerName: peer?.peerName ?? "",
             peerPID: peer?.pid ?? 0
         )
@@ -374,6 +400,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         }
         var envelope = envelope
         if let borrowedMessage { envelope.message = Array(borrowedMessage) }
+        let deadline = context.deadline
         switch handler {
         case .inline(let body):
             startTask(id, context: context, deadline: deadline, first: envelope) { call in
@@ -393,7 +420,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     ) {
         do {
             let response = try body(request, context)
-            if let deadline = context.deadline, ContinuousClock.now > deadline {
+            if context.deadlineNanoseconds != 0 && MonotonicClock.nanoseconds() > context.deadlineNanoseconds {
                 return close(streamID, Status(code: .deadlineExceeded, message: "deadline exceeded while handling \(context.method)"))
             }
             // Encoded from its fields: no envelope is built (the hot path's reply).

@@ -5,7 +5,21 @@ public struct ServerContext: Sendable {
     /// The request metadata (`traceparent`, `correlation-id`, …).
     public var metadata: Metadata
     /// When the caller stops waiting, if it set a deadline.
-    public var deadline: ContinuousClock.Instant?
+    public var deadline: ContinuousClock.Instant? {
+        get {
+            guard deadlineNanoseconds != 0 else { return nil }
+            let now = MonotonicClock.nanoseconds()
+            let remaining = deadlineNanoseconds > now ? Int64(deadlineNanoseconds - now) : -Int64(now - deadlineNanoseconds)
+            return ContinuousClock.now + .nanoseconds(remaining)
+        }
+        set {
+            deadlineNanoseconds = newValue.map { MonotonicClock.nanoseconds() &+ MonotonicClock.nanoseconds(ContinuousClock.now.duration(to: $0)) } ?? 0
+            if newValue != nil && deadlineNanoseconds == 0 { deadlineNanoseconds = 1 }
+        }
+    }
+    /// The deadline in `MonotonicClock` nanoseconds, 0 for none: a context is made per call,
+    /// and an optional `ContinuousClock.Instant` costs value-witness calls to make and drop.
+    var deadlineNanoseconds: UInt64 = 0
     /// Who the peer said it is in its handshake, and its pid.
     public var peerName: String
     public var peerPID: UInt32
@@ -13,9 +27,18 @@ public struct ServerContext: Sendable {
     public init(method: String, metadata: Metadata = [:], deadline: ContinuousClock.Instant? = nil, peerName: String = "", peerPID: UInt32 = 0) {
         self.method = method
         self.metadata = metadata
-        self.deadline = deadline
         self.peerName = peerName
         self.peerPID = peerPID
+        self.deadline = deadline
+    }
+
+    /// The connection's per-call initializer: the deadline as `MonotonicClock` nanoseconds.
+    init(method: String, metadata: Metadata, deadlineNanoseconds: UInt64, peerName: String, peerPID: UInt32) {
+        self.method = method
+        self.metadata = metadata
+        self.peerName = peerName
+        self.peerPID = peerPID
+        self.deadlineNanoseconds = deadlineNanoseconds
     }
 }
 

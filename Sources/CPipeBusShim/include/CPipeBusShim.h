@@ -58,4 +58,8 @@ void pipebus_histogram_record(uint64_t *cells, const uint64_t *bounds, int bound
 /// One counter of such a histogram, read atomically.
 uint64_t pipebus_histogram_load(const uint64_t *cells, int index);
 
+/// 16 KiB of zeros, for growing byte buffers with one memcpy (`PIPEBUS_ZERO_PAGE_SIZE`).
+const void *pipebus_zero_page(void);
+#define PIPEBUS_ZERO_PAGE_SIZE 16384
+
 #endif
