@@ -78,6 +78,8 @@ public final class ClientConnection: Sendable {
 
         func pop() -> Inbound? {
             guard head < items.count else { return nil }
+            // One item (a unary reply): moved out, no copy, and the queue keeps its storage.
+            if head == 0 && items.count == 1 { return items.removeLast() }
             let item = items[head]
             head += 1
             if head == items.count {
@@ -160,6 +162,7 @@ public final class ClientConnection: Sendable {
     private let threadSignal = ConditionLock()
     /// Streams in `state` with a deadline: while none has one, the reader skips looking.
     private let streamsWithDeadline = Atomic<Int>(0)
+    private let leaderBudgetNanoseconds: UInt64
     /// What the server said in its handshake.
     public let serverHello: Hello
 
@@ -174,6 +177,7 @@ public final class ClientConnection: Sendable {
     ) throws {
         self.io = io
         self.configuration = configuration
+        self.leaderBudgetNanoseconds = max(1, MonotonicClock.nanoseconds(configuration.leaderBudget))
         self.metrics = metrics
         self.serverHello = serverHello
         var encoder = FrameEncoder(maxFrameSize: Int(serverHello.maxFrameSize))
@@ -362,7 +366,7 @@ public final class ClientConnection: Sendable {
         // The clock is read only once a read did not bring the reply, or a deadline is near:
         // a quick reply costs no clock reads here. (So the budget may run from the end of
         // the first read, not its start: at most twice the budget in all.)
-        var giveUpAt: ContinuousClock.Instant?
+        var giveUpAt: UInt64 = 0  // MonotonicClock nanoseconds; 0 until the clock is read
         while true {
             if Task.isCancelled {
                 releaseRole()
@@ -372,19 +376,19 @@ public final class ClientConnection: Sendable {
             // The budget is soft (a few ms late is fine), a call's deadline is not.
             var timeout = configuration.leaderBudget
             var tolerance = configuration.leaderBudget
-            if giveUpAt != nil || streamsWithDeadline.load(ordering: .relaxed) > 0 {
-                let now = ContinuousClock.now
-                let limit = giveUpAt ?? now + configuration.leaderBudget
-                giveUpAt = limit
-                timeout = now.duration(to: limit)
-                if timeout <= .zero {
+            if giveUpAt != 0 || streamsWithDeadline.load(ordering: .relaxed) > 0 {
+                let now = MonotonicClock.nanoseconds()
+                if giveUpAt == 0 { giveUpAt = now &+ leaderBudgetNanoseconds }
+                guard giveUpAt > now else {
                     handOffToThread()
                     return nil
                 }
-                if let deadline = nearestDeadline(), now.duration(to: deadline) < timeout {
-                    timeout = max(.zero, now.duration(to: deadline))
+                var remaining = giveUpAt - now
+                if let deadline = nearestDeadlineNanoseconds(), deadline < giveUpAt {
+                    remaining = deadline > now ? deadline - now : 0
                     tolerance = .zero
                 }
+                timeout = .nanoseconds(Int64(remaining))
             }
             guard let outcome = pump(timeout: timeout, tolerance: tolerance) else {
                 releaseRole()
@@ -395,12 +399,12 @@ public final class ClientConnection: Sendable {
             case .done: return nil
             case .notYet: break
             }
-            if giveUpAt == nil {
+            if giveUpAt == 0 {
                 if outcome == .timedOut && tolerance > .zero {
                     handOffToThread()  // the whole budget went by in that read
                     return nil
                 }
-                giveUpAt = ContinuousClock.now + configuration.leaderBudget
+                giveUpAt = MonotonicClock.nanoseconds() &+ leaderBudgetNanoseconds
             }
         }
     }
@@ -471,12 +475,16 @@ public final class ClientConnection: Sendable {
         return true
     }
 
-    private func nearestDeadline() -> ContinuousClock.Instant? {
+    /// The earliest deadline of a call still open, in `MonotonicClock` nanoseconds.
+    private func nearestDeadlineNanoseconds() -> UInt64? {
         guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return nil }
-        let nearest = state.withLock { state in
+        return state.withLock { state in
             state.streams.compactMap { $0.value.ended || $0.value.deadline == 0 ? nil : $0.value.deadline }.min()
         }
-        guard let nearest else { return nil }
+    }
+
+    private func nearestDeadline() -> ContinuousClock.Instant? {
+        guard let nearest = nearestDeadlineNanoseconds() else { return nil }
         let now = MonotonicClock.nanoseconds()
         return ContinuousClock.now + .nanoseconds(nearest > now ? Int64(nearest - now) : 0)
     }

@@ -180,7 +180,9 @@ public final class FIFOConnectionIO: ConnectionIO {
         try writeFD.withLock { fd in
             guard fd >= 0 else { throw RPCError(code: .unavailable, message: "connection closed") }
             var offset = 0
-            var deadline: ContinuousClock.Instant?
+            // Monotonic nanoseconds, 0 until the pipe is first full (an optional Instant
+            // would cost value-witness calls on every write).
+            var deadline: UInt64 = 0
             while offset < bytes.count {
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset...])
                 let written: Int?
@@ -194,12 +196,12 @@ public final class FIFOConnectionIO: ConnectionIO {
                     continue
                 }
                 // The pipe is full: wait for the reader to make room, up to `timeout` in all.
-                let limit = deadline ?? (ContinuousClock.now + timeout)
-                deadline = limit
-                let remaining = ContinuousClock.now.duration(to: limit)
-                if remaining <= .zero {
+                let now = Sys.monotonicNanoseconds()
+                if deadline == 0 { deadline = now &+ UInt64(max(1, timeout.nanosecondsClamped)) }
+                guard deadline > now else {
                     throw RPCError(code: .deadlineExceeded, message: "the peer did not read \(bytes.count - offset) pending bytes within \(timeout)")
                 }
+                let remaining = Duration.nanoseconds(Int64(deadline - now))
                 var waitSet = [pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)]
                 do {
                     try Sys.poll(&waitSet, timeout: remaining)
