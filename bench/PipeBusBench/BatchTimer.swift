@@ -14,22 +14,25 @@ struct BatchTimer: Sendable {
     /// Nanoseconds per operation of each batch, and operations per batch. `body(n)` performs the
     /// operation n times and returns a checksum of its results, which is kept so that the
     /// optimizer cannot drop the work.
-    func measure(_ body: (Int) throws -> Int) throws -> (nanosecondsPerOperation: [Double], perBatch: Int) {
-        let perBatch = try calibrate(body)
+    ///
+    /// `body` may be async (the engine scenario's client calls are), but it must not suspend:
+    /// the CPU time read is the calling thread's.
+    func measure(_ body: (Int) async throws -> Int) async throws -> (nanosecondsPerOperation: [Double], perBatch: Int) {
+        let perBatch = try await calibrate(body)
         var timings: [Double] = []
         for _ in 0..<batches {
-            timings.append(try time(perBatch, body) / Double(perBatch))
+            timings.append(try await time(perBatch, body) / Double(perBatch))
         }
         return (timings, perBatch)
     }
 
     /// Doubles the count until a run takes a tenth of the target, then scales to the target.
     /// The calibration runs double as warmup (caches, allocator, branch predictors).
-    private func calibrate(_ body: (Int) throws -> Int) throws -> Int {
+    private func calibrate(_ body: (Int) async throws -> Int) async throws -> Int {
         let target = batchDuration.inNanoseconds
         var count = 1
         while true {
-            let elapsed = try time(count, body)
+            let elapsed = try await time(count, body)
             if elapsed >= target / 10 || count >= 1 << 24 {
                 return max(1, Int(Double(count) * target / max(elapsed, 1)))
             }
@@ -38,9 +41,9 @@ struct BatchTimer: Sendable {
     }
 
     /// CPU nanoseconds that `body(count)` took on this thread.
-    private func time(_ count: Int, _ body: (Int) throws -> Int) throws -> Double {
+    private func time(_ count: Int, _ body: (Int) async throws -> Int) async throws -> Double {
         let start = try Self.threadCPUTime()
-        let checksum = try body(count)
+        let checksum = try await body(count)
         let end = try Self.threadCPUTime()
         Self.keepAlive(checksum)
         return end - start

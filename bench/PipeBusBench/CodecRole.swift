@@ -34,10 +34,12 @@ enum CodecRole: PeerRole {
             batches: configuration.batches,
             batchDuration: .milliseconds(configuration.batchMilliseconds)
         )
-        return Report(measurements: try configuration.cases.map { try measure($0, with: timer) })
+        var measurements: [Measurement] = []
+        for codecCase in configuration.cases { measurements.append(try await measure(codecCase, with: timer)) }
+        return Report(measurements: measurements)
     }
 
-    private static func measure(_ codecCase: CodecCase, with timer: BatchTimer) throws -> Measurement {
+    private static func measure(_ codecCase: CodecCase, with timer: BatchTimer) async throws -> Measurement {
         let envelope = Envelope(streamID: 1, kind: .message, message: codecCase.makePayload())
         var encoder = FrameEncoder(compression: codecCase.compressionPolicy)
         var frame: [UInt8] = []
@@ -55,7 +57,7 @@ enum CodecRole: PeerRole {
 
         var buffer: [UInt8] = []
         buffer.reserveCapacity(frame.count * 2)
-        let encode = try timer.measure { count in
+        let encode = try await timer.measure { count in
             var written = 0
             for _ in 0..<count {
                 buffer.removeAll(keepingCapacity: true)
@@ -64,7 +66,7 @@ enum CodecRole: PeerRole {
             }
             return written
         }
-        let decode = try timer.measure { count in
+        let decode = try await timer.measure { count in
             var received = 0
             for _ in 0..<count {
                 decoder.append(frame)

@@ -3,6 +3,7 @@ enum ScenarioRegistry {
     static let all: [any Scenario] = [
         BaselineScenario(),
         CodecScenario(),
+        EngineScenario(),
         RTTScenario(),
         GRPCScenario(),
         StreamScenario(),

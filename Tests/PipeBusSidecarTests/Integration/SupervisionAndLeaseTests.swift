@@ -128,7 +128,10 @@ struct SupervisionAndLeaseTests {
             #expect(root.state(of: "drop-0") == "completed")
             for id in ["drop-1", "drop-2"] {
                 #expect(try root.object(id, "pending")["attempts"] as? Int == 1, "attempts of \(id)")
-                #expect(!sidecar.logLines(containing: "re-queued", fields: ["task_id": id]).isEmpty)
+                // The sidecar logs a re-queue just after its rename: the file can be seen first.
+                try await Integration.eventually("the re-queue of \(id) logged") {
+                    !sidecar.logLines(containing: "re-queued", fields: ["task_id": id]).isEmpty
+                }
             }
             try await Integration.eventually("NOT_SERVING with no pipe worker leasing", timeout: .seconds(5)) {
                 try await client.health().status == .notServing
