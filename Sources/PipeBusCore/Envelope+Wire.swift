@@ -367,33 +367,44 @@ extension Envelope {
         if hello != nil { size += 1 + UnsafeWireWriter.varintSize(UInt64(helloSize)) + helloSize }
 
         let start = buffer.count
-        buffer.appendZeros(size)
+        guard let message, messageCount > Self.messageCopiedSeparately else {
+            // Small: one grown region, every byte written through the pointer.
+            buffer.appendZeros(size)
+            buffer.withUnsafeMutableBufferPointer { all in
+                var writer = UnsafeWireWriter(all.baseAddress! + start)
+                writer.head(streamID: streamID, kind: kindValue, flags: flags, method: &method, metadata: metadata, timeoutMicros: timeoutMicros)
+                message?.withUnsafeBytes { writer.bytesField(7, $0) }
+                writer.tail(code: status.code.rawValue, statusMessage: &statusMessage, pingData: pingData, hello: hello, helloSize: helloSize)
+                assert(writer.pointer == all.baseAddress! + start + size, "envelope size worked out wrong")
+            }
+            return
+        }
+        // Large: the message is appended as it is, not over zeros (one pass over its bytes).
+        let tailSize = UnsafeWireWriter.varintFieldSize(UInt64(status.code.rawValue))
+            + UnsafeWireWriter.bytesFieldSize(statusMessageCount) + UnsafeWireWriter.varintFieldSize(pingData)
+            + (hello != nil ? 1 + UnsafeWireWriter.varintSize(UInt64(helloSize)) + helloSize : 0)
+        let headSize = size - messageCount - tailSize
+        buffer.appendZeros(headSize)
         buffer.withUnsafeMutableBufferPointer { all in
             var writer = UnsafeWireWriter(all.baseAddress! + start)
-            writer.varintField(1, UInt64(streamID))
-            writer.varintField(2, kindValue)
-            writer.varintField(3, flags)
-            method.withUTF8 { writer.bytesField(4, UnsafeRawBufferPointer($0)) }
-            for entry in metadata.entries {
-                writer.key(5, WireType.lengthDelimited)
-                writer.varint(UInt64(entry.encodedSize))
-                var key = entry.key
-                key.withUTF8 { writer.bytesField(1, UnsafeRawBufferPointer($0)) }
-                entry.value.withUnsafeBytes { writer.bytesField(2, $0) }
-            }
-            writer.varintField(6, timeoutMicros)
-            message?.withUnsafeBytes { writer.bytesField(7, $0) }
-            writer.varintField(8, UInt64(status.code.rawValue))
-            statusMessage.withUTF8 { writer.bytesField(9, UnsafeRawBufferPointer($0)) }
-            writer.varintField(10, pingData)
-            if let hello {
-                writer.key(11, WireType.lengthDelimited)
-                writer.varint(UInt64(helloSize))
-                hello.write(to: &writer)
-            }
-            assert(writer.pointer == all.baseAddress! + start + size, "envelope size worked out wrong")
+            writer.head(streamID: streamID, kind: kindValue, flags: flags, method: &method, metadata: metadata, timeoutMicros: timeoutMicros)
+            writer.key(7, WireType.lengthDelimited)
+            writer.varint(UInt64(messageCount))
+            assert(writer.pointer == all.baseAddress! + start + headSize, "envelope head size worked out wrong")
+        }
+        buffer.append(contentsOf: message)
+        let tailStart = buffer.count
+        buffer.appendZeros(tailSize)
+        buffer.withUnsafeMutableBufferPointer { all in
+            var writer = UnsafeWireWriter(all.baseAddress! + tailStart)
+            writer.tail(code: status.code.rawValue, statusMessage: &statusMessage, pingData: pingData, hello: hello, helloSize: helloSize)
+            assert(writer.pointer == all.baseAddress! + tailStart + tailSize, "envelope tail size worked out wrong")
         }
     }
+
+    /// Messages larger than this are appended to an encoding as they are rather than over
+    /// zeros written first.
+    private static let messageCopiedSeparately = 512
 }
 
 extension Metadata.Entry {
@@ -501,5 +512,44 @@ private struct UnsafeWireWriter {
         varint(UInt64(bytes.count))
         UnsafeMutableRawPointer(pointer).copyMemory(from: base, byteCount: bytes.count)
         pointer += bytes.count
+    }
+}
+
+extension UnsafeWireWriter {
+    /// An envelope's fields before its message (1 to 6).
+    @inline(__always)
+    fileprivate mutating func head(
+        streamID: UInt32,
+        kind: UInt64,
+        flags: UInt64,
+        method: inout String,
+        metadata: Metadata,
+        timeoutMicros: UInt64
+    ) {
+        varintField(1, UInt64(streamID))
+        varintField(2, kind)
+        varintField(3, flags)
+        method.withUTF8 { bytesField(4, UnsafeRawBufferPointer($0)) }
+        for entry in metadata.entries {
+            key(5, WireType.lengthDelimited)
+            varint(UInt64(entry.encodedSize))
+            var entryKey = entry.key
+            entryKey.withUTF8 { bytesField(1, UnsafeRawBufferPointer($0)) }
+            entry.value.withUnsafeBytes { bytesField(2, $0) }
+        }
+        varintField(6, timeoutMicros)
+    }
+
+    /// An envelope's fields after its message (8 to 11).
+    @inline(__always)
+    fileprivate mutating func tail(code: UInt32, statusMessage: inout String, pingData: UInt64, hello: Hello?, helloSize: Int) {
+        varintField(8, UInt64(code))
+        statusMessage.withUTF8 { bytesField(9, UnsafeRawBufferPointer($0)) }
+        varintField(10, pingData)
+        if let hello {
+            key(11, WireType.lengthDelimited)
+            varint(UInt64(helloSize))
+            hello.write(to: &self)
+        }
     }
 }

@@ -90,6 +90,38 @@ struct EnvelopeSample: Sendable, CustomTestStringConvertible {
                 hello: Hello(peerName: "x", pid: 1)
             )
         ),
+        // Above 512 bytes the encoder appends the message as it is, between a head and a
+        // tail written through a pointer: every field on both sides of it.
+        EnvelopeSample(
+            name: "everything at once, with a 5,000-byte message",
+            envelope: Envelope(
+                streamID: 0xFFFF_FFFE,
+                kind: .close,
+                endStream: true,
+                method: "/a.B/C",
+                metadata: richMetadata,
+                timeoutMicros: 42,
+                message: Payload.incompressible.bytes(5_000),
+                status: Status(code: StatusCode(rawValue: 99), message: "ünknown"),
+                pingData: 1,
+                hello: Hello(peerName: "x", pid: 1)
+            )
+        ),
+        // A head larger than the 16 KiB zero page the encoder grows its buffer from.
+        EnvelopeSample(
+            name: "a 20,000-byte metadata value and a small message",
+            envelope: Envelope(
+                streamID: 11,
+                kind: .open,
+                method: "/a.B/C",
+                metadata: {
+                    var metadata = Metadata()
+                    metadata.add("big-bin", bytes: Payload.incompressible.bytes(20_000))
+                    return metadata
+                }(),
+                message: [1, 2, 3]
+            )
+        ),
     ]
 
     /// Text values, a repeated key, a mixed-case key and a `-bin` value holding every byte value.
