@@ -114,8 +114,15 @@ echo "soak: ${minutes} min, $clients clients, a client killed every ${kill_every
 
 kills=0
 deadline=$(( $(date +%s) + seconds - 10 ))
+# The sidecar's RSS about once a minute, to tell growth that levels off from a leak.
+rss_series="$start_rss_kb"
+next_sample=$(( $(date +%s) + 60 ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
     sleep "$kill_every"
+    if [ "$(date +%s)" -ge "$next_sample" ]; then
+        rss_series="$rss_series $(rss_kb "$sidecar_pid")"
+        next_sample=$(( next_sample + 60 ))
+    fi
     k=$(( RANDOM % clients + 1 ))
     if [ $((kills % 2)) -eq 0 ]; then victim=$(cat "$work/call-$k.pid" 2>/dev/null || true); else victim=$(cat "$work/watch-$k.pid" 2>/dev/null || true); fi
     if [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null; then kills=$((kills + 1)); fi
@@ -196,6 +203,7 @@ for line in problems[:20]: print("  " + line)
 EOF
 
 growth_kb=$((end_rss_kb - start_rss_kb))
+echo "soak: sidecar RSS about every minute (kB): $rss_series $end_rss_kb"
 echo "soak: sidecar RSS ${start_rss_kb} kB -> ${end_rss_kb} kB (growth ${growth_kb} kB, bound $((rss_bound_mb * 1024)) kB); worker RSS ${start_worker_rss_kb} kB -> ${end_worker_rss_kb} kB"
 echo "soak: fds sidecar ${base_sidecar_fds} -> ${end_sidecar_fds}, worker ${base_worker_fds} -> ${end_worker_fds}; FIFO directory: [${base_fifos}] -> [${end_fifos}]"
 echo "soak: client kills ${kills}; connection errors: ${connection_errors:-none}; sidecar exit after SIGTERM: ${exit_status}"

@@ -1,4 +1,5 @@
 public import Foundation
+import PipeBusCore
 
 /// A worker's `heartbeat.json`, and how alive it says the worker is.
 public struct Heartbeat: Hashable, Sendable {
@@ -45,12 +46,9 @@ public struct Heartbeat: Hashable, Sendable {
     }
 
     /// An ISO 8601 time with or without fractional seconds, as heartbeats and tasks'
-    /// `submitted_at` carry it.
+    /// `submitted_at` carry it. By hand (`ISO8601Timestamp`), not through ICU, which a long
+    /// fraction in a task file crashes.
     public static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        ISO8601Timestamp.parse(text).map { Date(timeIntervalSince1970: Double($0.seconds) + Double($0.nanoseconds) / 1_000_000_000) }
     }
 }
