@@ -57,8 +57,9 @@ fds() { ls "/proc/$1/fd" | wc -l; }
 fifo_names() { ls "$root/workers/$worker/instances/soak/pipes" | sort | tr '\n' ' '; }
 state_count() { find "$root/tasks/$worker/$1" -maxdepth 1 -name '*.json' | wc -l; }
 
-# The sidecar and its worker (the worker takes tasks 10 at a time, 2-30 ms each).
-PIPEBUS_ROOT=$root nice -n 10 "$pipebus" sidecar --worker "$worker" --root "$root" --mode pipe \
+# The sidecar and its worker (the worker takes tasks 10 at a time, 2-30 ms each). A crash
+# prints Swift's backtrace into sidecar.log (off by default when stderr is not a terminal).
+SWIFT_BACKTRACE=enable=yes,interactive=no,color=no PIPEBUS_ROOT=$root nice -n 10 "$pipebus" sidecar --worker "$worker" --root "$root" --mode pipe \
     --heartbeat-interval 1 --metrics-address 127.0.0.1:0 --instance soak --log-level warning \
     -- "$pipebus" worker --min-ms 2 --max-ms 30 --log-level warning >"$work/sidecar.log" 2>&1 &
 sidecar_pid=$!
@@ -126,7 +127,12 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
     k=$(( RANDOM % clients + 1 ))
     if [ $((kills % 2)) -eq 0 ]; then victim=$(cat "$work/call-$k.pid" 2>/dev/null || true); else victim=$(cat "$work/watch-$k.pid" 2>/dev/null || true); fi
     if [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null; then kills=$((kills + 1)); fi
-    kill -0 "$sidecar_pid" 2>/dev/null || { echo "soak: the sidecar died" >&2; tail -20 "$work/sidecar.log" >&2; exit 1; }
+    kill -0 "$sidecar_pid" 2>/dev/null || {
+        echo "soak: the sidecar died" >&2
+        tail -20 "$work/sidecar.log" >&2
+        grep -v '^{' "$work/sidecar.log" | head -80 >&2 || true  # the crash report, if any
+        exit 1
+    }
 done
 
 # Stop the clients (and their watch streams), then let the queue drain.
