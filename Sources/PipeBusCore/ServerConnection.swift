@@ -341,22 +341,22 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             Envelope.sameBytes(lastMethod.name, fields.method), case .inline(let body) = lastMethod.handler
         {
             highestStreamID = id
-            let context = ServerContext(
-                method: lastMethod.name,
-                metadata: fields.metadata,
-                deadlineNanoseconds: deadlineNanoseconds(timeoutMicros: fields.timeoutMicros),
-                peerName: peer?.peerName ?? "",
-                peerPID: peer?.pid ?? 0
-            )
+            let context = makeContext(method: lastMethod.name, metadata: fields.metadata, timeoutMicros: fields.timeoutMicros)
             return runInline(body, request: request, context: context, streamID: id)
         }
         open(fields.envelope(copyingMessage: false, knownMethod: lastMethod?.name), borrowedMessage: fields.message)
     }
 
-    /// A call's deadline from its OPEN's timeout (microseconds from receipt, clamped to ~290
-    /// years) in `MonotonicClock` nanoseconds; 0 for none.
-    private func deadlineNanoseconds(timeoutMicros: UInt64) -> UInt64 {
-        timeoutMicros > 0 ? MonotonicClock.nanoseconds() &+ min(timeoutMicros, 1 << 53) &* 1_000 : 0
+    /// What a handler is told about a call just opened. The deadline is the OPEN's timeout
+    /// (microseconds from receipt, clamped to ~290 years) in `MonotonicClock` nanoseconds.
+    private func makeContext(method: String, metadata: Metadata, timeoutMicros: UInt64) -> ServerContext {
+        ServerContext(
+            method: method,
+            metadata: metadata,
+            deadlineNanoseconds: timeoutMicros > 0 ? MonotonicClock.nanoseconds() &+ min(timeoutMicros, 1 << 53) &* 1_000 : 0,
+            peerName: peer?.peerName ?? "",
+            peerPID: peer?.pid ?? 0
+        )
     }
 
     /// Opens a stream. `borrowedMessage`: the message, when the envelope does not own it (valid
@@ -383,13 +383,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         } else {
             return close(id, Status(code: .unimplemented, message: "unknown method \(envelope.method)"))
         }
-        let context = ServerContext(
-            method: envelope.method,
-            metadata: envelope.metadata,
-            deadlineNanoseconds: deadlineNanoseconds(timeoutMicros: envelope.timeoutMicros),
-            peerName: peer?.peerName ?? "",
-            peerPID: peer?.pid ?? 0
-        )
+        let context = makeContext(method: envelope.method, metadata: envelope.metadata, timeoutMicros: envelope.timeoutMicros)
         if case .inline(let body) = handler, envelope.endStream {
             if let borrowedMessage {
                 return runInline(body, request: borrowedMessage, context: context, streamID: id)
