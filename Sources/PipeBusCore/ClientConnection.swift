@@ -47,7 +47,7 @@ public final class ClientConnection: Sendable {
         case lead
     }
 
-    private enum Role {
+    enum Role {
         case idle
         case leader
         case thread
@@ -57,7 +57,7 @@ public final class ClientConnection: Sendable {
     /// queue (a struct in the dictionary would be copied on every frame).
     ///
     /// Touched only under `state`'s lock, so the runtime's exclusivity checks are off for it.
-    private final class StreamState {
+    final class StreamState {
         @exclusivity(unchecked) var items: [Inbound] = []
         @exclusivity(unchecked) var head = 0
         @exclusivity(unchecked) var waiter: UnsafeContinuation<Wake, Never>?
@@ -92,7 +92,7 @@ public final class ClientConnection: Sendable {
         var hasItem: Bool { head < items.count }
     }
 
-    private struct State {
+    struct State {
         var nextStreamID: UInt32 = 1
         var nextPingID: UInt32 = 2
         var streams = StreamTable<StreamState>()
@@ -148,20 +148,20 @@ public final class ClientConnection: Sendable {
 
     /// Reader-only state: touched only by whoever holds the reading role; the role passes
     /// through `state`'s lock, which orders the accesses.
-    private final class ReaderState: @unchecked Sendable {
+    final class ReaderState: @unchecked Sendable {
         @exclusivity(unchecked) var decoder: FrameDecoder
         init(maxFrameSize: Int) { decoder = FrameDecoder(maxFrameSize: maxFrameSize) }
     }
 
     private let io: any ConnectionIO
-    private let configuration: Configuration
-    private let metrics: TransportMetrics?
-    private let state = Mutex(State())
+    let configuration: Configuration
+    let metrics: TransportMetrics?
+    let state = Mutex(State())
     private let writer: Mutex<Writer>
-    private let reader: ReaderState
+    let reader: ReaderState
     private let threadSignal = ConditionLock()
     /// Streams in `state` with a deadline: while none has one, the reader skips looking.
-    private let streamsWithDeadline = Atomic<Int>(0)
+    let streamsWithDeadline = Atomic<Int>(0)
     private let leaderBudgetNanoseconds: UInt64
     /// What the server said in its handshake.
     public let serverHello: Hello
@@ -514,117 +514,8 @@ public final class ClientConnection: Sendable {
         return outcome
     }
 
-    /// Dispatches the whole frames read; how many, or -1 when a corrupt one failed the connection.
-    private func dispatchFrames() -> Int {
-        var frames = 0
-        while true {
-            let dispatched: Bool?
-            do {
-                // Dispatched while the frame is at hand (dispatch touches no decoder).
-                dispatched = try reader.decoder.withNextFrameBody { body, _ -> Bool in
-                    let fields = try Envelope.fields(of: body)
-                    let kind = Envelope.Kind(rawValue: fields.kind)
-                    if (kind == .close || kind == .message) && fields.isPlain {
-                        // A reply or a streamed message: delivered with no envelope built.
-                        deliver(
-                            on: fields.streamID,
-                            closing: kind == .close,
-                            message: fields.message.map { Array($0) },
-                            status: Status(code: StatusCode(rawValue: fields.statusCode)),
-                            trailers: Metadata()
-                        )
-                    } else {
-                        dispatch(fields.envelope(copyingMessage: true))
-                    }
-                    return true
-                }
-            } catch {
-                metrics?.recordConnectionError(reason: "bad_frame")
-                fail(RPCError(code: .internal, message: "corrupt frame from the server: \(error)"))
-                return -1
-            }
-            guard dispatched != nil else { return frames }
-            frames += 1
-        }
-    }
-
-    /// Queues a MESSAGE's or CLOSE's content for its call and wakes the caller if it waits.
-    private func deliver(on streamID: UInt32, closing: Bool, message: [UInt8]?, status: Status, trailers: Metadata) {
-        var waiter: UnsafeContinuation<Wake, Never>?
-        var overflow = false
-        state.withLock { state in
-            guard let stream = state.streams[streamID], !stream.ended else { return }
-            if message != nil && stream.items.count - stream.head >= configuration.inboxCapacity {
-                overflow = true
-                return
-            }
-            if closing {
-                if let message {
-                    stream.items.append(.final(message, status, trailers))
-                } else {
-                    stream.items.append(.end(status, trailers))
-                }
-                stream.ended = true
-            } else if let message {
-                stream.items.append(.message(message))
-            }
-            waiter = stream.waiter
-            stream.waiter = nil
-        }
-        waiter?.resume(returning: .check)
-        if overflow {
-            cancelStream(streamID, status: Status(code: .resourceExhausted, message: "more than \(configuration.inboxCapacity) responses buffered unread"))
-        }
-    }
-
-    private func dispatch(_ envelope: Envelope) {
-        switch envelope.kind {
-        case .message, .close:
-            deliver(on: envelope.streamID, closing: envelope.kind == .close, message: envelope.message, status: envelope.status, trailers: envelope.metadata)
-        case .pong:
-            let id = UInt32(truncatingIfNeeded: envelope.pingData)
-            let waiter = state.withLock { state -> UnsafeContinuation<Wake, Never>? in
-                guard let stream = state.streams[id] else { return nil }
-                stream.items.append(.end(.ok, [:]))
-                stream.ended = true
-                let waiter = stream.waiter
-                stream.waiter = nil
-                    return waiter
-            }
-            waiter?.resume(returning: .check)
-        case .ping:
-            try? send([Envelope(streamID: 0, kind: .pong, pingData: envelope.pingData)])
-        case .goAway:
-            let refused = state.withLock { state -> [UnsafeContinuation<Wake, Never>] in
-                state.goAwayAfter = envelope.streamID
-                var refused: [UnsafeContinuation<Wake, Never>] = []
-                for (id, stream) in state.streams where id % 2 == 1 && id > envelope.streamID && !stream.ended {
-                    stream.items.append(.end(Status(code: .unavailable, message: "server is draining: \(envelope.status.message)"), [:]))
-                    stream.ended = true
-                    if let waiter = stream.waiter { refused.append(waiter) }
-                    stream.waiter = nil
-                        }
-                return refused
-            }
-            for waiter in refused { waiter.resume(returning: .check) }
-        default:
-            break
-        }
-    }
-
-    private func expireDeadlines() {
-        guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return }
-        let now = MonotonicClock.nanoseconds()
-        let expired = state.withLock { state in
-            state.streams.compactMap { id, stream in !stream.ended && stream.deadline != 0 && stream.deadline <= now ? id : nil }
-        }
-        for id in expired {
-            cancelStream(id, status: Status(code: .deadlineExceeded, message: "deadline exceeded"))
-        }
-    }
-
     /// Fails the connection: every call in flight and every later call gets `error`.
-    private func fail(_ error: RPCError) {
+    func fail(_ error: RPCError) {
         let waiters = state.withLock { state -> [UnsafeContinuation<Wake, Never>] in
             if state.failure == nil { state.failure = error }
             var waiters: [UnsafeContinuation<Wake, Never>] = []

@@ -349,6 +349,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
 
     /// What a handler is told about a call just opened. The deadline is the OPEN's timeout
     /// (microseconds from receipt, clamped to ~290 years) in `MonotonicClock` nanoseconds.
+    @inline(__always)
     private func makeContext(method: String, metadata: Metadata, timeoutMicros: UInt64) -> ServerContext {
         ServerContext(
             method: method,
