@@ -179,7 +179,9 @@ struct EnvelopeFields {
         return WireReader.string(method)
     }
 
-    /// The envelope these fields make. Without `copyingMessage` the message is left out (nil).
+    /// The envelope these fields make. Without `copyingMessage` the message is left out (nil;
+    /// the caller reads it from `message`, a slice of the body). `knownMethod`: a name seen
+    /// before, reused rather than a new string allocated when the envelope names it.
     func envelope(copyingMessage: Bool, knownMethod: String? = nil) -> Envelope {
         Envelope(
             streamID: streamID,
@@ -200,21 +202,6 @@ extension Envelope {
     /// Decodes an envelope; INTERNAL when undecodable, RESOURCE_EXHAUSTED past the metadata bound.
     public init(serializedBytes body: UnsafeRawBufferPointer) throws {
         self = try Self.fields(of: body).envelope(copyingMessage: true)
-    }
-
-    /// Decodes an envelope. Without `copyingMessage`, a message present is not copied into
-    /// `envelope.message` (left nil) but returned as `borrowed`, a slice of `body` valid as
-    /// long as `body` is.
-    ///
-    /// `knownMethod`: a method name seen before; when the envelope names the same method, that
-    /// string is reused rather than a new one allocated (a server sees a few names, over and over).
-    static func decode(
-        _ body: UnsafeRawBufferPointer,
-        copyingMessage: Bool,
-        knownMethod: String? = nil
-    ) throws -> (envelope: Envelope, borrowed: UnsafeRawBufferPointer?) {
-        let fields = try Self.fields(of: body)
-        return (fields.envelope(copyingMessage: copyingMessage, knownMethod: knownMethod), copyingMessage ? nil : fields.message)
     }
 
     /// Reads an envelope's fields, checking them as protobuf-c's unpack would (see the top of

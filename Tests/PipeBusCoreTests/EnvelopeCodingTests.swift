@@ -75,38 +75,10 @@ struct EnvelopeSample: Sendable, CustomTestStringConvertible {
                 hello: Hello(protocolVersion: 0, maxFrameSize: 0, compression: false, peerName: "", pid: 0)
             )
         ),
-        EnvelopeSample(
-            name: "everything at once",
-            envelope: Envelope(
-                streamID: 0xFFFF_FFFE,
-                kind: .close,
-                endStream: true,
-                method: "/a.B/C",
-                metadata: richMetadata,
-                timeoutMicros: 42,
-                message: Payload.incompressible.bytes(300),
-                status: Status(code: StatusCode(rawValue: 99), message: "ünknown"),
-                pingData: 1,
-                hello: Hello(peerName: "x", pid: 1)
-            )
-        ),
+        EnvelopeSample(name: "everything at once", envelope: everythingAtOnce(messageSize: 300)),
         // Above 512 bytes the encoder appends the message as it is, between a head and a
         // tail written through a pointer: every field on both sides of it.
-        EnvelopeSample(
-            name: "everything at once, with a 5,000-byte message",
-            envelope: Envelope(
-                streamID: 0xFFFF_FFFE,
-                kind: .close,
-                endStream: true,
-                method: "/a.B/C",
-                metadata: richMetadata,
-                timeoutMicros: 42,
-                message: Payload.incompressible.bytes(5_000),
-                status: Status(code: StatusCode(rawValue: 99), message: "ünknown"),
-                pingData: 1,
-                hello: Hello(peerName: "x", pid: 1)
-            )
-        ),
+        EnvelopeSample(name: "everything at once, with a 5,000-byte message", envelope: everythingAtOnce(messageSize: 5_000)),
         // A head larger than the 16 KiB zero page the encoder grows its buffer from.
         EnvelopeSample(
             name: "a 20,000-byte metadata value and a small message",
@@ -123,6 +95,22 @@ struct EnvelopeSample: Sendable, CustomTestStringConvertible {
             )
         ),
     ]
+
+    /// Every field set, with an incompressible message of `messageSize` bytes.
+    static func everythingAtOnce(messageSize: Int) -> Envelope {
+        Envelope(
+            streamID: 0xFFFF_FFFE,
+            kind: .close,
+            endStream: true,
+            method: "/a.B/C",
+            metadata: richMetadata,
+            timeoutMicros: 42,
+            message: Payload.incompressible.bytes(messageSize),
+            status: Status(code: StatusCode(rawValue: 99), message: "ünknown"),
+            pingData: 1,
+            hello: Hello(peerName: "x", pid: 1)
+        )
+    }
 
     /// Text values, a repeated key, a mixed-case key and a `-bin` value holding every byte value.
     static let richMetadata: Metadata = {
