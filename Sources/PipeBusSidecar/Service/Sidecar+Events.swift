@@ -60,7 +60,7 @@ extension Sidecar {
     /// keys if it came without them.
     private func emitNewTask(_ id: TaskID, at now: Date) {
         adopt(id)
-        let record = try? spool.get(id, in: .pending)
+        let record = currentRecord(of: id, movedTo: .pending)
         events.append(Tasks.Event(
             timestampMs: Int64(now.timeIntervalSince1970 * 1000),
             kind: .transition,
@@ -98,7 +98,7 @@ extension Sidecar {
             }
         }
         metrics.transition(from: from.rawValue, to: to.rawValue, processingSeconds: processing, queueWaitSeconds: queueWait)
-        let record = try? spool.get(id, in: to)
+        let record = currentRecord(of: id, movedTo: to)
         if from == .active, to == .completed || to == .failed, let record {
             tracing.finished(record, activeSince: processing.map { now.addingTimeInterval(-$0) }, at: now)
         }
@@ -155,6 +155,14 @@ extension Sidecar {
         } catch {
             logger.warning("could not add the sidecar's keys to a task dropped into pending/", metadata: ["task_id": "\(id)", "error": "\(error)"])
         }
+    }
+
+    /// The task's file for a report of its move into `state`. A fast worker may have moved it on
+    /// before the move is reported (leased within a millisecond of appearing), so it is looked for
+    /// further along its life too: the report still names the task's correlation and trace.
+    private func currentRecord(of id: TaskID, movedTo state: TaskState) -> TaskRecord? {
+        if let record = try? spool.get(id, in: state) { return record }
+        return try? spool.get(id)
     }
 
     func taskMetadata(_ id: TaskID, _ state: TaskState, record: TaskRecord? = nil) -> Logger.Metadata {
