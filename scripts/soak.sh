@@ -53,7 +53,18 @@ cleanup() {
 trap cleanup EXIT
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-fds() { ls "/proc/$1/fd" | wc -l; }
+# A process's descriptors as "fd target" lines. The fewest of five looks 0.2 s apart: a file the
+# heartbeat or a spool write has open for a moment is not a leak; a leaked descriptor stays.
+fd_targets() {
+    local best="" best_count=1000000 listing count
+    for _ in 1 2 3 4 5; do
+        listing=$(for fd in /proc/"$1"/fd/*; do printf '%s %s\n' "${fd##*/}" "$(readlink "$fd" 2>/dev/null || echo gone)"; done | sort -n)
+        count=$(printf '%s\n' "$listing" | grep -c -v ' gone$' || true)
+        if [ "$count" -lt "$best_count" ]; then best=$listing; best_count=$count; fi
+        sleep 0.2
+    done
+    printf '%s\n' "$best" | grep -v ' gone$'
+}
 fifo_names() { ls "$root/workers/$worker/instances/soak/pipes" | sort | tr '\n' ' '; }
 state_count() { find "$root/tasks/$worker/$1" -maxdepth 1 -name '*.json' | wc -l; }
 
@@ -73,8 +84,10 @@ worker_pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wo
 # A few tasks through the whole path before the baseline is taken (first-use allocations).
 for n in $(seq 1 20); do echo "{\"n\": $n, \"duration_ms\": 1}" | "$pipebus" submit --root "$root" --worker "$worker" --id "warmup-$n" - >/dev/null; done
 sleep 3
-base_sidecar_fds=$(fds "$sidecar_pid")
-base_worker_fds=$(fds "$worker_pid")
+fd_targets "$sidecar_pid" >"$work/sidecar-fds-before"
+fd_targets "$worker_pid" >"$work/worker-fds-before"
+base_sidecar_fds=$(wc -l <"$work/sidecar-fds-before")
+base_worker_fds=$(wc -l <"$work/worker-fds-before")
 base_fifos=$(fifo_names)
 
 # One client: submits in a loop, health-checks every tenth time, and keeps a watch stream open.
@@ -147,8 +160,10 @@ done
 sleep 3
 end_rss_kb=$(rss_kb "$sidecar_pid")
 end_worker_rss_kb=$(rss_kb "$worker_pid")
-end_sidecar_fds=$(fds "$sidecar_pid")
-end_worker_fds=$(fds "$worker_pid")
+fd_targets "$sidecar_pid" >"$work/sidecar-fds-after"
+fd_targets "$worker_pid" >"$work/worker-fds-after"
+end_sidecar_fds=$(wc -l <"$work/sidecar-fds-after")
+end_worker_fds=$(wc -l <"$work/worker-fds-after")
 end_fifos=$(fifo_names)
 # The port the sidecar serves /metrics on: its listening TCP socket, found by inode.
 metrics_port=$(python3 - "$sidecar_pid" <<'PY'
@@ -218,8 +233,15 @@ tail -n +2 "$work/accounting"
 
 failed=0
 [ "$growth_kb" -le $((rss_bound_mb * 1024)) ] || { echo "soak: FAIL: RSS grew by ${growth_kb} kB" >&2; failed=1; }
-[ "$end_sidecar_fds" -le "$base_sidecar_fds" ] || { echo "soak: FAIL: sidecar fd leak" >&2; failed=1; }
-[ "$end_worker_fds" -le "$base_worker_fds" ] || { echo "soak: FAIL: worker fd leak" >&2; failed=1; }
+for process in sidecar worker; do
+    before=$(wc -l <"$work/$process-fds-before")
+    after=$(wc -l <"$work/$process-fds-after")
+    if [ "$after" -gt "$before" ]; then
+        echo "soak: FAIL: $process fd leak; descriptors before and after (diff):" >&2
+        diff "$work/$process-fds-before" "$work/$process-fds-after" >&2 || true
+        failed=1
+    fi
+done
 [ "$end_fifos" = "connect server.lock " ] || { echo "soak: FAIL: FIFO directory holds [${end_fifos}]" >&2; failed=1; }
 grep -q ' problems=0$' "$work/accounting" || { echo "soak: FAIL: tasks unaccounted" >&2; failed=1; }
 [ "$exit_status" -eq 0 ] || { echo "soak: FAIL: the sidecar exited with ${exit_status} after SIGTERM" >&2; failed=1; }
