@@ -95,3 +95,16 @@ int pipebus_wake_thread(int tid) {
     if (wake_signal_number == 0 || tid <= 0) return EINVAL;
     return syscall(SYS_tgkill, getpid(), tid, wake_signal_number) == 0 ? 0 : errno;
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+int pipebus_limit_malloc_arenas(int count) {
+#if defined(__GLIBC__)
+    return mallopt(M_ARENA_MAX, count) == 1 ? 0 : -1;
+#else
+    (void)count;
+    return -1;
+#endif
+}

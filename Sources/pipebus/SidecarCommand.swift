@@ -56,8 +56,13 @@ struct SidecarCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before the connections' threads start: a thread per connection otherwise leaves glibc
+        // with up to 8 heaps per CPU, each holding what it freed (see MallocArenas).
+        let environment = ProcessInfo.processInfo.environment
+        let arenaLimit = MallocArenas.limit(environment: environment, processorCount: ProcessInfo.processInfo.activeProcessorCount)
+        let arenasLimited = arenaLimit.map { MallocArenas.apply($0) }
         var configuration = Sidecar.Configuration(worker: worker, instance: instance ?? Sidecar.defaultInstance)
-        configuration.root = root ?? ProcessInfo.processInfo.environment["PIPEBUS_ROOT"] ?? "/shared"
+        configuration.root = root ?? environment["PIPEBUS_ROOT"] ?? "/shared"
         configuration.metricsAddress = metricsAddress == "none" ? nil : metricsAddress
         configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
         configuration.mode = Sidecar.WorkerMode(rawValue: mode) ?? .spool
@@ -65,6 +70,13 @@ struct SidecarCommand: AsyncParsableCommand {
         let factory = JSONLogHandler.factory(job: job, worker: worker, instance: configuration.instance, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
         LoggingSystem.bootstrap(factory)
         let logger = Logger(label: "pipebus.sidecar")
+        if let arenaLimit {
+            if arenasLimited == true {
+                logger.debug("malloc heaps limited", metadata: ["arena_max": "\(arenaLimit)"])
+            } else {
+                logger.warning("could not limit malloc heaps; memory freed by connection threads may stay with the process", metadata: ["arena_max": "\(arenaLimit)"])
+            }
+        }
 
         // Signals are watched from the start: a SIGTERM that comes while the sidecar is still
         // starting (or right after it first answers) stops it cleanly, it does not kill it.

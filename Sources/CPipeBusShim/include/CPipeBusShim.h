@@ -58,6 +58,10 @@ void pipebus_histogram_record(uint64_t *cells, const uint64_t *bounds, int bound
 /// One counter of such a histogram, read atomically.
 uint64_t pipebus_histogram_load(const uint64_t *cells, int index);
 
+/// mallopt(M_ARENA_MAX, count): glibc makes at most `count` heaps from now on (its default is 8
+/// per CPU). Returns 0, or -1 when refused or when the C library is not glibc.
+int pipebus_limit_malloc_arenas(int count);
+
 /// 16 KiB of zeros, for growing byte buffers with one memcpy (`PIPEBUS_ZERO_PAGE_SIZE`).
 const void *pipebus_zero_page(void);
 #define PIPEBUS_ZERO_PAGE_SIZE 16384
