@@ -25,6 +25,7 @@ esac
 default_filters=(
     PipeBusCoreTests
     TransportConformanceTests MalformedInputTests PipeSecurityTests PeerServerFaultTests
+    MultiProcessTests ClientInboxTests
     TaskSpool SpoolWatcherTests SpoolEventTranslatorTests TaskIDTests JSONLogHandlerTests SidecarMetricsTests
     MetricsHTTPServerTests ResourceSamplerTests ProcParserTests FuzzFindingsTests GracefulShutdownTests SidecarFaultTests
     EventLogDeadlockTests

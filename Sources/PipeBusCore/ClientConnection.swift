@@ -1,4 +1,5 @@
 import Synchronization
+internal import CPipeBusShim
 
 /// The client side of one connection: calls multiplexed by stream id.
 ///
@@ -305,7 +306,10 @@ public final class ClientConnection: Sendable {
     func nextInbound(_ id: UInt32, releasingAtEnd: Bool = false) async throws -> Inbound {
         while true {
             if let item = try nextInboundWithoutWaiting(id, releasingAtEnd: releasingAtEnd) { return item }
-            if await suspend(id) == .lead, let item = lead(for: id, releasingAtEnd: releasingAtEnd) { return item }
+            if await suspend(id) == .lead {
+                pipebus_tsan_acquire(roleToken)
+                if let item = lead(for: id, releasingAtEnd: releasingAtEnd) { return item }
+            }
         }
     }
 
@@ -423,15 +427,25 @@ public final class ClientConnection: Sendable {
             guard state.failure != nil || state.streams[id] == nil else { return (.notYet, nil) }
             return (.done, state.passRole(from: id))
         }
-        next?.resume(returning: .lead)
+        if let next { handRole(to: next) }
         return step
     }
 
     /// Gives the reading role to a waiting caller, or leaves it idle.
     private func releaseRole() {
-        let next = state.withLock { $0.passRole() }
-        next?.resume(returning: .lead)
+        if let next = state.withLock({ $0.passRole() }) { handRole(to: next) }
     }
+
+    /// Resumes the caller passed the reading role, which goes on to read with the decoder this
+    /// thread used. The resume orders the two at run time; ThreadSanitizer does not see that
+    /// (Swift 6.3.1), so the hand-off is shown to it too (a no-op in other builds).
+    private func handRole(to next: UnsafeContinuation<Wake, Never>) {
+        pipebus_tsan_release(roleToken)
+        next.resume(returning: .lead)
+    }
+
+    /// What the TSan annotations of a role hand-off synchronize on.
+    private var roleToken: UnsafeRawPointer { UnsafeRawPointer(Unmanaged.passUnretained(reader).toOpaque()) }
 
     private func handOffToThread() {
         let needsThread = state.withLock { state -> Bool in

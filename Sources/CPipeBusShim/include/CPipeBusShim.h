@@ -62,6 +62,12 @@ uint64_t pipebus_histogram_load(const uint64_t *cells, int index);
 /// per CPU). Returns 0, or -1 when refused or when the C library is not glibc.
 int pipebus_limit_malloc_arenas(int count);
 
+/// Under ThreadSanitizer, a release of `object` before a continuation is resumed and the matching
+/// acquire in the resumed task: what the resuming thread did then happens before what the task
+/// does, as it does at run time. No-ops in any other build.
+void pipebus_tsan_release(const void *object);
+void pipebus_tsan_acquire(const void *object);
+
 /// 16 KiB of zeros, for growing byte buffers with one memcpy (`PIPEBUS_ZERO_PAGE_SIZE`).
 const void *pipebus_zero_page(void);
 #define PIPEBUS_ZERO_PAGE_SIZE 16384

@@ -123,9 +123,20 @@ final class PeerProcess: Sendable {
         if !exit.isFulfilled { kill(pid, signal) }
     }
 
-    /// Kills the child if it is still running. For `defer`.
+    /// Kills the child if it is still running, and waits for the threads that read its output
+    /// and reap it (they end with it). For `defer`.
     func stop() {
         signal(SIGKILL)
+        joinThreads()
+    }
+
+    /// Joins the reader and the reaper, once: a second `pthread_join` of a thread is undefined.
+    private func joinThreads() {
+        let running = threads.withLock { threads in
+            defer { threads = [] }
+            return threads
+        }
+        for thread in running { thread.join() }
     }
 
     /// The first line (already printed or to come) for which `matches` is true.
@@ -163,7 +174,7 @@ final class PeerProcess: Sendable {
     /// How the child ended, waiting at most `limit`.
     func exitStatus(within limit: Duration = .seconds(10)) async throws -> Exit {
         let status = try await exit.wait(limit, for: "peer \(arguments) to exit")
-        for thread in threads.withLock({ $0 }) { thread.join() }
+        joinThreads()
         return status
     }
 
