@@ -20,7 +20,7 @@ struct TaskIDTests {
         "rejects hostile ids with INVALID_ARGUMENT naming the problem",
         arguments: [
             ("../x", "'/'"), ("a/b", "'/'"), ("", "empty"), (".hidden", "starts with '.'"),
-            (String(repeating: "a", count: 200), "200 bytes"), ("a\u{0}b", "NUL"), ("x..y", "'..'"),
+            (String(repeating: "a", count: 200), "200 bytes"), ("a\u{0}b", "NUL"), ("x..y", "'..'"), ("ab..", "'..'"),
             ("a b", "0x20"), ("tâche", "0xc3"), ("..", "starts with '.'"), ("a\nb", "0xa"),
         ]
     )
