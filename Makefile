@@ -14,12 +14,16 @@ demo: deps
 
 # Warnings are errors; the generated protobuf-c code must match proto/, and the drift check must
 # itself be able to fail.
+# The Python client's suite (clients/python/tests, with its own drift check of the _pb2 modules)
+# runs against sidecars of the build just made.
 test: deps
 	scripts/install-test-python.sh
 	$(SWIFT) build $(SWIFTPM_FLAGS) --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test $(SWIFTPM_FLAGS) --skip-build --no-parallel
 	scripts/generate-proto.sh --check
 	scripts/check-proto-drift-test.sh
+	PIPEBUS_EXECUTABLE="$$($(SWIFT) build $(SWIFTPM_FLAGS) --show-bin-path)/pipebus" PYTHONPATH=clients/python \
+		$${PIPEBUS_TEST_VENV:-.build/test-venv}/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
 
 # What CI runs (.ci/run): the tests, then the hardening checks of issue #7 with CI-sized budgets.
 # Separate scratch folders (fuzz/.build, .build-tsan, .build-asan), so each build is incremental.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the protobuf-c code in Sources/CPipeBusProto from proto/.
+# Regenerates the protobuf-c code in Sources/CPipeBusProto from proto/ (and the Python client's _pb2
+# modules, clients/python/scripts/generate-proto.sh).
 # With --check, regenerates into a temporary folder and fails when the committed code differs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,9 @@ else
   mkdir -p "$target"
   cp -r "$staged/include" "$staged/src" "$target/"
   echo "regenerated $target"
+fi
+
+# The Python client's modules come from the same protos (absent in check-proto-drift-test.sh's copy).
+if [[ -x clients/python/scripts/generate-proto.sh ]]; then
+  clients/python/scripts/generate-proto.sh "$@"
 fi

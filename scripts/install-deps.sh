@@ -3,6 +3,7 @@
 #
 #   libprotobuf-c-dev, liblz4-dev, pkg-config   the C libraries the Swift targets link
 #   protobuf-c-compiler                         protoc-c, for scripts/generate-proto.sh
+#   protobuf-compiler                           protoc, for clients/python/scripts/generate-proto.sh
 #   prometheus                                  promtool and a real server, to check /metrics
 #   python3, curl                               the runbook's snippets and a scrape, in the sidecar tests
 #   python3-venv                                a venv for the tests' Python peers (install-test-python.sh)
@@ -10,7 +11,7 @@
 # Safe to run again and again: with everything installed it does nothing, and needs no network.
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler liblz4-dev pkg-config prometheus python3 python3-venv curl)
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler liblz4-dev pkg-config prometheus python3 python3-venv curl)
 
 missing=()
 for package in "${packages[@]}"; do

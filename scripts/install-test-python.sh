@@ -3,6 +3,8 @@
 # "externally managed": pip installs into a venv only):
 #
 #   opentelemetry-proto   decodes real OTLP/HTTP exports in scripts/otlp-receiver.py (tracing tests)
+#   pytest, lz4, opentelemetry-api and clients/python itself: the Python client's tests
+#                         (clients/python/tests; `make test` runs them from the source tree)
 #
 # The venv lives at .build/test-venv (or $PIPEBUS_TEST_VENV), where the tests look for it. Safe to
 # run again: with the packages importable it does nothing and needs no network.
@@ -11,14 +13,19 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${PIPEBUS_TEST_VENV:-$root/.build/test-venv}
 otel_proto_version=1.45.2
+packages=("opentelemetry-proto==$otel_proto_version" "opentelemetry-api==$otel_proto_version" "pytest==9.2.0" "lz4==4.4.5")
+imports='import opentelemetry.proto.collector.trace.v1.trace_service_pb2, opentelemetry.trace, pytest, lz4.block, pipebus'
 
-if [[ -x $venv/bin/python ]] && "$venv/bin/python" -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2' 2>/dev/null; then
-    echo "install-test-python: opentelemetry-proto is installed in $venv"
+if [[ -x $venv/bin/python ]] && "$venv/bin/python" -c "$imports" 2>/dev/null; then
+    echo "install-test-python: opentelemetry-proto, pytest and pipebus are installed in $venv"
     exit 0
 fi
-echo "install-test-python: creating $venv with opentelemetry-proto $otel_proto_version"
+echo "install-test-python: creating $venv with ${packages[*]} and clients/python"
 rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "opentelemetry-proto==$otel_proto_version"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "${packages[@]}"
+# The package as a user installs it (a build from its pyproject.toml), which also proves it installs.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$root/clients/python"
+"$venv/bin/python" -c "$imports"
 "$venv/bin/python" -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2; print("install-test-python: ready")'
