@@ -51,18 +51,10 @@ def main():
             raise RuntimeError("the task asked to fail")
         return {"worker": "python", "slept_ms": milliseconds}
 
-    with pipebus.connect(worker=options.worker, root=options.root, instance=options.instance) as client:
-        # Tasks run on threads, at most --batch-size at once, as the lease allows.
-        pool = threading.BoundedSemaphore(options.batch_size)
-
-        def handler(task):
-            return work(task)
-
-        def concurrent(task_message):
-            pass
-
-        runner = threading.Thread(target=pipebus.run_worker, args=(client, handler, options.batch_size, stop),
-                                  daemon=True)
+    with pipebus.connect(worker=options.worker, root=options.root, instance=options.instance,
+                         peer_name=f"python-worker-{options.worker}") as client:
+        # The loop runs on a thread so that this one takes SIGTERM/SIGINT and sets `stop`.
+        runner = threading.Thread(target=pipebus.run_worker, args=(client, work, options.batch_size, stop), daemon=True)
         runner.start()
         while not stop.is_set() and runner.is_alive():
             time.sleep(0.2)

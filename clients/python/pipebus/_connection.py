@@ -29,6 +29,34 @@ MAX_METADATA_ENTRIES = 128
 _READ_SIZE = 256 * 1024
 _FIFO_FLAGS = os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _Envelope = _pb.Envelope
+_SMALL = [bytes((i,)) for i in range(128)]
+_WAKE_PING = b"\x00\x00\x00\x00\x02\x10" + _SMALL[PING]  # kind PING, ping_data 0 (a PONG nobody waits for)
+_open_prefixes = {}
+
+
+def _varint(value):
+    if value < 0x80:
+        return _SMALL[value]
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _open_prefix(method):
+    """The fields of an OPEN envelope that depend only on the method (kind, method)."""
+    prefix = _open_prefixes.get(method)
+    if prefix is None:
+        try:
+            name = method.encode()
+        except (AttributeError, UnicodeEncodeError):
+            raise RPCError(StatusCode.INVALID_ARGUMENT, f"method {method!r} is not UTF-8 text") from None
+        prefix = b"\x10" + _SMALL[OPEN] + b"\x22" + _varint(len(name)) + name
+        if len(_open_prefixes) < 1024:
+            _open_prefixes[method] = prefix
+    return prefix
 
 
 class _End:
@@ -158,6 +186,9 @@ class Connection:
             raise
         self._compress = self.server_hello.compression
         self._server_max_frame = self.server_hello.max_frame_size or DEFAULT_MAX_FRAME_SIZE
+        # A caller with no deadline blocks in read(2) for its reply: one system call, not poll
+        # then read. Whatever must wake it (a cancel, a close) sends a PING, answered by a PONG.
+        os.set_blocking(self._read_fd, True)
         self._poll = select.poll()
         self._poll.register(self._read_fd, select.POLLIN)
         self._poll.register(self._wake_read, select.POLLIN)
@@ -296,11 +327,17 @@ class Connection:
                         pass
 
     def _wake(self):
-        """Interrupts the reader's poll (a cancel, a close)."""
+        """Interrupts the reader: a byte on the wake pipe for one in poll, and a PING (whose PONG
+        the server sends back at once) for one blocked in read."""
         try:
             os.write(self._wake_write, b"\0")
         except OSError:
             pass
+        with self._write_lock:
+            try:
+                os.write(self._write_fd, _WAKE_PING)
+            except OSError:
+                pass
 
     def __del__(self):
         try:
@@ -350,18 +387,20 @@ class Connection:
 
     def open(self, method, message=None, end_stream=True, metadata=None, timeout=None):
         """Opens a call; its stream id and inbox. `message`: the first request (bytes)."""
-        envelope = _Envelope(kind=OPEN, method=method, flags=END_STREAM if end_stream else 0)
-        if message is not None:
-            envelope.message = message
-            envelope.flags |= HAS_MESSAGE
-        if metadata:
-            envelope.metadata.extend(metadata_entries(metadata))
-        if timeout is not None:
-            envelope.timeout_micros = max(1, int(timeout * 1_000_000))
         while self.abandoned:
             abandoned = self.abandoned.pop()
             self.cancel(abandoned, StatusCode.CANCELLED, "the caller dropped the call")
             self.release(abandoned)
+        flags = END_STREAM if end_stream else 0
+        tail = b""
+        if timeout is not None:
+            tail = b"\x30" + _varint(max(1, int(timeout * 1_000_000)))
+        if metadata:
+            tail += _Envelope(metadata=metadata_entries(metadata)).SerializeToString()
+        if message is not None:
+            flags |= HAS_MESSAGE
+            tail += b"\x3a" + _varint(len(message)) + message
+        prefix = _open_prefix(method) + b"\x18" + _SMALL[flags]
         stream = _Stream()
         with self._write_lock:
             # The id is taken under the write lock, so that OPENs leave in id order.
@@ -373,10 +412,9 @@ class Connection:
                 stream_id = self._next_stream_id
                 self._next_stream_id += 2
                 self._streams[stream_id] = stream
-            envelope.stream_id = stream_id
             try:
-                frame = encode_frame(envelope.SerializeToString(), self._server_max_frame, self._compress)
-                self._write(frame)
+                body = prefix + b"\x08" + _varint(stream_id) + tail
+                self._write(encode_frame(body, self._server_max_frame, self._compress))
             except BaseException:
                 with self._lock:
                     self._streams.pop(stream_id, None)
@@ -437,7 +475,9 @@ class Connection:
                     waiter = stream.waiter = threading.Lock()
                     waiter.acquire()
             if waiter is None:
-                self._lead(stream_id, stream, deadline)
+                item = self._lead(stream_id, stream, deadline)
+                if item is not None:
+                    return item
                 continue
             if deadline is None:
                 waiter.acquire()
@@ -453,51 +493,61 @@ class Connection:
                 self.cancel(stream_id, StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
 
     def _lead(self, stream_id, stream, deadline):
-        """Reads as the leader until `stream` has something, its deadline passes, or the
-        connection fails; then passes the reading role on."""
+        """Reads as the leader until `stream` has something (returned, taken off its queue, with
+        the role passed on in the same turn of the lock), or the connection fails (None)."""
         try:
             while True:
                 if deadline is None:
-                    timeout = None
+                    readable = True  # a blocking read: a reply, a PONG to a wake-up, or EOF ends it
                 else:
+                    readable = False
                     timeout = (deadline - time.monotonic()) * 1000
                     if timeout <= 0:
-                        return self.cancel(stream_id, StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-                ready = self._poll.poll(timeout)
-                if not ready:
-                    continue  # the deadline: looked at above
-                for fd, _ in ready:
-                    if fd == self._wake_read:
-                        try:
-                            os.read(self._wake_read, 4096)
-                        except OSError:
-                            pass
-                if self._failure is not None:
-                    return
-                if any(fd == self._read_fd for fd, _ in ready):
+                        self.cancel(stream_id, StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+                    else:
+                        for fd, _ in self._poll.poll(timeout):
+                            if fd == self._read_fd:
+                                readable = True
+                            else:
+                                try:
+                                    os.read(self._wake_read, 4096)
+                                except OSError:
+                                    pass
+                if readable and self._failure is None:
                     self._read_and_dispatch()
                 with self._lock:
-                    if stream.items or self._failure is not None:
-                        return
-        finally:
+                    if not stream.items and self._failure is None:
+                        continue
+                    item = stream.items.popleft() if stream.items else None
+                    waiter = self._hand_role_locked()
+                self._after_role(waiter)
+                return item
+        except BaseException:
             self._pass_role()
+            raise
+
+    def _hand_role_locked(self):
+        """The waiting caller to hand the reading role to (its lock to release), or None with
+        the role left free. Under the lock."""
+        if self._failure is None:
+            for other in self._streams.values():
+                if other.waiter is not None and not other.items:
+                    waiter, other.waiter = other.waiter, None
+                    other.lead = True
+                    return waiter
+        self._reading = False
+        return None
+
+    def _after_role(self, waiter):
+        if waiter is not None:
+            waiter.release()
+        elif self._failure is not None:
+            self._close_fds()  # the last reader of a failed connection closes it
 
     def _pass_role(self):
         with self._lock:
-            waiter = None
-            if self._failure is None:
-                for other in self._streams.values():
-                    if other.waiter is not None and not other.items:
-                        waiter, other.waiter = other.waiter, None
-                        other.lead = True
-                        break
-            if waiter is None:
-                self._reading = False
-            failed = self._failure is not None
-        if waiter is not None:
-            waiter.release()
-        elif failed:
-            self._close_fds()
+            waiter = self._hand_role_locked()
+        self._after_role(waiter)
 
     # Reading (by the role holder)
 
