@@ -32,7 +32,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=2, help="tasks in flight at once")
     parser.add_argument("--min-ms", type=int, default=200)
     parser.add_argument("--max-ms", type=int, default=3000)
+    parser.add_argument("--check", action="store_true", help="exit 0 once the package imports (for `pipebus demo`)")
     options = parser.parse_args()
+    if options.check:
+        return 0
     if not options.worker:
         parser.error("give --worker NAME or set PIPEBUS_WORKER")
 

@@ -26,10 +26,13 @@ HAS_MESSAGE = 1
 END_STREAM = 2
 CONNECT_RECORD_LIMIT = 4096
 MAX_METADATA_ENTRIES = 128
-_READ_SIZE = 256 * 1024
+# Below glibc's mmap threshold (128 KiB): os.read allocates this much and shrinks it, and a
+# larger buffer would cost an mmap, page faults and a munmap per read (~40 µs).
+_READ_SIZE = 64 * 1024
 _FIFO_FLAGS = os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _Envelope = _pb.Envelope
 _SMALL = [bytes((i,)) for i in range(128)]
+_CODES = list(StatusCode)  # by number: an IntEnum lookup by value costs a microsecond
 _WAKE_PING = b"\x00\x00\x00\x00\x02\x10" + _SMALL[PING]  # kind PING, ping_data 0 (a PONG nobody waits for)
 _open_prefixes = {}
 
@@ -71,6 +74,9 @@ class _End:
 
     def error(self):
         return RPCError(self.code, self.message, self.trailers)
+
+
+_OK_END = _End(StatusCode.OK)
 
 
 class _Stream:
@@ -580,8 +586,13 @@ class Connection:
             message = envelope.message if envelope.flags & HAS_MESSAGE else None
             end = None
             if kind != MESSAGE:
-                trailers = metadata_dict(envelope.metadata) if envelope.metadata else None
-                end = _End(StatusCode.of(envelope.status_code), envelope.status_message, trailers)
+                code = envelope.status_code
+                metadata = envelope.metadata
+                if code == 0 and not metadata and kind == CLOSE:
+                    end = _OK_END  # a plain successful reply: one shared end
+                else:
+                    trailers = metadata_dict(metadata) if metadata else None
+                    end = _End(_CODES[code] if code < len(_CODES) else StatusCode.UNKNOWN, envelope.status_message, trailers)
                 if kind == CANCEL:
                     message = None
             with self._lock:

@@ -47,6 +47,11 @@ class FrameDecoder:
 
     def feed(self, data):
         """The bodies of the whole frames now buffered (decompressed), in order."""
+        if not self._buffer and len(data) > HEADER_SIZE and data[0] == 0:
+            # The common case, one whole plain frame (a unary reply): no loop.
+            length = int.from_bytes(data[1:5], "big")
+            if length == len(data) - HEADER_SIZE and length <= self.max_frame_size:
+                return [data[HEADER_SIZE:]]
         buffer = self._buffer + data if self._buffer else data
         bodies = []
         position = 0
