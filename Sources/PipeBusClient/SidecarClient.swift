@@ -109,9 +109,31 @@ public final class SidecarClient: Sendable {
         try await call(Tasks.get, Tasks.TaskRef(id: id), as: Tasks.TaskInfo.self)
     }
 
+    /// At most `limit` tasks in one response, oldest first (the unary List; a big listing is
+    /// better streamed with `withTaskListing`).
     public func tasks(state: Tasks.State = .unspecified, olderThan: Duration? = nil, limit: Int = 1000) async throws -> [Tasks.TaskInfo] {
         let request = Tasks.ListRequest(state: state, olderThanMs: olderThan.map { Self.milliseconds($0) } ?? 0, limit: UInt32(clamping: limit))
         return try await call(Tasks.list, request, as: Tasks.TaskList.self).tasks
+    }
+
+    /// A streamed listing (ListStream): `body` reads the tasks as the sidecar reads them from
+    /// the spool, newest first unless `request.oldestFirst`; the sidecar holds none of them in
+    /// memory. The call ends, and the sidecar stops reading, when `body` returns. `timeout`
+    /// (default: none) covers the whole listing, not each task.
+    public func withTaskListing<Result>(
+        _ request: Tasks.ListStreamRequest,
+        timeout: Duration? = nil,
+        _ body: (TaskListingStream) async throws -> Result
+    ) async throws -> Result {
+        let connection: ClientConnection
+        do {
+            connection = try client.connection()
+        } catch let error as RPCError where error.code == .unavailable {
+            throw RPCError(code: .unavailable, message: "sidecar of worker \(worker) is not reachable: \(error.message)", cause: error.cause)
+        }
+        return try await connection.withServerStreaming(Tasks.listStream, request: request, timeout: timeout, responseType: Tasks.TaskList.self) { pages in
+            try await body(TaskListingStream(pages: pages))
+        }
     }
 
     public func cancel(_ id: String, reason: String = "") async throws -> Tasks.TaskInfo {

@@ -189,6 +189,46 @@ extension Tasks.ListRequest: MessageCodable {
     }
 }
 
+extension Tasks.ListStreamRequest: MessageCodable {
+    func fill(_ c: inout Pipebus__Tasks__V1__ListStreamRequest, arena: inout CArena) {
+        pipebus__tasks__v1__list_stream_request__init(&c)
+        c.state = Pipebus__Tasks__V1__TaskState(rawValue: state.rawValue)
+        c.older_than_ms = olderThanMs
+        c.entered_within_ms = enteredWithinMs
+        c.limit = limit
+        c.oldest_first = oldestFirst ? 1 : 0
+        if !correlationID.isEmpty { c.correlation_id = arena.cString(correlationID) }
+    }
+
+    init(_ c: Pipebus__Tasks__V1__ListStreamRequest) {
+        self.init(
+            state: Tasks.State(rawValue: c.state.rawValue) ?? .unspecified,
+            olderThanMs: c.older_than_ms,
+            enteredWithinMs: c.entered_within_ms,
+            limit: c.limit,
+            oldestFirst: c.oldest_first != 0,
+            correlationID: ProtobufC.string(c.correlation_id)
+        )
+    }
+
+    public func serialize(into buffer: inout [UInt8]) {
+        var arena = CArena()
+        var c = Pipebus__Tasks__V1__ListStreamRequest()
+        fill(&c, arena: &arena)
+        ProtobufC.pack(&c, appendingTo: &buffer)
+    }
+
+    public init(serializedBytes body: UnsafeRawBufferPointer) throws {
+        try WireScan.check(body, limit: 0, messageName: "ListStreamRequest")
+        self = try ProtobufC.unpack(
+            body,
+            name: "ListStreamRequest",
+            unpack: { pipebus__tasks__v1__list_stream_request__unpack(nil, $0, $1) },
+            free: { pipebus__tasks__v1__list_stream_request__free_unpacked($0, nil) }
+        ) { Tasks.ListStreamRequest($0) }
+    }
+}
+
 extension Tasks.ClearStuckRequest: MessageCodable {
     func fill(_ c: inout Pipebus__Tasks__V1__ClearStuckRequest, arena: inout CArena) {
         pipebus__tasks__v1__clear_stuck_request__init(&c)

@@ -6,7 +6,11 @@ public enum Tasks {
     /// Unary: a task, acknowledged once it is durably in pending/.
     public static let submit = MethodDescriptor(service: serviceName, method: "Submit")
     public static let get = MethodDescriptor(service: serviceName, method: "Get")
+    /// Unary: at most `limit` tasks at once, oldest first (kept for older clients; a big
+    /// listing is one big response held in memory: prefer `listStream`).
     public static let list = MethodDescriptor(service: serviceName, method: "List")
+    /// Server streaming: the tasks that match, in `TaskList` pages sent as the files are read.
+    public static let listStream = MethodDescriptor(service: serviceName, method: "ListStream")
     /// Unary: a pending or active task moves to failed/ with the reason.
     public static let cancel = MethodDescriptor(service: serviceName, method: "Cancel")
     /// Unary: the runbook's replay of a failed or completed task, as `<id>_replay`.

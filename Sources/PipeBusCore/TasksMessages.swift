@@ -91,6 +91,36 @@ extension Tasks {
         }
     }
 
+    /// A streamed listing (ListStream): tasks in one state (`.unspecified`: all), newest first
+    /// unless `oldestFirst`, by the time each entered its state; `limit` 0 means no limit.
+    public struct ListStreamRequest: Hashable, Sendable {
+        public var state: Tasks.State
+        /// In its state at least this long (0: any).
+        public var olderThanMs: UInt64
+        /// Entered its state at most this long ago (0: any time).
+        public var enteredWithinMs: UInt64
+        public var limit: UInt32
+        public var oldestFirst: Bool
+        /// Only tasks with this correlation id (empty: any).
+        public var correlationID: String
+
+        public init(
+            state: Tasks.State = .unspecified,
+            olderThanMs: UInt64 = 0,
+            enteredWithinMs: UInt64 = 0,
+            limit: UInt32 = 0,
+            oldestFirst: Bool = false,
+            correlationID: String = ""
+        ) {
+            self.state = state
+            self.olderThanMs = olderThanMs
+            self.enteredWithinMs = enteredWithinMs
+            self.limit = limit
+            self.oldestFirst = oldestFirst
+            self.correlationID = correlationID
+        }
+    }
+
     /// Active tasks older than `olderThanMs` move to failed/ with `reason`.
     public struct ClearStuckRequest: Hashable, Sendable {
         public var olderThanMs: UInt64

@@ -9,9 +9,25 @@ extension Tasks.TaskInfo {
         (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any]
     }
 
-    /// Seconds since the task entered its state folder (or was last rewritten).
+    /// Seconds since the task entered its state folder (`modified_at_ms`): its time in state.
     func age(now: Date = Date()) -> Double {
         max(0, now.timeIntervalSince1970 - Double(modifiedAtMs) / 1000)
+    }
+
+    /// For a completed or failed task, seconds from its submission to its end (the task file
+    /// does not record when processing began); nil otherwise or when `submitted_at` is missing.
+    var durationSeconds: Double? {
+        guard state == .completed || state == .failed, submittedAtMs > 0, modifiedAtMs >= submittedAtMs else { return nil }
+        return Double(modifiedAtMs - submittedAtMs) / 1000
+    }
+
+    /// The cells of `pipebus tasks`' table (`TaskRowPrinter.header`).
+    func row(now: Date) -> [String] {
+        [
+            id, "\(state)", DurationText.format(seconds: age(now: now)),
+            durationSeconds.map { DurationText.format(seconds: $0) } ?? "-", "\(attempts)",
+            correlationID, errorText ?? "",
+        ]
     }
 
     var jsonObject: [String: Any] {
@@ -25,6 +41,7 @@ extension Tasks.TaskInfo {
             "age_seconds": (age() * 1000).rounded() / 1000,
         ]
         if submittedAtMs > 0 { result["submitted_at"] = Timestamp.iso8601(milliseconds: submittedAtMs) }
+        if let durationSeconds { result["duration_seconds"] = durationSeconds }
         if let object { result["task"] = object }
         return result
     }

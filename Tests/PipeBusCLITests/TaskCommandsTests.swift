@@ -128,7 +128,8 @@ import Testing
             try await deployment.startSidecar("marie")
             await deployment.stopSidecar("marie")
             let started = ContinuousClock.now
-            let result = try await deployment.run(["tasks", "--worker", "marie"])
+            // (`tasks` reads the spool itself then: TasksListingTests.)
+            let result = try await deployment.run(["replay", "--worker", "marie", "task-1"])
             #expect(result.status == 1, "\(result)")
             #expect(result.stderr.contains("sidecar of worker marie is not reachable"), "\(result)")
             #expect(started.duration(to: .now) < .seconds(2))

@@ -1,5 +1,5 @@
 import Foundation
-import PipeBusCore
+public import PipeBusCore
 import Tracing
 
 /// The `pipebus.tasks.v1.Tasks` handlers: the spool, leases, config and events over the pipe.
@@ -42,16 +42,20 @@ struct TaskService {
             }
             return Tasks.TaskInfo(record)
         }
+        // Kept for older clients: at most `limit` (0: 1000) tasks, oldest first, in one response.
         router.registerInline(Tasks.list, request: Tasks.ListRequest.self, response: Tasks.TaskList.self) { request, _ in
-            let states = request.state == .unspecified ? TaskState.allCases : [TaskState(request.state)].compactMap { $0 }
-            let olderThan: Duration? = request.olderThanMs > 0 ? .milliseconds(Int64(clamping: request.olderThanMs)) : nil
-            let limit = request.limit == 0 ? 1000 : Int(request.limit)
+            var query = TaskListingQuery()
+            query.states = request.state == .unspecified ? TaskState.allCases : [TaskState(request.state)].compactMap { $0 }
+            query.olderThan = request.olderThanMs > 0 ? .milliseconds(Int64(clamping: request.olderThanMs)) : nil
+            query.oldestFirst = true
+            query.limit = request.limit == 0 ? 1000 : Int(request.limit)
+            var listing = try spool.listing(query)
             var tasks: [Tasks.TaskInfo] = []
-            for state in states {
-                tasks += try spool.list(state, olderThan: olderThan, limit: limit).map(Tasks.TaskInfo.init)
-            }
-            tasks.sort { $0.modifiedAtMs < $1.modifiedAtMs }
-            return Tasks.TaskList(tasks: Array(tasks.prefix(limit)))
+            while let record = try listing.next() { tasks.append(Tasks.TaskInfo(record)) }
+            return Tasks.TaskList(tasks: tasks)
+        }
+        router.registerServerStreaming(Tasks.listStream, request: Tasks.ListStreamRequest.self, response: Tasks.TaskList.self) { request, writer, context in
+            try await TaskService.stream(TaskListingQuery(request), of: sidecar, to: writer, context: context)
         }
         router.registerInline(Tasks.cancel, request: Tasks.TaskRef.self, response: Tasks.TaskInfo.self) { request, _ in
             let id = try TaskID(request.id)
@@ -143,7 +147,8 @@ struct TaskService {
 }
 
 extension Tasks.TaskInfo {
-    init(_ record: TaskRecord) {
+    /// A task record as the task service sends it.
+    public init(_ record: TaskRecord) {
         self.init(
             id: record.id.rawValue,
             state: Tasks.State(record.state),

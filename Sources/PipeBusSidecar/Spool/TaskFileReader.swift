@@ -34,7 +34,7 @@ enum TaskFileReader {
         // Whatever the path names by now, this is what was opened.
         let opened = try SpoolSys.fstat(fd, path: path)
         if let reason = HostileEntry.Reason(nonRegular: opened) { return .hostile(reason) }
-        let bytes = try SpoolSys.read(fd, limit: limit, path: path)
+        let bytes = try SpoolSys.read(fd, limit: limit, expectedSize: Int(opened.st_size), path: path)
         if bytes.count > limit { return .hostile(.tooLarge(size: max(bytes.count, Int(opened.st_size)), limit: limit)) }
         do {
             return .task(bytes: bytes, object: try TaskJSON.parseObject(bytes), info: opened)

@@ -105,30 +105,15 @@ public final class TaskSpool: Sendable {
     /// those older than `olderThan` if given. Entries that are not task files are skipped and
     /// logged; `recover()` moves them aside.
     public func list(_ state: TaskState, olderThan: Duration? = nil, limit: Int? = nil) throws -> [TaskRecord] {
-        try translatingSpoolErrors {
-            var candidates: [(id: TaskID, modified: timespec)] = []
-            for entry in try SpoolSys.entries(of: layout.directoryPath(state)) where !entry.isHidden {
-                guard let id = TaskID(fileName: entry.name),
-                    let info = try SpoolSys.lstat(layout.filePath(id, state)),
-                    info.st_mode & S_IFMT == S_IFREG
-                else { continue }
-                if let olderThan, SpoolClock.age(of: SpoolClock.date(info.st_mtim)) <= olderThan { continue }
-                candidates.append((id, info.st_mtim))
-            }
-            candidates.sort {
-                ($0.modified.tv_sec, $0.modified.tv_nsec, $0.id) < ($1.modified.tv_sec, $1.modified.tv_nsec, $1.id)
-            }
-            var records: [TaskRecord] = []
-            for candidate in candidates {
-                if let limit, records.count >= limit { break }
-                do {
-                    if let record = try read(candidate.id, in: state) { records.append(record) }
-                } catch let error as RPCError where error.code == .failedPrecondition {
-                    logger.warning("skipping a spool entry that is not a task", metadata: ["error": "\(error)"])
-                }
-            }
-            return records
-        }
+        var query = TaskListingQuery()
+        query.states = [state]
+        query.olderThan = olderThan
+        query.oldestFirst = true
+        query.limit = limit
+        var listing = try listing(query)
+        var records: [TaskRecord] = []
+        while let record = try listing.next() { records.append(record) }
+        return records
     }
 
     /// The number of task files in each state folder: the names the runbook's

@@ -20,6 +20,7 @@ typedef struct Pipebus__Tasks__V1__TaskList Pipebus__Tasks__V1__TaskList;
 typedef struct Pipebus__Tasks__V1__SubmitRequest Pipebus__Tasks__V1__SubmitRequest;
 typedef struct Pipebus__Tasks__V1__TaskRef Pipebus__Tasks__V1__TaskRef;
 typedef struct Pipebus__Tasks__V1__ListRequest Pipebus__Tasks__V1__ListRequest;
+typedef struct Pipebus__Tasks__V1__ListStreamRequest Pipebus__Tasks__V1__ListStreamRequest;
 typedef struct Pipebus__Tasks__V1__ClearStuckRequest Pipebus__Tasks__V1__ClearStuckRequest;
 typedef struct Pipebus__Tasks__V1__ConfigMessage Pipebus__Tasks__V1__ConfigMessage;
 typedef struct Pipebus__Tasks__V1__Empty Pipebus__Tasks__V1__Empty;
@@ -136,6 +137,42 @@ struct  Pipebus__Tasks__V1__ListRequest
 #define PIPEBUS__TASKS__V1__LIST_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&pipebus__tasks__v1__list_request__descriptor) \
     , PIPEBUS__TASKS__V1__TASK_STATE__TASK_STATE_UNSPECIFIED, 0, 0 }
+
+
+/*
+ * ListStream (server streaming): the tasks that match, newest first unless `oldest_first` (by the
+ * time each entered its state, `modified_at_ms`), sent as they are read in TaskList pages: a page
+ * leaves when it holds 64 tasks or 256 KiB, after every 256 files read, and at the end. (Pages, not
+ * a message per task: a client buffers at most 4096 unread messages of a call, and a pipe has no
+ * flow control, so a slow reader of a big listing would fail.) The sidecar holds only the names
+ * and times of the folders listed, never the tasks, and stops when the client cancels or goes
+ * away. Unlike List, `limit` 0 means no limit.
+ */
+struct  Pipebus__Tasks__V1__ListStreamRequest
+{
+  ProtobufCMessage base;
+  /*
+   * UNSPECIFIED: all
+   */
+  Pipebus__Tasks__V1__TaskState state;
+  /*
+   * in its state at least this long
+   */
+  uint64_t older_than_ms;
+  /*
+   * entered its state at most this long ago (0: any time)
+   */
+  uint64_t entered_within_ms;
+  uint32_t limit;
+  protobuf_c_boolean oldest_first;
+  /*
+   * only tasks with this correlation id (empty: any)
+   */
+  char *correlation_id;
+};
+#define PIPEBUS__TASKS__V1__LIST_STREAM_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&pipebus__tasks__v1__list_stream_request__descriptor) \
+    , PIPEBUS__TASKS__V1__TASK_STATE__TASK_STATE_UNSPECIFIED, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -404,6 +441,25 @@ Pipebus__Tasks__V1__ListRequest *
 void   pipebus__tasks__v1__list_request__free_unpacked
                      (Pipebus__Tasks__V1__ListRequest *message,
                       ProtobufCAllocator *allocator);
+/* Pipebus__Tasks__V1__ListStreamRequest methods */
+void   pipebus__tasks__v1__list_stream_request__init
+                     (Pipebus__Tasks__V1__ListStreamRequest         *message);
+size_t pipebus__tasks__v1__list_stream_request__get_packed_size
+                     (const Pipebus__Tasks__V1__ListStreamRequest   *message);
+size_t pipebus__tasks__v1__list_stream_request__pack
+                     (const Pipebus__Tasks__V1__ListStreamRequest   *message,
+                      uint8_t             *out);
+size_t pipebus__tasks__v1__list_stream_request__pack_to_buffer
+                     (const Pipebus__Tasks__V1__ListStreamRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Pipebus__Tasks__V1__ListStreamRequest *
+       pipebus__tasks__v1__list_stream_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   pipebus__tasks__v1__list_stream_request__free_unpacked
+                     (Pipebus__Tasks__V1__ListStreamRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Pipebus__Tasks__V1__ClearStuckRequest methods */
 void   pipebus__tasks__v1__clear_stuck_request__init
                      (Pipebus__Tasks__V1__ClearStuckRequest         *message);
@@ -592,6 +648,9 @@ typedef void (*Pipebus__Tasks__V1__TaskRef_Closure)
 typedef void (*Pipebus__Tasks__V1__ListRequest_Closure)
                  (const Pipebus__Tasks__V1__ListRequest *message,
                   void *closure_data);
+typedef void (*Pipebus__Tasks__V1__ListStreamRequest_Closure)
+                 (const Pipebus__Tasks__V1__ListStreamRequest *message,
+                  void *closure_data);
 typedef void (*Pipebus__Tasks__V1__ClearStuckRequest_Closure)
                  (const Pipebus__Tasks__V1__ClearStuckRequest *message,
                   void *closure_data);
@@ -632,6 +691,7 @@ extern const ProtobufCMessageDescriptor pipebus__tasks__v1__task_list__descripto
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__submit_request__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__task_ref__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__list_request__descriptor;
+extern const ProtobufCMessageDescriptor pipebus__tasks__v1__list_stream_request__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__clear_stuck_request__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__config_message__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__empty__descriptor;

@@ -232,6 +232,51 @@ void   pipebus__tasks__v1__list_request__free_unpacked
   assert(message->base.descriptor == &pipebus__tasks__v1__list_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   pipebus__tasks__v1__list_stream_request__init
+                     (Pipebus__Tasks__V1__ListStreamRequest         *message)
+{
+  static const Pipebus__Tasks__V1__ListStreamRequest init_value = PIPEBUS__TASKS__V1__LIST_STREAM_REQUEST__INIT;
+  *message = init_value;
+}
+size_t pipebus__tasks__v1__list_stream_request__get_packed_size
+                     (const Pipebus__Tasks__V1__ListStreamRequest *message)
+{
+  assert(message->base.descriptor == &pipebus__tasks__v1__list_stream_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t pipebus__tasks__v1__list_stream_request__pack
+                     (const Pipebus__Tasks__V1__ListStreamRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &pipebus__tasks__v1__list_stream_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t pipebus__tasks__v1__list_stream_request__pack_to_buffer
+                     (const Pipebus__Tasks__V1__ListStreamRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &pipebus__tasks__v1__list_stream_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Pipebus__Tasks__V1__ListStreamRequest *
+       pipebus__tasks__v1__list_stream_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Pipebus__Tasks__V1__ListStreamRequest *)
+     protobuf_c_message_unpack (&pipebus__tasks__v1__list_stream_request__descriptor,
+                                allocator, len, data);
+}
+void   pipebus__tasks__v1__list_stream_request__free_unpacked
+                     (Pipebus__Tasks__V1__ListStreamRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &pipebus__tasks__v1__list_stream_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   pipebus__tasks__v1__clear_stuck_request__init
                      (Pipebus__Tasks__V1__ClearStuckRequest         *message)
 {
@@ -981,6 +1026,109 @@ const ProtobufCMessageDescriptor pipebus__tasks__v1__list_request__descriptor =
   pipebus__tasks__v1__list_request__field_indices_by_name,
   1,  pipebus__tasks__v1__list_request__number_ranges,
   (ProtobufCMessageInit) pipebus__tasks__v1__list_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor pipebus__tasks__v1__list_stream_request__field_descriptors[6] =
+{
+  {
+    "state",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Pipebus__Tasks__V1__ListStreamRequest, state),
+    &pipebus__tasks__v1__task_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "older_than_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Pipebus__Tasks__V1__ListStreamRequest, older_than_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "entered_within_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Pipebus__Tasks__V1__ListStreamRequest, entered_within_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Pipebus__Tasks__V1__ListStreamRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "oldest_first",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Pipebus__Tasks__V1__ListStreamRequest, oldest_first),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "correlation_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Pipebus__Tasks__V1__ListStreamRequest, correlation_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned pipebus__tasks__v1__list_stream_request__field_indices_by_name[] = {
+  5,   /* field[5] = correlation_id */
+  2,   /* field[2] = entered_within_ms */
+  3,   /* field[3] = limit */
+  1,   /* field[1] = older_than_ms */
+  4,   /* field[4] = oldest_first */
+  0,   /* field[0] = state */
+};
+static const ProtobufCIntRange pipebus__tasks__v1__list_stream_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor pipebus__tasks__v1__list_stream_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "pipebus.tasks.v1.ListStreamRequest",
+  "ListStreamRequest",
+  "Pipebus__Tasks__V1__ListStreamRequest",
+  "pipebus.tasks.v1",
+  sizeof(Pipebus__Tasks__V1__ListStreamRequest),
+  6,
+  pipebus__tasks__v1__list_stream_request__field_descriptors,
+  pipebus__tasks__v1__list_stream_request__field_indices_by_name,
+  1,  pipebus__tasks__v1__list_stream_request__number_ranges,
+  (ProtobufCMessageInit) pipebus__tasks__v1__list_stream_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor pipebus__tasks__v1__clear_stuck_request__field_descriptors[2] =
