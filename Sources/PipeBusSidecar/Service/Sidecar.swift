@@ -186,6 +186,7 @@ public final class Sidecar: Sendable {
         let requeued = leaseLedger.reap(into: spool, logger: logger, owner: configuration.instance)
         if requeued > 0 { logger.warning("re-queued tasks leased before a restart", metadata: ["count": "\(requeued)"]) }
         state.withLock { $0.heartbeatSeq = Self.lastHeartbeatSeq(at: heartbeatPath) }
+        prepareRunbookFiles()
         config.reload()
         seedTimestamps()
         takeLeadershipIfFree()

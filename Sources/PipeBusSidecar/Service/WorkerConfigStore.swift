@@ -8,12 +8,11 @@ import Synchronization
 
 /// The worker config, `<root>/config/<worker>.json` (e.g. `{"batch_size": 10}`): re-read when
 /// the file changes, no restart; a bad file is logged and ignored, the previous config kept.
+/// The keys it applies and their defaults are `WorkerConfig`'s.
 final class WorkerConfigStore: Sendable {
-    static let defaultBatchSize = 10
-
     private struct State {
         var json: [UInt8] = Array("{}".utf8)
-        var batchSize = WorkerConfigStore.defaultBatchSize
+        var batchSize = WorkerConfig.batchSize.defaultValue
         var fingerprint: [Int64] = []
     }
 
@@ -22,7 +21,7 @@ final class WorkerConfigStore: Sendable {
     private let state = Mutex(State())
 
     init(root: String, worker: String, logger: Logger) {
-        self.path = "\(root)/config/\(worker).json"
+        self.path = WorkerConfig.path(root: root, worker: worker)
         self.logger = logger
     }
 
@@ -47,13 +46,35 @@ final class WorkerConfigStore: Sendable {
             let object = try Self.parse(bytes)
             state.withLock { state in
                 state.json = bytes
-                state.batchSize = (object["batch_size"] as? Int) ?? Self.defaultBatchSize
+                state.batchSize = WorkerConfig.batchSize.value(in: object)
             }
             logger.info("worker config loaded", metadata: ["path": "\(path)", "batch_size": "\(batchSize)"])
             return true
         } catch {
             logger.error("worker config ignored; keeping the previous one", metadata: ["path": "\(path)", "error": "\(error)"])
             return false
+        }
+    }
+
+    /// Writes the file with every key at its default when there is none (a fresh root), so
+    /// that the runbook's batch-size snippet finds it; never replaces an existing file, even
+    /// one another instance writes at the same moment. True when this call created it.
+    @discardableResult
+    func createWithDefaults() throws -> Bool {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try DurableFile.write(
+                WorkerConfig.defaultFileContent,
+                directory: SpoolPath(directory),
+                name: (path as NSString).lastPathComponent,
+                placement: .create
+            )
+            return true
+        } catch let error as SpoolIOError where error.errno == EEXIST {
+            return false
+        } catch let error as SpoolIOError {
+            throw error.rpcError
         }
     }
 
@@ -81,8 +102,8 @@ final class WorkerConfigStore: Sendable {
         guard let object = value as? [String: Any] else {
             throw RPCError(code: .invalidArgument, message: "worker config must be a JSON object")
         }
-        if let size = object["batch_size"], (size as? Int ?? 0) < 1 {
-            throw RPCError(code: .invalidArgument, message: "batch_size must be a whole number ≥ 1, got \(size)")
+        if let problem = WorkerConfig.problems(in: object).first {
+            throw RPCError(code: .invalidArgument, message: problem)
         }
         return object
     }
