@@ -40,7 +40,13 @@ struct WorkerName: ExpressibleByArgument, CustomStringConvertible, Hashable {
     static var defaultCompletionKind: CompletionKind { .default }
 }
 
-/// Parses a `--older-than`/`--since` value (see `DurationText`).
+/// Parses a `--older-than`/`--since` value (see `DurationText`): a unit is required.
 func durationOption(_ text: String) throws -> Duration {
     try DurationText.parse(text)
+}
+
+/// Parses a duration flag that took plain seconds before it took units (`--interval 0.5`,
+/// `--duration 10s`): the same parser, a bare number being seconds.
+func secondsOrDurationOption(_ text: String) throws -> Duration {
+    try DurationText.parse(text, bareNumber: .seconds)
 }

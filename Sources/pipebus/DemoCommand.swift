@@ -19,21 +19,24 @@ struct DemoCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "How long to run the workers, in seconds.")
-    var duration = 20.0
+    @Option(
+        help: ArgumentHelp("How long to run the workers, e.g. 20s, 2m (a bare number is seconds).", valueName: "duration"),
+        transform: secondsOrDurationOption
+    )
+    var duration: Duration = .seconds(20)
 
     @Option(help: "The root directory (default: a new temporary directory, kept for the logs and the report).")
     var root: String?
 
     func validate() throws {
-        guard duration >= 2, duration <= 3600 else {
-            throw ValidationError("--duration must be between 2 and 3600 seconds")
+        guard duration >= .seconds(2), duration <= .seconds(3600) else {
+            throw ValidationError("--duration must be between 2s and 1h, got \(DurationText.format(duration))")
         }
     }
 
     func run() async throws {
         let root = try root ?? Self.temporaryRoot()
-        let demo = DemoRun(root: root, duration: .milliseconds(Int64(duration * 1000)))
+        let demo = DemoRun(root: root, duration: duration)
         guard try await demo.run() else {
             throw CLIError("the demo did not go as planned (see above; logs in \(root)/logs)")
         }

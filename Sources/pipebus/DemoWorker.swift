@@ -3,6 +3,7 @@ import Logging
 import PipeBusClient
 import PipeBusCore
 import PipeBusPipes
+import PipeBusSidecar
 
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +22,7 @@ struct DemoWorker: Sendable {
     var worker: String
     /// The sidecar instance to lease from (the one that started this worker); nil for any.
     var instance: String?
-    /// The lease's max_in_flight; nil: the worker config's `batch_size` (10 if unset).
+    /// The lease's max_in_flight; nil: the worker config's `batch_size` (its default if unset).
     var batchSize: Int?
     var durations: ClosedRange<Int>
     /// The sidecar that started this worker, if any: when it is gone, so is the worker.
@@ -107,7 +108,7 @@ struct DemoWorker: Sendable {
             responseType: Tasks.ConfigMessage.self
         )
         let object = (try? JSONSerialization.jsonObject(with: Data(config.json))) as? [String: Any]
-        return object.flatMap { Self.integer($0["batch_size"]) } ?? 10
+        return WorkerConfig.batchSize.value(in: object ?? [:])
     }
 
     /// Works on one task, then finishes it (unless it is the stuck kind or the lease ended).

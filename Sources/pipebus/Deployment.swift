@@ -30,7 +30,7 @@ struct Deployment {
         let known = knownWorkers()
         guard known.contains(worker) else {
             let list = known.isEmpty ? "none" : known.joined(separator: ", ")
-            throw CLIError("no worker named \"\(worker)\" under \(root) (known workers: \(list))")
+            throw CLIError("no worker named \"\(worker)\" under \(root) (known workers: \(list))", code: "not_found")
         }
     }
 

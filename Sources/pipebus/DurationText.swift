@@ -6,12 +6,30 @@ import Foundation
 enum DurationText {
     static let hint = "use a number and a unit, e.g. 500ms, 30s, 5m, 1h"
 
-    /// Parses a duration; a malformed one is a usage error (exit status 2).
-    static func parse(_ text: String) throws -> Duration {
+    /// What a number without a unit means.
+    enum BareNumber {
+        /// A usage error: `--older-than 5` could be seconds or minutes, and `clear-stuck` acts on it.
+        case refused
+        /// Seconds: flags that took plain seconds before they took units (`--interval 0.5`).
+        case seconds
+    }
+
+    /// Parses a duration; a malformed or negative one is a usage error (exit status 2).
+    static func parse(_ text: String, bareNumber: BareNumber = .refused) throws -> Duration {
         let units: [(suffix: String, milliseconds: Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw ValidationError("empty duration: \(hint)") }
+        if trimmed.hasPrefix("-") {
+            throw ValidationError("\"\(text)\" is negative: a duration is how long (how long ago), never below 0; e.g. \(trimmed.dropFirst())")
+        }
+        if let seconds = Double(trimmed), seconds.isFinite {
+            guard bareNumber == .seconds else {
+                throw ValidationError("\"\(text)\" has no unit: write \(trimmed)s or \(trimmed)m (\(hint))")
+            }
+            return try milliseconds(seconds * 1000, text: text)
+        }
+        var rest = Substring(trimmed)
         var total = 0.0
-        guard !rest.isEmpty else { throw ValidationError("empty duration: \(hint)") }
         while !rest.isEmpty {
             let number = rest.prefix { $0.isNumber || $0 == "." }
             rest = rest.dropFirst(number.count)
@@ -24,6 +42,10 @@ enum DurationText {
             }
             total += value * unit.milliseconds
         }
+        return try milliseconds(total, text: text)
+    }
+
+    private static func milliseconds(_ total: Double, text: String) throws -> Duration {
         guard total.isFinite, total < 1e15 else { throw ValidationError("duration \"\(text)\" is too long") }
         return .milliseconds(Int64(total.rounded()))
     }

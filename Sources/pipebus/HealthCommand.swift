@@ -14,7 +14,9 @@ struct HealthCommand: AsyncParsableCommand {
             Like grpc_health_probe: prints the serving status and exits 0 when SERVING, 1 otherwise \
             (NOT_SERVING, SERVICE_UNKNOWN, or no sidecar answering within --timeout), 2 on a usage \
             error. A sidecar that is not running is reported at once. With --all, every worker \
-            must be SERVING. A worker scaled out is SERVING when at least one of its instances is; \
+            must be SERVING, except a worker retired with `pipebus retire` whose sidecar is gone: it is \
+            reported as RETIRED and does not fail --all. A worker scaled out is SERVING when at \
+            least one of its instances is (an instance retired on its own is left out); \
             --instance asks one instance. With --watch, prints each change until interrupted.
             """
     )
@@ -36,8 +38,11 @@ struct HealthCommand: AsyncParsableCommand {
     @Flag(help: "Print every change of status until interrupted.")
     var watch = false
 
-    @Option(help: "Seconds to wait for an answer.")
-    var timeout = 1.0
+    @Option(
+        help: ArgumentHelp("How long to wait for an answer, e.g. 1s, 500ms (a bare number is seconds).", valueName: "duration"),
+        transform: secondsOrDurationOption
+    )
+    var timeout: Duration = .seconds(1)
 
     func validate() throws {
         guard (worker != nil) != all else { throw ValidationError("give either --worker NAME or --all") }
@@ -45,8 +50,8 @@ struct HealthCommand: AsyncParsableCommand {
             guard worker != nil else { throw ValidationError("--instance needs --worker") }
             if let problem = SidecarPaths.problem(withName: instance) { throw ValidationError("--instance \(instance): \(problem)") }
         }
-        guard timeout > 0, timeout <= 3600 else {
-            throw ValidationError("--timeout must be between 0 and 3600 seconds")
+        guard timeout > .zero, timeout <= .seconds(3600) else {
+            throw ValidationError("--timeout must be above 0 and at most 1h, got \(DurationText.format(timeout))")
         }
     }
 
@@ -62,20 +67,21 @@ struct HealthCommand: AsyncParsableCommand {
                 throw CLIError("no sidecar has run under \(deployment.root) (no \(deployment.root)/workers/*)")
             }
         }
-        let probe = HealthProbe(deployment: deployment, service: service, timeout: .milliseconds(Int64(timeout * 1000)), instance: instance)
+        let probe = HealthProbe(deployment: deployment, service: service, timeout: timeout, instance: instance)
         if watch {
             let healthy = try await untilInterrupted { [options] in await probe.watch(workers, json: options.json) }
             if !healthy { throw ExitCode(1) }
             return
         }
-        let results = await probe.check(workers)
+        let results = await probe.check(workers).map { $0.noting(Retirement.find(root: deployment.root, worker: $0.worker)) }
         if options.json {
             let objects = results.map(\.jsonObject)
             Console.printJSON(worker != nil ? objects[0] : objects as Any)
         } else {
             for result in results { Console.out(result.line) }
         }
-        if !results.allSatisfy(\.isServing) { throw ExitCode(1) }
+        // Asked by name, a retired worker is still not SERVING (a health check answers that).
+        if !results.allSatisfy({ $0.isServing || (all && $0.isRetired) }) { throw ExitCode(1) }
     }
 }
 
@@ -91,6 +97,23 @@ struct HealthResult: Sendable {
     var elapsed: Duration = .zero
 
     var isServing: Bool { status == Health.ServingStatus.serving.description }
+
+    static let retired = "RETIRED"
+    var isRetired: Bool { status == Self.retired }
+
+    /// A retired worker's result: RETIRED when its sidecar does not answer, else its answer
+    /// with a note that it was retired.
+    func noting(_ retirement: Retirement?) -> HealthResult {
+        guard let retirement else { return self }
+        var result = self
+        if status == "UNREACHABLE" || status == "UNKNOWN" {
+            result.status = Self.retired
+            result.message = retirement.summary
+        } else {
+            result.message = "\(retirement.summary), but its sidecar answers" + (message.isEmpty ? "" : "; \(message)")
+        }
+        return result
+    }
 
     var line: String { "\(worker): \(status)" + (message.isEmpty ? "" : " (\(message))") }
 
@@ -129,8 +152,14 @@ struct HealthProbe: Sendable {
     /// The worker's health: its instance's, or the best of its instances' (each asked at once).
     func check(_ worker: String) async -> HealthResult {
         let paths = SidecarPaths(root: deployment.root, worker: worker)
-        let instances = instance.map { [$0] } ?? paths.instances()
+        // An instance retired on its own (scaled down) is not asked; the worker's own mark is
+        // applied by the caller.
+        let instances = instance.map { [$0] }
+            ?? paths.instances().filter { !FileManager.default.fileExists(atPath: Retirement.path(root: deployment.root, worker: worker, instance: $0)) }
         guard !instances.isEmpty else {
+            if instance == nil, !paths.instances().isEmpty {
+                return HealthResult(worker: worker, status: HealthResult.retired, message: "every instance is retired")
+            }
             return HealthResult(worker: worker, status: "UNREACHABLE", message: "no sidecar of this worker has run under \(deployment.root)")
         }
         let results = await withTaskGroup(of: HealthResult.self) { group in

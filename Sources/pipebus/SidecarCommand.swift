@@ -31,8 +31,11 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT to serve /metrics on, or 'none'.")
     var metricsAddress = "127.0.0.1:9464"
 
-    @Option(help: "Seconds between heartbeats.")
-    var heartbeatInterval = 2.0
+    @Option(
+        help: ArgumentHelp("Time between heartbeats, e.g. 2s, 500ms (a bare number is seconds).", valueName: "duration"),
+        transform: secondsOrDurationOption
+    )
+    var heartbeatInterval: Duration = .seconds(2)
 
     @Option(help: "How the worker takes tasks: spool (it moves files itself) or pipe (it leases them).")
     var mode = "spool"
@@ -47,7 +50,7 @@ struct SidecarCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
+        guard heartbeatInterval > .zero else { throw ValidationError("--heartbeat-interval must be positive") }
         guard Sidecar.WorkerMode(rawValue: mode) != nil else { throw ValidationError("--mode must be spool or pipe") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         if let instance, let problem = SidecarPaths.problem(withName: instance) {
@@ -64,7 +67,7 @@ struct SidecarCommand: AsyncParsableCommand {
         var configuration = Sidecar.Configuration(worker: worker, instance: instance ?? Sidecar.defaultInstance)
         configuration.root = root ?? environment["PIPEBUS_ROOT"] ?? "/shared"
         configuration.metricsAddress = metricsAddress == "none" ? nil : metricsAddress
-        configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
+        configuration.heartbeatInterval = heartbeatInterval
         configuration.mode = Sidecar.WorkerMode(rawValue: mode) ?? .spool
         configuration.command = command
         let factory = JSONLogHandler.factory(job: job, worker: worker, instance: configuration.instance, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
@@ -95,6 +98,7 @@ struct SidecarCommand: AsyncParsableCommand {
             traces = try TraceExport.startIfConfigured(defaultServiceName: job, logger: logger)
         } catch {
             logger.critical("cannot start exporting traces", metadata: ["error": "\(error)"])
+            StartupFailure.tell("cannot start exporting traces", error)
             throw ExitCode(1)
         }
 
@@ -104,6 +108,7 @@ struct SidecarCommand: AsyncParsableCommand {
             _ = try await sidecar.startMetricsServer()
         } catch {
             logger.critical("cannot start the sidecar", metadata: ["error": "\(error)"])
+            StartupFailure.tell("cannot start the sidecar of worker \(worker)", error)
             throw ExitCode(1)
         }
         let running = Task { try await sidecar.run() }
@@ -117,6 +122,7 @@ struct SidecarCommand: AsyncParsableCommand {
             try await running.value
         } catch {
             logger.critical("sidecar failed", metadata: ["error": "\(error)"])
+            StartupFailure.tell("the sidecar of worker \(worker) failed", error)
             await traces?.shutdown()
             throw ExitCode(1)
         }

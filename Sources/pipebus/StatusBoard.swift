@@ -11,11 +11,16 @@ struct WorkerRow: Sendable {
     var error: String?
     var heartbeat: Heartbeat?
     var breaker: CircuitBreaker.State
+    /// Set when an operator retired the worker or this instance (`pipebus retire`).
+    var retirement: Retirement? = nil
 
     var isReachable: Bool { status != nil }
 
+    /// What `status` exits 1 for: no answer from a sidecar that was not retired.
+    var isFailing: Bool { status == nil && retirement == nil }
+
     var healthText: String {
-        guard let status else { return "UNREACHABLE" }
+        guard let status else { return retirement == nil ? "UNREACHABLE" : "RETIRED" }
         return status.servingStatus.description
     }
 
@@ -50,7 +55,8 @@ struct WorkerRow: Sendable {
     func jsonObject(now: Date) -> [String: Any] {
         var object: [String: Any] = ["worker": worker, "instance": instance, "health": healthText, "breaker": breaker.description]
         if let status { object["status"] = status.jsonObject }
-        if let error { object["error"] = error }
+        if let error, retirement == nil { object["error"] = error }
+        if let retirement { object["retired"] = retirement.jsonObject }
         if let heartbeat {
             object["heartbeat"] =
                 [
@@ -86,6 +92,7 @@ struct StatusBoard: Sendable {
             let member = answer.member
             let client = fleet.client(for: member.worker, instance: member.instance)
             var row = WorkerRow(worker: member.worker, instance: member.instance, heartbeat: client.heartbeat(), breaker: client.breaker.state)
+            row.retirement = Retirement.find(root: fleet.root, worker: member.worker, instance: member.instance)
             switch answer.result {
             case .success(let status): row.status = status
             case .failure(let error): row.error = CLIError(error, worker: member.worker).message
@@ -97,6 +104,10 @@ struct StatusBoard: Sendable {
     static func render(_ rows: [WorkerRow], now: Date = Date()) -> String {
         var text = TextTable.render(header: header, rows: rows.map { $0.cells(now: now) })
         let notes = rows.compactMap { row -> String? in
+            if let retirement = row.retirement {
+                let running = row.isReachable ? " — but its sidecar answers (undo: pipebus retire --worker \(row.worker) --undo)" : ""
+                return "\(row.worker)/\(row.instance): \(retirement.summary)\(running)"
+            }
             if let error = row.error { return "\(row.worker)/\(row.instance): \(error)" }
             if let status = row.status, !status.healthMessage.isEmpty {
                 return "\(row.worker)/\(row.instance): \(status.healthMessage)"

@@ -17,7 +17,8 @@ struct StatusCommand: AsyncParsableCommand {
             QUEUE (pending), OLDEST ACTIVE (id and age), DONE/FAILED (totals), FAIL 5m (failures in \
             the last 5 minutes), P95 WRITE (pipe write latency), BREAKER (this client's circuit \
             breaker). Exits 1 when a sidecar does not answer. --watch redraws every --interval \
-            seconds until Ctrl-C.
+            until Ctrl-C. A worker retired with `pipebus retire` shows as RETIRED and does not fail \
+            the exit status while its sidecar is gone.
             """
     )
 
@@ -26,11 +27,16 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Refresh in place until interrupted.")
     var watch = false
 
-    @Option(help: "Seconds between refreshes with --watch.")
-    var interval = 1.0
+    @Option(
+        help: ArgumentHelp("Time between refreshes with --watch, e.g. 1s, 500ms (a bare number is seconds).", valueName: "duration"),
+        transform: secondsOrDurationOption
+    )
+    var interval: Duration = .seconds(1)
 
     func validate() throws {
-        guard interval >= 0.1 else { throw ValidationError("--interval must be at least 0.1 seconds") }
+        guard interval >= .milliseconds(100) else {
+            throw ValidationError("--interval must be at least 100ms, got \(DurationText.format(interval))")
+        }
     }
 
     func run() async throws {
@@ -51,10 +57,10 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             Console.out(StatusBoard.render(rows))
         }
-        if !rows.allSatisfy(\.isReachable) { throw ExitCode(1) }
+        if rows.contains(where: \.isFailing) { throw ExitCode(1) }
     }
 
-    static func watch(_ board: StatusBoard, root: String, json: Bool, interval: Double) async {
+    static func watch(_ board: StatusBoard, root: String, json: Bool, interval: Duration) async {
         let live = Console.isTerminal && !json
         if live { Console.clearScreen() }
         while !Task.isCancelled {
@@ -71,7 +77,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let text = title + "\n\n" + StatusBoard.render(rows, now: now)
                 if live { Console.redraw(text) } else { Console.out(text + "\n") }
             }
-            guard await pause(.milliseconds(Int64(interval * 1000))) else { break }
+            guard await pause(interval) else { break }
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PipeBusCore
+import PipeBusSidecar
 
 /// `pipebus submit`: a task from a file or standard input, acknowledged once durable.
 struct SubmitCommand: AsyncParsableCommand {
@@ -63,7 +64,7 @@ struct SubmitCommand: AsyncParsableCommand {
             throw CLIError("\(name) is not valid JSON: \(detail)")
         }
         guard value is [String: Any] else {
-            throw CLIError("\(name) must hold a JSON object, not \(type(of: value))")
+            throw CLIError("\(name): a task must be a JSON object, got \(JSONValueText.kind(of: value))", code: "invalid_argument")
         }
     }
 }

@@ -30,7 +30,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "The sidecar instance to lease from (default: $PIPEBUS_INSTANCE, else any).")
     var instance: String?
 
-    @Option(help: "Tasks in flight at once (default: the worker config's batch_size, else 10).")
+    @Option(help: "Tasks in flight at once (default: the worker config's batch_size).")
     var batchSize: Int?
 
     @Option(help: "Shortest random processing time, in milliseconds.")
