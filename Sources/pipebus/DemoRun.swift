@@ -44,18 +44,23 @@ struct DemoRun: Sendable {
 
         var ports: [String: Int] = [:]
         var sidecars: [String: ChildProcess] = [:]
+        let python = await DemoPythonWorker.command(executable: executable, logPath: "\(root)/logs/python-check.log")
         for worker in workers {
             let port = try LocalHTTP.freePort()
             ports[worker.name] = port
+            let workerCommand = worker.name == DemoPythonWorker.worker ? python ?? [executable, "worker"] : [executable, "worker"]
             let arguments = [
                 executable, "sidecar", "--worker", worker.name, "--root", root, "--mode", "pipe",
-                "--metrics-address", "127.0.0.1:\(port)", "--heartbeat-interval", "1", "--", executable, "worker",
-            ]
+                "--metrics-address", "127.0.0.1:\(port)", "--heartbeat-interval", "1", "--",
+            ] + workerCommand
             sidecars[worker.name] = try ChildProcess.spawn(arguments, logPath: "\(root)/logs/\(worker.name).log")
         }
         say(
             "▸ started 3 sidecars (pids \(workers.map { "\($0.name) \(sidecars[$0.name]!.pid)" }.joined(separator: ", ")))"
         )
+        if let python {
+            say("▸ \(DemoPythonWorker.worker)'s worker is the Python one: \(python.joined(separator: " ")) (pipebus for Python)")
+        }
 
         let (started, listening) = (sidecars, ports)
         let progress = Progress()
