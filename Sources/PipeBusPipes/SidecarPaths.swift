@@ -10,6 +10,7 @@ import PipeBusCore
 ///     <root>/workers/<worker>/instances/<id>/heartbeat.json
 ///     <root>/workers/<worker>/instances/<id>/instance.lock  held by the instance while it runs
 ///     <root>/workers/<worker>/instances/<id>/leases/       tasks that instance has leased
+///     <root>/workers/<worker>/instances/<id>/worker.json   the worker it supervises, while it runs
 ///
 /// A worker scaled out (`docker-compose scale marie=2`) runs one sidecar per instance; the
 /// instances share the worker's spool and heartbeat file, and nothing else.
@@ -33,6 +34,9 @@ public struct SidecarPaths: Hashable, Sendable {
     public func heartbeatPath(instance: String) -> String { "\(instanceDirectory(instance))/heartbeat.json" }
     public func lockPath(instance: String) -> String { "\(instanceDirectory(instance))/instance.lock" }
     public func leaseDirectory(instance: String) -> String { "\(instanceDirectory(instance))/leases" }
+    /// The supervised worker's pid and start time, so that the next sidecar of the instance can
+    /// stop a worker its killed predecessor left running.
+    public func workerRecordPath(instance: String) -> String { "\(instanceDirectory(instance))/worker.json" }
 
     /// The instances that have run here (a directory under `instances/`), sorted.
     public func instances() -> [String] {

@@ -68,6 +68,13 @@ int pipebus_limit_malloc_arenas(int count);
 void pipebus_tsan_release(const void *object);
 void pipebus_tsan_acquire(const void *object);
 
+/// Starts a supervised worker: `file` searched in PATH (execvpe) with `argv` and `envp`, in a
+/// process group of its own, with default signal dispositions and an empty signal mask, and no
+/// descriptor of the caller but 0, 1 and 2. With `death_signal` > 0 the worker gets that signal
+/// when the calling THREAD ends (PR_SET_PDEATHSIG), so call it from a thread that lives as long
+/// as the worker matters. Returns 0 and the pid, or the errno of the fork or of the exec.
+int pipebus_spawn_worker(const char *file, char *const argv[], char *const envp[], int death_signal, int *pid_out);
+
 /// 16 KiB of zeros, for growing byte buffers with one memcpy (`PIPEBUS_ZERO_PAGE_SIZE`).
 const void *pipebus_zero_page(void);
 #define PIPEBUS_ZERO_PAGE_SIZE 16384

@@ -55,7 +55,8 @@ public final class MetricsHTTPServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let channel: any Channel
         do {
-            channel = try await bootstrap(group: group).bind(host: host, port: port).get()
+            let socket = try Self.listeningSocket(host: host, port: port)
+            channel = try await bootstrap(group: group).withBoundSocket(socket).get()
         } catch {
             try? await group.shutdownGracefully()
             state.withLock { if case .starting = $0 { $0 = .idle } }
@@ -90,9 +91,6 @@ public final class MetricsHTTPServer: Sendable {
         let routes = routes
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
-            // Lets a restarted sidecar bind again while old connections sit in TIME_WAIT; a port
-            // that another socket listens on is still refused.
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -100,6 +98,28 @@ public final class MetricsHTTPServer: Sendable {
                 }
             }
             .childChannelOption(.maxMessagesPerRead, value: 1)
+    }
+
+    /// A bound socket, close-on-exec, for NIO to listen on. NIO's own `bind(host:port:)`
+    /// creates its socket without SOCK_CLOEXEC, so a process the sidecar starts (its worker)
+    /// inherited it, and after the sidecar was killed kept the port: the restart failed with
+    /// "address in use" and scrapes hung. SO_REUSEADDR lets a restarted sidecar bind again
+    /// while old connections sit in TIME_WAIT; a port another socket listens on is still refused.
+    private static func listeningSocket(host: String, port: Int) throws -> CInt {
+        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var one: CInt = 1
+        let bound = address.withSockAddr { pointer, size in
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size)) == 0
+                && bind(fd, pointer, socklen_t(size)) == 0
+        }
+        guard bound else {
+            let code = errno
+            close(fd)
+            throw IOError(errnoCode: code, reason: "bind")
+        }
+        return fd
     }
 
     private static func bindError(_ error: any Error, host: String, port: Int) -> MetricsHTTPServerError {

@@ -9,6 +9,11 @@ enum ProcParser {
         /// When the process started, in clock ticks since boot; with the pid, identifies it.
         var startTicks: UInt64
         var rssPages: UInt64
+        /// Field 5, the process group (a supervised worker leads its own).
+        var processGroup: Int32 = 0
+        /// Field 3: `Z` (zombie) or `X` (dead) is a process that runs no more, though it has a pid.
+        var state: UInt8 = 0
+        var hasEnded: Bool { state == UInt8(ascii: "Z") || state == UInt8(ascii: "X") }
     }
 
     /// Parses /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself hold
@@ -17,7 +22,9 @@ enum ProcParser {
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // Field numbers as in proc(5); the state, field 3, is the first after the `)`. Scanned in
         // place rather than split into an array: this runs for every process on every sample.
+        var state: UInt8 = 0
         var parent: UInt64?
+        var group: UInt64?
         var utime: UInt64?
         var stime: UInt64?
         var cutime: UInt64?
@@ -30,6 +37,7 @@ enum ProcParser {
         func store() {
             switch field {
             case 4: parent = current
+            case 5: group = current
             case 14: utime = current
             case 15: stime = current
             case 16: cutime = current
@@ -50,6 +58,7 @@ enum ProcParser {
                 inField = true
                 field += 1
                 current = 0
+                if field == 3 { state = byte }
             }
             if let value = current, byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
                 let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
@@ -67,7 +76,9 @@ enum ProcParser {
             parentPID: Int32(truncatingIfNeeded: parent),
             cpuTicks: utime + stime + children,
             startTicks: startTicks,
-            rssPages: rss
+            rssPages: rss,
+            processGroup: Int32(truncatingIfNeeded: group ?? 0),
+            state: state
         )
     }
 

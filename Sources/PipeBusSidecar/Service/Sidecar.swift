@@ -79,6 +79,8 @@ public final class Sidecar: Sendable {
         var server: PipeServer?
         var stopping = false
         var instanceLock: FileLock?
+        /// This run made the instance's directory: a start that fails removes it again.
+        var createdInstanceDirectory = false
         var leaderLock: FileLock?
         /// Whether another instance of this worker was serving at the last tick.
         var othersServing = false
@@ -141,7 +143,8 @@ public final class Sidecar: Sendable {
             environment["PIPEBUS_PIPE_DIR"] = pipes
             environment["PIPEBUS_SIDECAR_PID"] = "\(getpid())"
             let holder = SidecarReference()
-            supervisor = WorkerSupervisor(command: configuration.command, environment: environment, logger: logger) { exit in
+            let record = WorkerRecord(path: paths.workerRecordPath(instance: configuration.instance))
+            supervisor = WorkerSupervisor(command: configuration.command, environment: environment, record: record, logger: logger) { exit in
                 holder.sidecar?.workerExited(exit)
             }
             holder.sidecar = self
@@ -151,7 +154,12 @@ public final class Sidecar: Sendable {
     /// Starts everything, serves until the task is cancelled, then shuts down gracefully:
     /// GOAWAY and drain, leases returned, the worker stopped, a final heartbeat.
     public func run() async throws {
-        try start()
+        do {
+            try start()
+        } catch {
+            await abandonStart()
+            throw error
+        }
         while !Task.isCancelled {
             tick()
             try? await Task.sleep(for: configuration.heartbeatInterval)
@@ -162,18 +170,42 @@ public final class Sidecar: Sendable {
     /// The port `/metrics` is served on, once started.
     public var metricsPort: Int? { state.withLock { $0.metricsPort } }
 
-    func start() throws {
+    /// Makes this sidecar the only one of its instance, before it binds or serves anything
+    /// (`startMetricsServer` calls it first): checks the worker command, takes the instance
+    /// lock, and stops a worker that the instance's previous sidecar left running (see
+    /// `WorkerRecord`). A second sidecar of the instance fails here at once, having bound nothing.
+    func claimInstance() throws {
+        if state.withLock({ $0.instanceLock != nil }) { return }
+        try supervisor?.checkCommand()
+        var existing = stat()
+        let created = stat(instanceDirectory, &existing) != 0
         // The instance lock makes this sidecar the only one of its instance: take it before
         // touching anything a previous run may have left. A peer reaping this instance's
-        // leases holds it briefly, hence the patience.
+        // leases holds it for a moment, hence the patience; a running owner has recorded
+        // itself in the lock file, and then there is nothing to wait for.
         try leaseLedger.prepare()
-        guard let instanceLock = try FileLock.acquire(paths.lockPath(instance: configuration.instance), patience: .seconds(5)) else {
+        let lockPath = paths.lockPath(instance: configuration.instance)
+        let instanceLock = try FileLock.acquire(lockPath, patience: .seconds(5)) {
+            FileLock.recordedHolder(of: lockPath)?.isRunning == true
+        }
+        guard let instanceLock else {
+            let holder = FileLock.recordedHolder(of: lockPath).flatMap { $0.isRunning ? " (pid \($0.pid))" : nil } ?? ""
             throw RPCError(
                 code: .failedPrecondition,
-                message: "another sidecar is running as instance \(configuration.instance) of worker \(configuration.worker) (it holds \(paths.lockPath(instance: configuration.instance))); give this one another --instance"
+                message: "another sidecar\(holder) is running as instance \(configuration.instance) of worker \(configuration.worker) (it holds \(lockPath)); stop it, or give this one another --instance"
             )
         }
-        state.withLock { $0.instanceLock = instanceLock }
+        if let me = ProcessIdentity.current { instanceLock.record(holder: me) }
+        state.withLock { state in
+            state.instanceLock = instanceLock
+            state.createdInstanceDirectory = created
+        }
+        WorkerRecord(path: paths.workerRecordPath(instance: configuration.instance))
+            .stopLeftover(grace: configuration.workerStopGrace, logger: logger)
+    }
+
+    func start() throws {
+        try claimInstance()
         _ = try spool.recover()
         // Temp files beside the heartbeat and the config are a dead writer's leftovers.
         for path in [heartbeatPath, workerHeartbeatPath, config.path] {
@@ -260,6 +292,7 @@ public final class Sidecar: Sendable {
 
     /// Starts serving `/metrics`; returns the bound port.
     public func startMetricsServer() async throws -> Int? {
+        try claimInstance()
         guard let address = configuration.metricsAddress else { return nil }
         let (host, port) = try Self.parse(address: address)
         let server = MetricsHTTPServer(metrics: metrics) { [weak self] in
@@ -274,6 +307,27 @@ public final class Sidecar: Sendable {
         }
         logger.info("serving /metrics", metadata: ["address": "\(host):\(bound)"])
         return bound
+    }
+
+    /// Undoes a start that failed: nothing it made stays behind (the connect FIFO a client
+    /// would write to in vain; the instance's directory, if this run created it).
+    func abandonStart() async {
+        let (server, watcher, metricsServer) = state.withLock { state in
+            state.stopping = true
+            return (state.server, state.watcher, state.metricsServer)
+        }
+        server?.shutdown(graceful: false)
+        watcher?.stop()
+        await metricsServer?.shutdown()
+        let (locks, created) = state.withLock { state in
+            defer {
+                state.leaderLock = nil
+                state.instanceLock = nil
+            }
+            return ([state.leaderLock, state.instanceLock], state.createdInstanceDirectory && state.instanceLock != nil)
+        }
+        if created { try? FileManager.default.removeItem(atPath: instanceDirectory) }
+        for lock in locks { lock?.release() }
     }
 
     static func parse(address: String) throws -> (String, Int) {

@@ -1,3 +1,4 @@
+internal import CPipeBusShim
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,10 +33,19 @@ final class WorkerSupervisor: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let onExit: @Sendable (Exit) -> Void
+    /// Where the running worker is recorded for a successor (nil: not recorded).
+    private let record: WorkerRecord?
 
-    init(command: [String], environment: [String: String], logger: Logger, onExit: @escaping @Sendable (Exit) -> Void) {
+    init(
+        command: [String],
+        environment: [String: String],
+        record: WorkerRecord?,
+        logger: Logger,
+        onExit: @escaping @Sendable (Exit) -> Void
+    ) {
         self.command = command
         self.environment = environment
+        self.record = record
         self.logger = logger
         self.onExit = onExit
     }
@@ -47,41 +57,122 @@ final class WorkerSupervisor: Sendable {
     var isStopped: Bool { state.withLock { $0.stopped } }
     private var hasNotExited: Bool { state.withLock { $0.pid > 0 && $0.exit == nil } }
 
+    /// The signal the kernel sends the worker when the sidecar dies without stopping it
+    /// (SIGKILL, OOM, a crash). SIGKILL, not SIGTERM: a worker that ignores or is slow to
+    /// handle SIGTERM would otherwise run on unsupervised until someone restarts the sidecar,
+    /// and a sidecar that died had no chance to drain either (its restart recovers the spool).
+    /// A graceful stop is SIGTERM to the sidecar, which forwards it and waits the stop grace.
+    /// It reaches the worker only, not the worker's children: the next sidecar of the instance
+    /// stops what is left of the worker's process group (`WorkerRecord`).
+    static let deathSignal = SIGKILL
+
+    /// Fails with a clear error, before anything is started or created, when the worker command
+    /// names no executable file (a path, or a name searched in PATH as the start does).
+    func checkCommand() throws {
+        guard let executable = command.first, !executable.isEmpty else {
+            throw RPCError(code: .invalidArgument, message: "no worker command given")
+        }
+        let candidates: [String]
+        if executable.contains("/") {
+            candidates = [executable]
+        } else {
+            let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+            candidates = path.split(separator: ":", omittingEmptySubsequences: false).map { "\($0.isEmpty ? "." : $0)/\(executable)" }
+        }
+        for candidate in candidates {
+            var info = stat()
+            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return }
+        }
+        let searched = executable.contains("/") ? "" : " in PATH (\(environment["PATH"] ?? "unset"))"
+        throw RPCError(code: .failedPrecondition, message: "cannot start worker \(executable): no executable file of that name\(searched)")
+    }
+
     /// Starts the worker; throws when it cannot be started (e.g. no such command).
+    ///
+    /// The worker is forked by the thread that then waits for it (`pipebus-waitpid`), because
+    /// PR_SET_PDEATHSIG fires when the creating THREAD ends: that thread lives until the worker
+    /// has exited. The worker gets no descriptor of the sidecar but stdio (a listening socket or
+    /// a FIFO it inherited would outlive the sidecar), see `pipebus_spawn_worker`.
     func start() throws {
         guard let executable = command.first else {
             throw RPCError(code: .invalidArgument, message: "no worker command given")
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGHUP] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-
-        let arguments = command.map { strdup($0) } + [nil]
-        let variables = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let arguments = Self.cStrings(command)
+        let variables = Self.cStrings(environment.map { "\($0.key)=\($0.value)" })
         defer {
-            for pointer in arguments { free(pointer) }
-            for pointer in variables { free(pointer) }
+            Self.free(arguments)
+            Self.free(variables)
         }
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, executable, nil, &attributes, arguments, variables)
-        guard result == 0 else {
-            throw RPCError(code: .failedPrecondition, message: "cannot start worker \(executable): \(String(cString: strerror(result)))")
+        // Passed to the thread as addresses: it is done with them before the hand-off below
+        // returns, and they are freed only after that.
+        let argv = UInt(bitPattern: arguments)
+        let envp = UInt(bitPattern: variables)
+        let handoff = SpawnHandoff()
+        let thread = OSThread(name: "pipebus-waitpid") { [self] in
+            var pid: Int32 = 0
+            let error = pipebus_spawn_worker(
+                executable,
+                UnsafePointer(bitPattern: argv),
+                UnsafePointer(bitPattern: envp),
+                Self.deathSignal,
+                &pid
+            )
+            if error == 0 {
+                state.withLock { $0.pid = pid }
+                if let record, let identity = ProcessIdentity.of(pid)?.identity {
+                    do {
+                        try record.write(identity)
+                    } catch {
+                        logger.warning("cannot record the worker's pid; a restarted sidecar will not find it", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            handoff.finish(error)
+            if error == 0 { waitForExit(pid) }
         }
+        let error = handoff.wait()
+        guard error == 0 else {
+            thread.join()
+            throw RPCError(code: .failedPrecondition, message: "cannot start worker \(executable): \(String(cString: strerror(error)))")
+        }
+        state.withLock { $0.waiter = thread }
         logger.info("worker started", metadata: ["worker_pid": "\(pid)", "command": "\(command.joined(separator: " "))"])
-        let child = pid
-        let thread = OSThread(name: "pipebus-waitpid") { [self] in waitForExit(child) }
-        state.withLock { state in
-            state.pid = pid
-            state.waiter = thread
+    }
+
+    /// A NULL-terminated array of C strings, as exec takes them.
+    private static func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (index, string) in strings.enumerated() { (array + index).initialize(to: strdup(string)) }
+        (array + strings.count).initialize(to: nil)
+        return array
+    }
+
+    private static func free(_ array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) {
+        var cursor = array
+        while let string = cursor.pointee {
+            Glibc.free(string)
+            cursor += 1
+        }
+        array.deallocate()
+    }
+
+    /// The spawn's outcome, from the thread that spawned to `start()`.
+    private final class SpawnHandoff: Sendable {
+        private let lock = ConditionLock()
+        private nonisolated(unsafe) var outcome: Int32?  // guarded by `lock`
+
+        func finish(_ error: Int32) {
+            lock.withLock {
+                outcome = error
+                lock.broadcast()
+            }
+        }
+
+        func wait() -> Int32 {
+            lock.withLock {
+                while outcome == nil { _ = lock.wait(until: nil) }
+                return outcome ?? 0
+            }
         }
     }
 
@@ -113,6 +204,8 @@ final class WorkerSupervisor: Sendable {
             $0.stopped = false
         }
         logger.warning("worker exited", metadata: ["worker_pid": "\(pid)", "exit": "\(exit)"])
+        // Only now: until the worker has exited, a successor must find it if this sidecar dies.
+        record?.remove()
         onExit(exit)
     }
 

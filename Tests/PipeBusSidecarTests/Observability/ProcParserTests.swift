@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import PipeBusSidecar
@@ -11,8 +12,15 @@ struct ProcParserTests {
             + "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
         let stat = try #require(ProcParser.processStat(Array(line.utf8)[...]))
         #expect(
-            stat == ProcParser.ProcessStat(parentPID: 17, cpuTicks: 150 + 25 + 7 + 3, startTicks: 98765, rssPages: 789)
+            stat
+                == ProcParser.ProcessStat(
+                    parentPID: 17, cpuTicks: 150 + 25 + 7 + 3, startTicks: 98765, rssPages: 789,
+                    processGroup: 4242, state: UInt8(ascii: "S")
+                )
         )
+        #expect(!stat.hasEnded)
+        let zombie = try #require(ProcParser.processStat(Array(line.replacingOccurrences(of: "(x) S", with: "(x) Z").utf8)[...]))
+        #expect(zombie.hasEnded)
         #expect(ProcParser.processStat(Array("1 (x) S 0".utf8)[...]) == nil)
     }
 
