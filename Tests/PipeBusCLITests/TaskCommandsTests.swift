@@ -55,7 +55,7 @@ import Testing
 
             let array = try await deployment.run(["submit", "--worker", "marie", "-"], stdin: "[1, 2]")
             #expect(array.status == 1, "\(array)")
-            #expect(array.stderr.contains("must hold a JSON object"), "\(array)")
+            #expect(array.stderr.contains("a task must be a JSON object, got an array"), "\(array)")
 
             let missing = try await deployment.run(["submit", "--worker", "marie", deployment.root + "/nope.json"])
             #expect(missing.status == 1, "\(missing)")
