@@ -12,22 +12,39 @@ import Glibc
 struct TaskSpoolRecoveryTests {
     @Test("leftover temp files are removed once stale; a fresh one may be a write in flight")
     func temporaryFiles() throws {
-        try withSpool { spool, _ in
+        // Writers the test controls, never the machine's process table: this process (alive),
+        // and a child it started and reaped (gone).
+        let alive = getpid()
+        let gone = try Self.pidOfAReapedChild()
+        // A threshold no pause of a loaded machine reaches between writing a file and recovery;
+        // the old files are older by far.
+        var configuration = TaskSpool.Configuration.defaults
+        configuration.staleTemporaryAge = .seconds(3600)
+        try withSpool(configuration: configuration) { spool, _ in
             let pending = spool.layout.directory(for: .pending)
             let active = spool.layout.directory(for: .active)
-            try writeByHand("\(pending)/.task-1.json.tmp-123-abc", #"{"half": "writ"#)
-            try writeByHand("\(active)/.task-2.json.tmp-9-ff", "{}")
-            try writeByHand("\(pending)/.task-3.json.tmp-77-01", "{}")
-            try makeOld("\(pending)/.task-1.json.tmp-123-abc", by: .seconds(3600))
-            try makeOld("\(active)/.task-2.json.tmp-9-ff", by: .seconds(120))
+            try writeByHand("\(pending)/.task-1.json.tmp-\(alive)-abc", #"{"half": "writ"#)
+            try writeByHand("\(active)/.task-2.json.tmp-\(alive)-ff", "{}")
+            try writeByHand("\(pending)/.task-3.json.tmp-\(alive)-01", "{}")
+            try writeByHand("\(pending)/.task-4.json.tmp-\(gone)-02", "{}")
+            try makeOld("\(pending)/.task-1.json.tmp-\(alive)-abc", by: .seconds(10 * 3600))
+            try makeOld("\(active)/.task-2.json.tmp-\(alive)-ff", by: .seconds(2 * 3600))
             try spool.submit(object: [:], id: TaskID("real"))
             let report = try spool.recover()
-            #expect(report.removedTemporaryFiles == 2)
+            // Old ones go whoever wrote them; a fresh one goes only when its writer is gone.
+            #expect(report.removedTemporaryFiles == 3)
             #expect(report.quarantined.isEmpty)
-            #expect(try entries(pending) == [".task-3.json.tmp-77-01", "real.json"])
+            #expect(try entries(pending) == [".task-3.json.tmp-\(alive)-01", "real.json"])
             #expect(try entries(active).isEmpty)
             #expect(report.counts == [.pending: 1, .active: 0, .completed: 0, .failed: 0])
         }
+    }
+
+    /// The pid of a process that has ended: a child started and reaped here.
+    static func pidOfAReapedChild() throws -> Int32 {
+        let child = try Integration.Spawned(["true"], output: "/dev/null")
+        while child.poll() == nil { usleep(1_000) }
+        return child.pid
     }
 
     @Test("hostile entries are quarantined, logged, never followed or opened", .timeLimit(.minutes(1)))
