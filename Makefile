@@ -13,13 +13,15 @@ demo: deps
 	$(SWIFT) run $(SWIFTPM_FLAGS) -c release pipebus demo
 
 # Warnings are errors; the generated protobuf-c code must match proto/, and the drift check must
-# itself be able to fail.
+# itself be able to fail. The alert rules pass promtool's checks and their unit tests.
 # The Python client's suite (clients/python/tests, with its own drift check of the _pb2 modules)
 # runs against sidecars of the build just made.
 test: deps
 	scripts/install-test-python.sh
 	$(SWIFT) build $(SWIFTPM_FLAGS) --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test $(SWIFTPM_FLAGS) --skip-build --no-parallel
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts.test.yml
 	scripts/generate-proto.sh --check
 	scripts/check-proto-drift-test.sh
 	PIPEBUS_EXECUTABLE="$$($(SWIFT) build $(SWIFTPM_FLAGS) --show-bin-path)/pipebus" PYTHONPATH=clients/python \

@@ -52,7 +52,7 @@ extension SidecarMetrics {
         // No sample before the first reading: a 0 followed by the count since boot would look like
         // a burst of I/O to rate().
         if let operations = systemIOOperations.withLock({ $0 }) {
-            writer.sample("system_io_operations_total", value: operations)
+            writer.sample("system_io_operations_total", labels: [("host", host)], value: operations)
         }
 
         writer.family(

@@ -4,8 +4,8 @@ public import Prometheus
 import Synchronization
 
 /// The sidecar's Prometheus metrics: the runbook's contract names plus `pipebus_*` extras, all
-/// labelled `worker` and `instance`, and never by task or correlation id (unbounded label values
-/// would grow Prometheus' index with every task).
+/// labelled `worker` and `instance` (the host-wide `system_*` ones also `host`), and never by task
+/// or correlation id (unbounded label values would grow Prometheus' index with every task).
 ///
 /// Task and resource metrics live in a `PrometheusCollectorRegistry`, each created with a help text
 /// (the swift-metrics bridge emits no HELP, which promtool rejects). The pipe metrics stay in
@@ -13,12 +13,17 @@ import Synchronization
 public final class SidecarMetrics: Sendable {
     public let worker: String
     public let instance: String
+    /// The machine the `system_*` gauges describe, their `host` label: every sidecar on a host
+    /// repeats the same figures, so dashboards take `max by (host)` rather than a sum.
+    public let host: String
     /// The registry the task and resource metrics live in; the sidecar may add its own to it.
     public let registry: PrometheusCollectorRegistry
     let transport: TransportMetrics
 
     /// `worker` then `instance`: the labels every series carries.
     let baseLabels: [(String, String)]
+    /// `baseLabels` plus `host`, for the host-wide `system_*` families.
+    let hostLabels: [(String, String)]
 
     private let activeTasks: Gauge
     private let queueDepth: Gauge
@@ -33,6 +38,8 @@ public final class SidecarMetrics: Sendable {
     private let systemMemory: Gauge
     private let heartbeatTimestamp: Gauge
     private let up: Gauge
+    private let serving: Gauge
+    private let oldestActiveAge: Gauge
 
     /// The last `system_io_operations_total` read from the kernel; rendered at scrape time because
     /// the kernel's count is already cumulative (nil until the first sample that could read it).
@@ -48,14 +55,18 @@ public final class SidecarMetrics: Sendable {
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
     ]
 
-    public init(worker: String, instance: String, transport: TransportMetrics) {
+    /// `host` defaults to the machine's short host name.
+    public init(worker: String, instance: String, host: String? = nil, transport: TransportMetrics) {
         self.worker = worker
         self.instance = instance
+        let host = host ?? Sidecar.defaultInstance
+        self.host = host
         self.transport = transport
         let registry = PrometheusCollectorRegistry()
         let labels = [("worker", worker), ("instance", instance)]
         self.registry = registry
         self.baseLabels = labels
+        self.hostLabels = labels + [("host", host)]
 
         func gauge(_ name: String, _ help: String) -> Gauge {
             registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels)
@@ -86,13 +97,24 @@ public final class SidecarMetrics: Sendable {
         )
         claudeAPIErrors = counter("claude_api_errors_total", "Failed invocations of the worker's Claude process.")
         claudeMemory = gauge("claude_memory_usage_bytes", "Resident memory of the worker's process tree, in bytes.")
-        systemCPU = gauge("system_cpu_usage_percent", "Busy CPU of the whole machine, in percent of all CPUs.")
-        systemMemory = gauge("system_memory_usage_bytes", "MemTotal minus MemAvailable of the machine, in bytes.")
+        systemCPU = registry.makeGauge(
+            descriptor: Self.descriptor("system_cpu_usage_percent", "Busy CPU of the whole machine, in percent of all CPUs."),
+            labels: hostLabels
+        )
+        systemMemory = registry.makeGauge(
+            descriptor: Self.descriptor("system_memory_usage_bytes", "MemTotal minus MemAvailable of the machine, in bytes."),
+            labels: hostLabels
+        )
         heartbeatTimestamp = gauge(
             "pipebus_heartbeat_timestamp_seconds",
             "Unix time of the sidecar's last heartbeat, in seconds."
         )
         up = gauge("pipebus_worker_up", "1 while the worker is running and healthy, else 0.")
+        serving = gauge("pipebus_health_serving", "1 while the sidecar's health is SERVING, else 0 (NOT_SERVING).")
+        oldestActiveAge = gauge(
+            "pipebus_oldest_active_task_age_seconds",
+            "Time the oldest task in active/ has been there, in seconds (0 when none is)."
+        )
     }
 
     /// Counts a task accepted into `pending/`.
@@ -162,6 +184,16 @@ public final class SidecarMetrics: Sendable {
 
     public func workerUp(_ isUp: Bool) {
         up.set(isUp ? 1.0 : 0.0)
+    }
+
+    /// The sidecar's own health (grpc.health.v1 `""`), for the NOT_SERVING alert.
+    public func serving(_ isServing: Bool) {
+        serving.set(isServing ? 1.0 : 0.0)
+    }
+
+    /// The age in its state of the oldest task in `active/`, as `pipebus status` shows it.
+    public func oldestActiveTaskAge(seconds: Double) {
+        oldestActiveAge.set(max(0, seconds))
     }
 
     /// Publishes a `ResourceSampler` reading; fields the sampler could not read keep their last value.

@@ -26,6 +26,7 @@ extension Sidecar {
         if configuration.mode == .pipe, leaseCount == 0, graceOver {
             reasons.append("no pipe worker is leasing tasks")
         }
+        metrics.serving(reasons.isEmpty)
         if reasons.isEmpty {
             health.setStatus(.serving)
             health.setStatus(.serving, for: Tasks.serviceName)
@@ -111,7 +112,8 @@ extension Sidecar {
         metrics.setQueueDepth(leader ? Int(status.pending) : 0)
         metrics.setActiveTasks(leader ? Int(status.active) : 0)
         metrics.heartbeat(at: now)
-        let file: [String: Any] = [
+        metrics.oldestActiveTaskAge(seconds: Double(status.oldestActiveAgeMs) / 1000)
+        var file: [String: Any] = [
             "timestamp": Self.iso8601(now),
             "seq": seq,
             "pid": status.pid,
@@ -126,6 +128,10 @@ extension Sidecar {
             "leases": status.leases,
             "batch_size": status.batchSize,
         ]
+        // Where `pipebus diagnose` reads this sidecar's counters (pipe and Claude errors).
+        if let port = metricsPort, let address = configuration.metricsAddress, let (host, _) = try? Self.parse(address: address) {
+            file["metrics_address"] = "\(host == "0.0.0.0" || host == "::" || host.isEmpty ? "127.0.0.1" : host):\(port)"
+        }
         writeHeartbeatFile(file, to: heartbeatPath)
         writeWorkerHeartbeat(file)
         events.append(Tasks.Event(timestampMs: status.heartbeatAtMs, kind: .heartbeat, status: status))

@@ -16,6 +16,7 @@ struct SidecarMetricsTests {
         ("pipebus_task_transitions_total", "counter"), ("pipebus_task_queue_wait_seconds", "histogram"),
         ("pipebus_heartbeat_timestamp_seconds", "gauge"), ("pipebus_pipe_frames_total", "counter"),
         ("pipebus_pipe_bytes_total", "counter"), ("pipebus_worker_up", "gauge"),
+        ("pipebus_health_serving", "gauge"), ("pipebus_oldest_active_task_age_seconds", "gauge"),
     ]
 
     /// Any state type whose raw values are the spool folder names works, as the spool's does.
@@ -25,7 +26,7 @@ struct SidecarMetricsTests {
     static func exercised(worker: String = "marie", instance: String = "marie-1") -> (SidecarMetrics, TransportMetrics)
     {
         let transport = TransportMetrics()
-        let metrics = SidecarMetrics(worker: worker, instance: instance, transport: transport)
+        let metrics = SidecarMetrics(worker: worker, instance: instance, host: "h1", transport: transport)
         metrics.taskSubmitted()
         metrics.transition(from: "pending", to: "active", processingSeconds: nil, queueWaitSeconds: 0.02)
         metrics.transition(from: "active", to: "completed", processingSeconds: 12, queueWaitSeconds: nil)
@@ -35,6 +36,8 @@ struct SidecarMetricsTests {
         metrics.claudeAPIErrors(3)
         metrics.heartbeat(at: Date(timeIntervalSince1970: 1_700_000_000.5))
         metrics.workerUp(true)
+        metrics.serving(false)
+        metrics.oldestActiveTaskAge(seconds: 301.5)
         metrics.resourceSample(
             ResourceSample(
                 processCount: 3,
@@ -107,7 +110,11 @@ struct SidecarMetricsTests {
         #expect(text.contains("pipe_connection_errors_total{\(labels),reason=\"slow_consumer\"} 0\n"))
         #expect(text.contains("pipebus_pipe_frames_total{\(labels),direction=\"sent\"} 4\n"))
         #expect(text.contains("pipebus_pipe_bytes_total{\(labels),direction=\"received\"} 100\n"))
-        #expect(text.contains("system_io_operations_total{\(labels)} 98765\n"))
+        // Host-wide figures carry the host, so that dashboards can take one per machine.
+        #expect(text.contains("system_io_operations_total{\(labels),host=\"h1\"} 98765\n"))
+        #expect(text.contains("system_cpu_usage_percent{\(labels),host=\"h1\"} 42.5\n"))
+        #expect(text.contains("pipebus_health_serving{\(labels)} 0.0\n"))
+        #expect(text.contains("pipebus_oldest_active_task_age_seconds{\(labels)} 301.5\n"))
     }
 
     @Test

@@ -70,7 +70,30 @@ struct LoopbackHTTPClient {
                 in: .whitespaces
             )
         }
-        return Response(status: status, headers: headers, body: String(text[split.upperBound...]))
+        let body = String(text[split.upperBound...])
+        guard headers["transfer-encoding"]?.lowercased() == "chunked" else {
+            return Response(status: status, headers: headers, body: body)
+        }
+        return Response(status: status, headers: headers, body: try dechunked(Array(body.utf8)))
+    }
+
+    /// A chunked body (what Prometheus sends for a longer answer, e.g. /api/v1/rules) joined.
+    private static func dechunked(_ bytes: [UInt8]) throws -> String {
+        var body: [UInt8] = []
+        var index = 0
+        while let lineEnd = bytes[index...].firstIndex(of: UInt8(ascii: "\r")) {
+            let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                throw Failure(description: "bad chunk size \(sizeText)")
+            }
+            let start = lineEnd + 2
+            if size == 0 { break }
+            guard start + size <= bytes.count else { throw Failure(description: "chunk of \(size) bytes cut short") }
+            body += bytes[start..<start + size]
+            index = start + size + 2
+            guard index < bytes.count else { break }
+        }
+        return String(decoding: body, as: UTF8.self)
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago (for a program that takes a port number).

@@ -4,15 +4,20 @@ import Foundation
 import Glibc
 #endif
 
-/// A real Prometheus server (Debian's `prometheus`) on 127.0.0.1 scraping one target every second,
-/// with its config and TSDB in a temporary directory that `stop()` removes.
+/// A real Prometheus server (Debian's `prometheus`) on 127.0.0.1 scraping its targets every second
+/// (and evaluating its rule files as often), with its config and TSDB in a temporary directory that
+/// `stop()` removes.
 final class PrometheusProcess {
     let port: Int
     private let process = Process()
     private let directory: URL
     private let log: FileHandle
 
-    init(binary: CommandLineTool, scraping targetPort: Int) throws {
+    convenience init(binary: CommandLineTool, scraping targetPort: Int) throws {
+        try self.init(binary: binary, scrapingAll: [targetPort])
+    }
+
+    init(binary: CommandLineTool, scrapingAll targetPorts: [Int], ruleFiles: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipebus-prom-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = """
@@ -20,10 +25,11 @@ final class PrometheusProcess {
               scrape_interval: 1s
               scrape_timeout: 1s
               evaluation_interval: 1s
+            rule_files: [\(ruleFiles.map { "'\($0)'" }.joined(separator: ", "))]
             scrape_configs:
               - job_name: pipebus
                 static_configs:
-                  - targets: ['127.0.0.1:\(targetPort)']
+                  - targets: [\(targetPorts.map { "'127.0.0.1:\($0)'" }.joined(separator: ", "))]
             """
         let configURL = directory.appendingPathComponent("prometheus.yml")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
@@ -66,6 +72,46 @@ final class PrometheusProcess {
                 value.count == 2, let number = value[1] as? String
             else { return nil }
             return (labels, number)
+        }
+    }
+
+    /// What an instant query gave: its samples, or the error Prometheus answered with (a query
+    /// that does not parse is `400 bad_data`).
+    enum QueryOutcome {
+        case samples([(labels: [String: String], value: String)])
+        case error(String)
+    }
+
+    /// Runs an instant query and keeps Prometheus' error text; nil while it is not answering.
+    func evaluate(_ promQL: String) -> QueryOutcome? {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        guard let encoded = promQL.addingPercentEncoding(withAllowedCharacters: allowed),
+            let response = try? LoopbackHTTPClient(port: port).request("GET", "/api/v1/query?query=\(encoded)"),
+            let json = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
+        else { return nil }
+        guard response.status == 200 else {
+            return .error("HTTP \(response.status): \(json["errorType"] ?? "") \(json["error"] ?? response.body)")
+        }
+        return query(promQL).map { .samples($0) }
+    }
+
+    /// Every rule Prometheus loaded (`/api/v1/rules`): its name, query, health (`ok`, `err`,
+    /// `unknown` before the first evaluation) and last error.
+    func rules() -> [(name: String, query: String, health: String, lastError: String)]? {
+        guard let response = try? LoopbackHTTPClient(port: port).request("GET", "/api/v1/rules"),
+            response.status == 200,
+            let json = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
+            let data = json["data"] as? [String: Any],
+            let groups = data["groups"] as? [[String: Any]]
+        else { return nil }
+        return groups.flatMap { group in
+            ((group["rules"] as? [[String: Any]]) ?? []).map { rule in
+                (
+                    rule["name"] as? String ?? "", rule["query"] as? String ?? "", rule["health"] as? String ?? "",
+                    rule["lastError"] as? String ?? ""
+                )
+            }
         }
     }
 
