@@ -145,9 +145,11 @@ public final class SidecarClient: Sendable {
         try await call(Tasks.replay, Tasks.TaskRef(id: id), as: Tasks.TaskInfo.self)
     }
 
-    /// The runbook's "clear stuck tasks": active tasks older than `olderThan` move to failed/.
-    public func clearStuck(olderThan: Duration, reason: String = "") async throws -> [Tasks.TaskInfo] {
-        try await call(Tasks.clearStuck, Tasks.ClearStuckRequest(olderThanMs: Self.milliseconds(olderThan), reason: reason), as: Tasks.TaskList.self).tasks
+    /// The runbook's "clear stuck tasks": tasks in active/ for longer than `olderThan` (time in
+    /// state, not since submission) move to failed/; with `dryRun`, the ones that would.
+    public func clearStuck(olderThan: Duration, reason: String = "", dryRun: Bool = false) async throws -> [Tasks.TaskInfo] {
+        let request = Tasks.ClearStuckRequest(olderThanMs: Self.milliseconds(olderThan), reason: reason, dryRun: dryRun)
+        return try await call(Tasks.clearStuck, request, as: Tasks.TaskList.self).tasks
     }
 
     /// The worker config as JSON.

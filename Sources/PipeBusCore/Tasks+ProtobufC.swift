@@ -234,12 +234,14 @@ extension Tasks.ClearStuckRequest: MessageCodable {
         pipebus__tasks__v1__clear_stuck_request__init(&c)
         c.older_than_ms = olderThanMs
         if !reason.isEmpty { c.reason = arena.cString(reason) }
+        c.dry_run = dryRun ? 1 : 0
     }
 
     init(_ c: Pipebus__Tasks__V1__ClearStuckRequest) {
         self.init(
             olderThanMs: c.older_than_ms,
-            reason: ProtobufC.string(c.reason)
+            reason: ProtobufC.string(c.reason),
+            dryRun: c.dry_run != 0
         )
     }
 

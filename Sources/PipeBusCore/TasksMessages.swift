@@ -125,13 +125,17 @@ extension Tasks {
     public struct ClearStuckRequest: Hashable, Sendable {
         public var olderThanMs: UInt64
         public var reason: String
+        /// List the tasks that would move, move none.
+        public var dryRun: Bool
 
         public init(
             olderThanMs: UInt64 = 0,
-            reason: String = ""
+            reason: String = "",
+            dryRun: Bool = false
         ) {
             self.olderThanMs = olderThanMs
             self.reason = reason
+            self.dryRun = dryRun
         }
     }
 

@@ -11,6 +11,7 @@ extension Sidecar {
     func handle(_ event: SpoolEvent, cookie: UInt32 = 0) {
         switch event {
         case .transition(let id, let from, let to):
+            inspectArrival(id, in: to)
             let now = Date()
             let (processing, queueWait) = noteTransition(id, from: from, to: to, at: now)
             reportOnce(TaskSpool.SpoolMove(id: id, from: from, to: to), cookie: cookie) { [weak self] in
@@ -19,6 +20,18 @@ extension Sidecar {
             // Every instance competes for what is freed, whoever reports the move.
             if to == .pending || from == .active { leases.pump() }
         case .appeared(let id, let state):
+            inspectArrival(id, in: state)
+            if state == .failed {
+                // Written straight into failed/ (a worker that writes its outcome as a new file).
+                let now = Date()
+                noteFailure(at: now)
+                let emit: @Sendable () -> Void = { [weak self] in self?.countWorkerError(of: id) }
+                if cookie != 0 {
+                    reportOnce(TaskSpool.SpoolMove(id: id, from: nil, to: .failed), cookie: cookie, emit: emit)
+                } else if isLeader {
+                    emit()
+                }
+            }
             if state == .pending {
                 let now = Date()
                 self.state.withLock { $0.pendingSince[id] = now }
@@ -37,8 +50,8 @@ extension Sidecar {
                 runtime.activeSince[id] = nil
             }
             logger.info("task removed", metadata: ["task_id": "\(id)", "state": "\(state)"])
-        case .updated:
-            break
+        case .updated(let id, let state):
+            checkEntry(id.fileName, in: state)
         case .unexpected(let name, let state, let reason):
             do {
                 // The spool logs what it moves aside; only a vanished or benign entry is said here.
@@ -52,6 +65,8 @@ extension Sidecar {
             logger.warning("spool events were lost (inotify queue overflow); counts are re-read at the next heartbeat")
             // Timings of tasks whose moves were lost start again from their files' mtimes.
             seedTimestamps(keepingKnown: true)
+            seedRecentFailures()
+            sweepUnreadableEntries(in: TaskState.allCases)
             leases.pump()
         }
     }
@@ -86,19 +101,16 @@ extension Sidecar {
                 processing = now.timeIntervalSince(since)
             }
             if to == .pending { runtime.pendingSince[id] = now }
+            if to == .failed { runtime.noteFailure(at: now) }
             return (from == .active && (to == .completed || to == .failed) ? processing : nil, queueWait)
         }
     }
 
     private func emitTransition(_ id: TaskID, from: TaskState, to: TaskState, at now: Date, processing: Double?, queueWait: Double?) {
-        if to == .failed {
-            state.withLock { runtime in
-                runtime.recentFailures.append(now)
-                runtime.recentFailures.removeAll { now.timeIntervalSince($0) > 300 }
-            }
-        }
         metrics.transition(from: from.rawValue, to: to.rawValue, processingSeconds: processing, queueWaitSeconds: queueWait)
         let record = currentRecord(of: id, movedTo: to)
+        let clearing = to == .failed ? takeClearingReason(id) : nil
+        if to == .failed { countWorkerError(in: record) }
         if from == .active, to == .completed || to == .failed, let record {
             tracing.finished(record, activeSince: processing.map { now.addingTimeInterval(-$0) }, at: now)
         }
@@ -111,44 +123,66 @@ extension Sidecar {
             correlationID: record?.correlationID ?? "",
             traceID: record?.traceContext?.traceID ?? "",
             durationSeconds: processing ?? 0,
-            error: to == .failed ? (record?.errorMessage ?? "") : ""
+            error: to == .failed ? (record?.errorMessage ?? clearing ?? "") : ""
         )
         event.seq = events.append(event)
         var metadata = taskMetadata(id, to, record: record)
         metadata["from"] = "\(from)"
         metadata["to"] = "\(to)"
         if let processing { metadata["duration_seconds"] = "\(processing)" }
-        if to == .failed, let error = record?.errorMessage { metadata["error"] = "\(error)" }
+        if to == .failed, let error = record?.errorMessage ?? clearing { metadata["error"] = "\(error)" }
         logger.info("task \(from) → \(to)", metadata: metadata)
     }
 
     /// A task dropped into pending/ by hand (or by the runbook's replay) gets the keys the
     /// sidecar owns, so it can be followed by correlation and trace id like a submitted one.
+    ///
+    /// A file whose inner `id` is not its name is a new task copied from another (the runbook's
+    /// replay writes `<id>_replay.json` with the original's object): the sidecar then owns its
+    /// `id`, `submitted_at` and `attempts` (its `pipebus.task` span starts at the copy, not at
+    /// the original's submission), keeps the original's id as `replay_of`, and drops the
+    /// original's `result` and `error`, as `pipebus replay` does.
     private func adopt(_ id: TaskID) {
         do {
             // A task submitted over the pipe has every key already: no second durable write.
             if let record = try spool.get(id, in: .pending),
                 let object = try? record.object(),
-                ["id", "correlation_id", "_trace_context", "submitted_at", "attempts"].allSatisfy({ object[$0] != nil })
+                object[TaskJSON.Key.id] as? String == id.rawValue,
+                [TaskJSON.Key.correlationID, TaskJSON.Key.traceContext, TaskJSON.Key.submittedAt, TaskJSON.Key.attempts]
+                    .allSatisfy({ object[$0] != nil })
             {
                 return
             }
             // A task without a trace context starts a new trace, at a span of its own.
             var enqueue: (any Span)?
             defer { enqueue?.end() }
+            var copiedFrom: String?
             try spool.update(id, in: .pending) { object in
-                if object["id"] == nil { object["id"] = id.rawValue }
-                if object["correlation_id"] == nil { object["correlation_id"] = "corr-\(UUID().uuidString.lowercased())" }
-                if object["_trace_context"] == nil {
+                if let inner = object[TaskJSON.Key.id], inner as? String != id.rawValue {
+                    let original = (inner as? String) ?? "\(inner)"
+                    copiedFrom = original
+                    if object[TaskJSON.Key.replayOf] == nil { object[TaskJSON.Key.replayOf] = original }
+                    object[TaskJSON.Key.submittedAt] = nil
+                    object[TaskJSON.Key.attempts] = nil
+                    object[TaskJSON.Key.result] = nil
+                    object[TaskJSON.Key.error] = nil
+                    object[TaskJSON.Key.errorKind] = nil
+                }
+                object[TaskJSON.Key.id] = id.rawValue
+                if object[TaskJSON.Key.correlationID] == nil { object[TaskJSON.Key.correlationID] = "corr-\(UUID().uuidString.lowercased())" }
+                if object[TaskJSON.Key.traceContext] == nil {
                     let span = enqueue ?? tracing.startSubmit(id, caller: nil, adopted: true)
                     enqueue = span
                     let trace = TaskTracing.traceContext(of: span) ?? TraceContext.fresh()
-                    var context = ["traceparent": trace.traceparent]
-                    if let state = trace.tracestate { context["tracestate"] = state }
-                    object["_trace_context"] = context
+                    var context = [TaskJSON.Key.traceparent: trace.traceparent]
+                    if let state = trace.tracestate { context[TaskJSON.Key.tracestate] = state }
+                    object[TaskJSON.Key.traceContext] = context
                 }
-                if object["submitted_at"] == nil { object["submitted_at"] = Sidecar.iso8601(Date()) }
-                if object["attempts"] == nil { object["attempts"] = 0 }
+                if object[TaskJSON.Key.submittedAt] == nil { object[TaskJSON.Key.submittedAt] = Sidecar.iso8601(Date()) }
+                if object[TaskJSON.Key.attempts] == nil { object[TaskJSON.Key.attempts] = 0 }
+            }
+            if let copiedFrom {
+                logger.info("a copy of another task was dropped into pending/: adopted as a new task", metadata: ["task_id": "\(id)", "replay_of": "\(copiedFrom)"])
             }
         } catch let error as RPCError where error.code == .notFound || error.code == .aborted {
             return  // already taken by a worker
@@ -203,17 +237,17 @@ extension Sidecar {
         evaluateHealth()
     }
 
-    /// Queue-wait and processing times for tasks already in the spool at start: from their
-    /// files' mtimes (a claim rewrites the file, so an active task's mtime is its claim time).
+    /// Queue-wait and processing times for tasks already in the spool at start: from the time
+    /// each entered its folder (`TaskRecord.enteredState`).
     func seedTimestamps(keepingKnown: Bool = false) {
         let pending = (try? spool.list(.pending)) ?? []
         let active = (try? spool.list(.active)) ?? []
         state.withLock { runtime in
             for record in pending where !keepingKnown || runtime.pendingSince[record.id] == nil {
-                runtime.pendingSince[record.id] = record.modified
+                runtime.pendingSince[record.id] = record.enteredState
             }
             for record in active where !keepingKnown || runtime.activeSince[record.id] == nil {
-                runtime.activeSince[record.id] = record.modified
+                runtime.activeSince[record.id] = record.enteredState
             }
         }
     }

@@ -61,12 +61,19 @@ extension Sidecar {
 
     /// What `pipebus status` shows and heartbeats carry.
     func currentStatus() -> Tasks.WorkerStatus {
-        let counts = (try? spool.counts()) ?? [:]
-        let active = (try? spool.list(.active)) ?? []
-        let oldest = active.min { $0.modified < $1.modified }
+        var counts = (try? spool.counts()) ?? [:]
+        var active = (try? spool.list(.active)) ?? []
+        if let named = counts[.active], named != active.count {
+            // Names in active/ that are not tasks (an empty file): moved aside once they are
+            // clearly not being written, and counted nowhere meanwhile.
+            sweepUnreadableEntries(in: [.active])
+            active = (try? spool.list(.active)) ?? active
+        }
+        counts[.active] = active.count
+        let oldest = active.min { ($0.enteredState, $0.id) < ($1.enteredState, $1.id) }
         let now = Date()
         let (seq, last, failures, leaseCount) = state.withLock { runtime in
-            (runtime.heartbeatSeq, runtime.lastHeartbeat, runtime.recentFailures.filter { now.timeIntervalSince($0) <= 300 }.count, runtime.leaseCount)
+            (runtime.heartbeatSeq, runtime.lastHeartbeat, runtime.failures(before: now), runtime.leaseCount)
         }
         let health = self.health.status() ?? Health.CheckResponse(status: .unknown)
         let p95 = transport.writeLatency.snapshot().quantileNanoseconds(0.95).map { $0 / 1e9 } ?? 0
@@ -83,7 +90,7 @@ extension Sidecar {
             completed: UInt32(counts[.completed] ?? 0),
             failed: UInt32(counts[.failed] ?? 0),
             oldestActiveID: oldest?.id.rawValue ?? "",
-            oldestActiveAgeMs: oldest.map { UInt64(max(0, now.timeIntervalSince($0.modified)) * 1000) } ?? 0,
+            oldestActiveAgeMs: oldest.map { UInt64(max(0, spool.timeInState($0) / .milliseconds(1))) } ?? 0,
             failuresLast5m: UInt32(failures),
             p95WriteLatencySeconds: p95,
             heartbeatSeq: seq,

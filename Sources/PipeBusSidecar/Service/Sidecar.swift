@@ -71,7 +71,12 @@ public final class Sidecar: Sendable {
         var spoolError: RPCError?
         var activeSince: [TaskID: Date] = [:]
         var pendingSince: [TaskID: Date] = [:]
+        /// When each failure of the last 5 minutes entered failed/ (`Sidecar+Failures`).
         var recentFailures: [Date] = []
+        /// Spool entries that did not parse when they arrived, checked again at each tick.
+        var unreadableEntries: Set<UnreadableEntry> = []
+        /// Tasks `clear-stuck` is moving to failed/, with the error it writes (`takeClearingReason`).
+        var clearing: [TaskID: String] = [:]
         var leaseCount = 0
         var watcher: SpoolWatcher?
         var metricsServer: MetricsHTTPServer?
@@ -221,6 +226,7 @@ public final class Sidecar: Sendable {
         prepareRunbookFiles()
         config.reload()
         seedTimestamps()
+        seedRecentFailures()
         takeLeadershipIfFree()
         state.withLock { $0.othersServing = otherInstancesServing() }
         spool.observeMoves { [weak self] move in self?.noteOwnMove(move) }
@@ -253,6 +259,7 @@ public final class Sidecar: Sendable {
         reapDeadInstances()
         if ticks % 30 == 1 { reports.prune(olderThan: .seconds(600)) }
         config.reload()
+        recheckUnreadableEntries()
         leases.pump()
         let sample = sampler.sample(treeRootedAt: supervisor.map { $0.pid })
         metrics.resourceSample(sample)

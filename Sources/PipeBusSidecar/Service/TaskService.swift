@@ -78,8 +78,22 @@ struct TaskService {
                 throw RPCError(code: .invalidArgument, message: "clear-stuck needs a positive age threshold")
             }
             let reason = request.reason.isEmpty ? "stuck in active for more than \(request.olderThanMs / 1000)s; cleared" : request.reason
-            let moved = try spool.clearStuck(olderThan: .milliseconds(Int64(clamping: request.olderThanMs)), reason: reason)
-            for record in moved { try? sidecar.leases.release(record.id) }
+            let moved = try spool.clearStuck(
+                olderThan: .milliseconds(Int64(clamping: request.olderThanMs)),
+                reason: reason,
+                dryRun: request.dryRun
+            ) { record in
+                // The error is written just after the move: its report names it all the same.
+                sidecar.state.withLock { $0.clearing[record.id] = reason }
+            }
+            if !request.dryRun {
+                for record in moved { try? sidecar.leases.release(record.id) }
+                // A task that finished first was not moved: its reason must not linger.
+                let movedIDs = Set(moved.map(\.id))
+                sidecar.state.withLock { runtime in
+                    for id in runtime.clearing.keys where !movedIDs.contains(id) { runtime.clearing[id] = nil }
+                }
+            }
             return Tasks.TaskList(tasks: moved.map(Tasks.TaskInfo.init))
         }
         router.registerInline(Tasks.getConfig, request: Tasks.Empty.self, response: Tasks.ConfigMessage.self) { _, _ in
@@ -100,9 +114,7 @@ struct TaskService {
         }
         router.registerInline(Tasks.finish, request: Tasks.FinishRequest.self, response: Tasks.TaskInfo.self) { request, _ in
             let id = try TaskID(request.id)
-            guard sidecar.leases.holds(id) else {
-                throw RPCError(code: .failedPrecondition, message: "task \(request.id) is not leased by any pipe worker of this sidecar")
-            }
+            guard sidecar.leases.holds(id) else { throw sidecar.notLeased(id) }
             let started = Date()
             let record: TaskRecord
             do {
@@ -115,7 +127,14 @@ struct TaskService {
                     record = try spool.fail(id, error: request.error.isEmpty ? "failed" : request.error)
                 }
             } catch {
-                if let current = try? spool.get(id) { sidecar.tracing.call("finish", current, startedAt: started, error: error) }
+                let current = try? spool.get(id)
+                if let current { sidecar.tracing.call("finish", current, startedAt: started, error: error) }
+                if let error = error as? RPCError, error.code == .aborted || error.code == .notFound, current?.state != .active {
+                    // Cleared or cancelled while the worker ran it: the other move won.
+                    try? sidecar.leases.release(id)
+                    sidecar.leases.pump()
+                    throw sidecar.notLeased(id)
+                }
                 throw error
             }
             sidecar.tracing.call("finish", record, startedAt: started)
@@ -157,7 +176,7 @@ extension Tasks.TaskInfo {
             traceparent: record.traceContext?.traceparent ?? "",
             attempts: UInt32(clamping: record.attempts),
             submittedAtMs: record.submittedAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0,
-            modifiedAtMs: Int64(record.modified.timeIntervalSince1970 * 1000)
+            modifiedAtMs: Int64(record.enteredState.timeIntervalSince1970 * 1000)
         )
     }
 }

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// An entry of a state folder that is not a task file, moved to `.quarantine/` by `recover()`.
+/// An entry of a state folder that is not a task file (or a second copy of one), moved to
+/// `.quarantine/` by `recover()` or as soon as the sidecar sees it.
 public struct HostileEntry: Hashable, Sendable, CustomStringConvertible {
     /// Why the entry is not a task.
     public enum Reason: Hashable, Sendable, CustomStringConvertible {
@@ -15,6 +16,8 @@ public struct HostileEntry: Hashable, Sendable, CustomStringConvertible {
         case notAnObject(String)
         /// Not `<TaskID>.json`.
         case invalidName
+        /// A task file whose task is already in the other final folder (`resolveDuplicateOutcome`).
+        case duplicateOutcome(keptIn: TaskState)
 
         public var description: String {
             switch self {
@@ -24,6 +27,16 @@ public struct HostileEntry: Hashable, Sendable, CustomStringConvertible {
             case .invalidJSON(let detail): "not valid JSON: \(detail)"
             case .notAnObject(let type): "JSON \(type), not an object"
             case .invalidName: "not a valid <task id>.json name"
+            case .duplicateOutcome(let kept): "a second outcome of a task already in \(kept)/"
+            }
+        }
+
+        /// Whether the entry is a regular file whose bytes are not a task object: what a file
+        /// being written in place looks like until its writer is done.
+        var isContent: Bool {
+            switch self {
+            case .invalidJSON, .notAnObject: true
+            default: false
             }
         }
 

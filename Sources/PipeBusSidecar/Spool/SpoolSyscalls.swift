@@ -157,10 +157,12 @@ enum SpoolSys {
         throw SpoolIOError(operation: "unlink", path: path, errno: code)
     }
 
-    /// Sets a file's times to now without following a symlink, so that its age in a new state
-    /// folder counts from the move (the runbook measures age by mtime).
-    static func touch(_ path: SpoolPath) throws {
-        if path.withCString({ utimensat(AT_FDCWD, $0, nil, AT_SYMLINK_NOFOLLOW) }) != 0 {
+    /// Sets a file's mtime to `time` (its atime is left alone) without following a symlink: the
+    /// record of when a task entered its state folder (`TaskSpool.stampMoved`, `stampEntry`).
+    static func setModified(_ path: SpoolPath, to time: timespec) throws {
+        // UTIME_OMIT, a macro Swift does not import: ((1l << 30) - 2l).
+        var times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2), time]
+        if path.withCString({ utimensat(AT_FDCWD, $0, &times, AT_SYMLINK_NOFOLLOW) }) != 0 {
             throw SpoolIOError(operation: "utimensat", path: path, errno: Glibc.errno)
         }
     }

@@ -18,6 +18,16 @@ enum TaskJSON {
         static let error = "error"
         static let debug = "debug"
         static let replay = "replay"
+        /// The id of the task a replay was copied from (the sidecar's, on a replay).
+        static let replayOf = "replay_of"
+        /// A worker's kind of failure, in a failed task (`ErrorKind`).
+        static let errorKind = "error_kind"
+    }
+
+    /// Values of `error_kind` the sidecar acts on; others are kept and ignored.
+    enum ErrorKind {
+        /// The worker's Claude invocation failed: counted in `claude_api_errors_total`.
+        static let claudeAPI = "claude_api"
     }
 
     /// Why some bytes are not a task object.

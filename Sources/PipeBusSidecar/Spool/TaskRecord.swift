@@ -25,8 +25,15 @@ public struct TaskRecord: Hashable, Sendable {
     public var hasError: Bool
     /// `error` when it is a string (what `clearStuck` and most workers write).
     public var errorMessage: String?
-    /// The file's mtime: when it entered its state folder or was last rewritten.
+    /// `error_kind`: what kind of failure a worker says this was; `"claude_api"` counts in
+    /// `claude_api_errors_total` when the task enters `failed/` (README, "Task files").
+    public var errorKind: String?
+    /// The file's mtime, what the runbook's snippets read: the sidecar stamps it to the moment
+    /// the task entered its state folder, but a move it has not seen yet is not stamped.
     public var modified: Date
+    /// When the task entered its state folder (`SpoolClock.enteredState`): its age in that state
+    /// is measured from here, by `clear-stuck`, `tasks --older-than` and the oldest-task age.
+    public var enteredState: Date
 
     /// The whole task object, parsed again (the record keeps bytes to stay `Sendable`).
     public func object() throws -> [String: Any] {
@@ -52,7 +59,9 @@ public struct TaskRecord: Hashable, Sendable {
         self.hasResult = object[TaskJSON.Key.result] != nil
         self.hasError = object[TaskJSON.Key.error] != nil
         self.errorMessage = object[TaskJSON.Key.error] as? String
+        self.errorKind = object[TaskJSON.Key.errorKind] as? String
         self.modified = SpoolClock.date(info.st_mtim)
+        self.enteredState = SpoolClock.enteredState(info)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import PipeBusCore
 
 #if canImport(Glibc)
@@ -5,7 +6,7 @@ import Glibc
 #endif
 
 /// Which tasks a listing yields and in what order. Times are the time a task entered its state
-/// (its file's mtime, `TaskRecord.modified`).
+/// (`TaskRecord.enteredState`).
 public struct TaskListingQuery: Sendable {
     /// The state folders listed, merged into one order.
     public var states: [TaskState] = TaskState.allCases
@@ -54,6 +55,7 @@ public struct TaskListing {
         layout: SpoolLayout,
         maxTaskBytes: Int,
         query: TaskListingQuery,
+        now: Date = SpoolClock.now(),
         skipped: @escaping (SpoolPath, String) -> Void
     ) throws {
         self.layout = layout
@@ -67,9 +69,9 @@ public struct TaskListing {
                     let info = try SpoolSys.lstat(directory.appending(rawName: entry.rawName)),
                     info.st_mode & S_IFMT == S_IFREG
                 else { continue }
-                let entered = info.st_mtim
+                let entered = SpoolClock.enteredStateTime(info)
                 if query.olderThan != nil || query.enteredWithin != nil {
-                    let age = SpoolClock.age(of: SpoolClock.date(entered))
+                    let age = SpoolClock.age(of: SpoolClock.date(entered), now: now)
                     if let olderThan = query.olderThan, age <= olderThan { continue }
                     if let within = query.enteredWithin, age > within { continue }
                 }
@@ -122,8 +124,9 @@ extension TaskSpool {
     /// The tasks `query` asks for, read one at a time as the listing is walked.
     public func listing(_ query: TaskListingQuery) throws -> TaskListing {
         try translatingSpoolErrors {
-            try TaskListing(layout: layout, maxTaskBytes: configuration.maxTaskBytes, query: query) { [logger] path, reason in
-                logger.warning("skipping a spool entry that is not a task", metadata: ["path": "\(path)", "reason": "\(reason)"])
+            try TaskListing(layout: layout, maxTaskBytes: configuration.maxTaskBytes, query: query, now: configuration.clock()) { [logger] path, reason in
+                // Logged where it is quarantined (`checkEntry`), once, not at every listing.
+                logger.debug("skipping a spool entry that is not a task", metadata: ["path": "\(path)", "reason": "\(reason)"])
             }
         }
     }

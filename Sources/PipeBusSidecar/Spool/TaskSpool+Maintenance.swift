@@ -4,8 +4,9 @@ extension TaskSpool {
     /// The runbook's "Task Replay": the task is looked up in `failed/`, then `completed/`; its
     /// object is copied without `_trace_context` (a fresh trace), with `debug` and `replay` set
     /// to true, and written as `pending/<id>_replay.json`. As a new task it also gets the owned
-    /// keys a new task has: `id` `<id>_replay`, `attempts` 0, a new `submitted_at`, and no
-    /// `result` or `error`. Throws NOT_FOUND if the task is in neither folder, ALREADY_EXISTS if
+    /// keys a new task has: `id` `<id>_replay`, `attempts` 0, a new `submitted_at`, `replay_of`
+    /// the original's id, and no `result` or `error` (as the sidecar does for the runbook's own
+    /// replay snippet, `adoptNewTask`). Throws NOT_FOUND if the task is in neither folder, ALREADY_EXISTS if
     /// its replay is already in the spool.
     @discardableResult
     public func replay(_ id: TaskID) throws -> TaskRecord {
@@ -21,6 +22,7 @@ extension TaskSpool {
         object[TaskJSON.Key.debug] = true
         object[TaskJSON.Key.replay] = true
         object[TaskJSON.Key.id] = replayID.rawValue
+        object[TaskJSON.Key.replayOf] = id.rawValue
         object[TaskJSON.Key.attempts] = 0
         object[TaskJSON.Key.submittedAt] = SpoolClock.iso8601(SpoolClock.now())
         object[TaskJSON.Key.result] = nil
@@ -30,23 +32,50 @@ extension TaskSpool {
         return record
     }
 
-    /// The runbook's "Clear stuck tasks": active tasks whose mtime is older than `olderThan` are
-    /// moved to `failed/` with `error` set to `reason`. A task that finishes or is cleared by
-    /// someone else meanwhile is skipped. Returns the tasks moved.
+    /// The runbook's "Clear stuck tasks": active tasks in `active/` for longer than `olderThan`
+    /// (their time in state, `timeInState`, not their age since submission) are moved to
+    /// `failed/` with `error` set to `reason`. With `dryRun`, nothing moves: the tasks that
+    /// would are returned. `willClear` is called just before each move.
+    ///
+    /// Each task moves by one rename of `active/X`, with the error written afterwards in
+    /// `failed/`: a worker finishing the task renames the same file, so exactly one of the two
+    /// wins and the loser finds it gone — a spool worker's rename fails, a pipe worker's Finish
+    /// gets FAILED_PRECONDITION. (Writing the error first would leave it in a `completed/` file
+    /// whenever the worker won.) A task that finishes, is cleared by someone else, or moved
+    /// back into `active/` meanwhile is skipped. Returns the tasks moved.
     @discardableResult
-    public func clearStuck(olderThan: Duration, reason: String) throws -> [TaskRecord] {
+    public func clearStuck(
+        olderThan: Duration,
+        reason: String,
+        dryRun: Bool = false,
+        willClear: (TaskRecord) -> Void = { _ in }
+    ) throws -> [TaskRecord] {
+        let stuck = try list(.active, olderThan: olderThan)
+        if dryRun { return stuck }
         var moved: [TaskRecord] = []
-        for stuck in try list(.active, olderThan: olderThan) {
+        for candidate in stuck {
+            // Checked again just before the move: it may have finished and been claimed again.
+            guard let current = try get(candidate.id, in: .active), timeInState(current) > olderThan else { continue }
+            willClear(current)
             do {
-                moved.append(
-                    try transition(stuck.id, from: .active, to: .failed) { object in
-                        object[TaskJSON.Key.error] = reason
-                    }
-                )
-                logger.warning("moved stuck task", metadata: stuck.logMetadata.merging(["reason": "\(reason)"]) { $1 })
+                try transition(current.id, from: .active, to: .failed)
             } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
                 continue
             }
+            do {
+                try update(current.id, in: .failed) { object in
+                    object[TaskJSON.Key.error] = reason
+                    // A pipe worker's result written just before the move lost the race.
+                    object[TaskJSON.Key.result] = nil
+                }
+                let path = layout.filePath(current.id, .failed)
+                stampMoved(current.id, at: path)
+                moved.append(try get(current.id, in: .failed) ?? current)
+            } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
+                // Moved on from failed/ already (removed, or replayed and deleted): it was cleared.
+                moved.append(current)
+            }
+            logger.warning("moved stuck task", metadata: current.logMetadata.merging(["reason": "\(reason)"]) { $1 })
         }
         return moved
     }

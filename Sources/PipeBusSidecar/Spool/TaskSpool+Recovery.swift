@@ -17,7 +17,7 @@ extension TaskSpool {
                 for entry in try SpoolSys.entries(of: layout.directoryPath(state)) {
                     switch try recover(entry, in: state, into: &report) {
                     case .task: count += 1
-                    case .other: break
+                    case .other, .unreadableForNow: break
                     }
                 }
                 report.counts[state] = count
@@ -48,12 +48,64 @@ extension TaskSpool {
         }
     }
 
-    private enum EntryKind { case task, other }
+    /// What `checkEntry` found.
+    public enum EntryCheck: Hashable, Sendable {
+        /// A task file, or nothing there any more.
+        case taskOrGone
+        /// Not a task file: moved to `.quarantine/` (or left in place if that failed; logged).
+        case quarantined(HostileEntry)
+        /// A file that does not parse yet was written less than `unreadableEntryGrace` ago: a
+        /// writer may still be writing it in place. Check it again later.
+        case unreadableForNow(HostileEntry.Reason)
+    }
 
+    /// Checks entry `name` of `state` after the watcher saw it change, and moves it to
+    /// `.quarantine/` if it is not a task file — at once for what can never become one (a
+    /// symlink, a FIFO, a bad name, a file over the limit), and for a file that does not parse
+    /// (empty, not JSON, not an object) once it has been left unchanged for
+    /// `unreadableEntryGrace`. So an entry that is not a task is logged once, not at every
+    /// heartbeat, and counted nowhere (`tasks`, `status`, the heartbeat, `active_tasks`).
+    public func checkEntry(named name: String, in state: TaskState) throws -> EntryCheck {
+        try translatingSpoolErrors {
+            var report = RecoveryReport()
+            let entry = SpoolSys.DirectoryEntry(rawName: Array(name.utf8).map { CChar(bitPattern: $0) }, type: 0)
+            if name.isEmpty || name.contains("/") || entry.isHidden && !name.hasSuffix(".json") { return .taskOrGone }
+            switch try recover(entry, in: state, into: &report, contentGrace: configuration.unreadableEntryGrace) {
+            case .unreadableForNow(let reason): return .unreadableForNow(reason)
+            case .task, .other: return report.quarantined.first.map(EntryCheck.quarantined) ?? .taskOrGone
+            }
+        }
+    }
+
+    /// The names in `state` that are not readable task files now (not cheap: every task file
+    /// in the folder is read); hidden names and temp files are left out.
+    public func entriesNotTasks(in state: TaskState) throws -> [String] {
+        try translatingSpoolErrors {
+            var names: [String] = []
+            for entry in try SpoolSys.entries(of: layout.directoryPath(state)) where !entry.isHidden || entry.name.hasSuffix(".json") {
+                if DurableFile.isTemporary(entry) { continue }
+                if let id = TaskID(fileName: entry.name),
+                    case .task = try TaskFileReader.read(layout.filePath(id, state), limit: configuration.maxTaskBytes)
+                {
+                    continue
+                }
+                names.append(entry.name)
+            }
+            return names
+        }
+    }
+
+    private enum EntryKind {
+        case task, other
+        case unreadableForNow(HostileEntry.Reason)
+    }
+
+    /// `contentGrace`: leave a file that does not parse alone while it is younger than this.
     private func recover(
         _ entry: SpoolSys.DirectoryEntry,
         in state: TaskState,
-        into report: inout RecoveryReport
+        into report: inout RecoveryReport,
+        contentGrace: Duration? = nil
     ) throws -> EntryKind {
         let directory = layout.directoryPath(state)
         let path = directory.appending(rawName: entry.rawName)
@@ -69,7 +121,13 @@ extension TaskSpool {
             switch try TaskFileReader.read(layout.filePath(id, state), limit: configuration.maxTaskBytes) {
             case .task: return .task
             case .missing: return .other  // moved on while we looked
-            case .hostile(let found): reason = found
+            case .hostile(let found):
+                reason = found
+                if let contentGrace, found.isContent, let info = try SpoolSys.lstat(path),
+                    SpoolClock.age(of: SpoolClock.date(info.st_mtim), now: configuration.clock()) < contentGrace
+                {
+                    return .unreadableForNow(found)
+                }
             }
         } else {
             // Classify by lstat only: a badly named FIFO is still never opened.
@@ -102,7 +160,7 @@ extension TaskSpool {
     /// Moves an entry to `.quarantine/<state>.<unix seconds>.<random>.<name>` by rename, which
     /// never follows or opens it. A failure is logged, not thrown: one bad entry must not stop
     /// the sidecar from starting.
-    private func quarantine(
+    func quarantine(
         _ path: SpoolPath,
         rawName: [CChar],
         state: TaskState,

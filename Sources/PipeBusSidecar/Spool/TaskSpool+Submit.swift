@@ -82,6 +82,7 @@ extension TaskSpool {
                 )
                 throw error
             }
+            stampMoved(id, at: layout.filePath(id, .pending))
             // Read back rather than built from `object`: the record carries the file's mtime.
             // Another consumer may have claimed the task already: it is durable all the same.
             guard let record = try read(id, in: .pending) ?? get(id) else {

@@ -6,8 +6,8 @@ import Glibc
 
 extension TaskSpool {
     /// Moves task `id` from one state folder to another with one atomic, never-overwriting
-    /// rename, and makes it durable (both folders fsynced). The task's mtime is set to now, so
-    /// its age in the new state counts from the move, as the runbook measures it.
+    /// rename, and makes it durable (both folders fsynced). The task's mtime is set to the move
+    /// (`stampMoved`), so its age in the new state counts from there, as the runbook reads it.
     ///
     /// `update`, if given, rewrites the task object durably as part of the move: out of
     /// `pending/` the move comes first and the rewrite follows in the new folder (moved back if
@@ -54,17 +54,9 @@ extension TaskSpool {
                     undoMove(id, from: destination, to: source, states: (to, from), after: error)
                     throw error
                 }
-            } else if update == nil {
-                do {
-                    try SpoolSys.touch(destination)
-                } catch {
-                    // The move is done; only the age the runbook reads from the mtime is off.
-                    logger.warning(
-                        "could not set a moved task's mtime",
-                        metadata: ["task_id": "\(id)", "error": "\(error)"]
-                    )
-                }
             }
+            // After any rewrite: a rewrite made before the move carries the time of the rewrite.
+            stampMoved(id, at: destination)
             try SpoolSys.fsyncDirectory(layout.directoryPath(to))
             try SpoolSys.fsyncDirectory(layout.directoryPath(from))
             guard let record = try read(id, in: to) else {

@@ -1,3 +1,4 @@
+public import Foundation
 public import Logging
 import PipeBusCore
 import Synchronization
@@ -20,6 +21,13 @@ public final class TaskSpool: Sendable {
         /// A temp file younger than this may belong to a write in flight in another sidecar
         /// sharing the spool, so `recover()` leaves it alone.
         public var staleTemporaryAge: Duration = .seconds(60)
+        /// An entry that is not valid task JSON (empty, cut short) may be one a writer is still
+        /// writing in place; it is quarantined once unchanged for this long.
+        public var unreadableEntryGrace: Duration = .seconds(2)
+        /// The wall clock ages in state are measured on, and the time stamped on the files this
+        /// spool moves or creates (`SpoolClock.enteredState`). A test may set it ahead to age
+        /// tasks: an mtime set into the past cannot (the ctime cannot be set).
+        public var clock: @Sendable () -> Date = { SpoolClock.now() }
 
         public init() {}
 

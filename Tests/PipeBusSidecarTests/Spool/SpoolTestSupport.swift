@@ -164,3 +164,33 @@ func expectRPCError(
         return nil
     }
 }
+
+/// The wall clock a spool measures ages on, moved forward by the test: real time plus an
+/// offset. (An mtime set into the past does not age a task: its ctime stays recent.)
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var offset: TimeInterval = 0  // guarded by `lock`
+
+    func now() -> Date { Date().addingTimeInterval(lock.withLock { offset }) }
+
+    func advance(by duration: Duration) { lock.withLock { offset += duration.seconds } }
+
+    /// A spool configuration on this clock.
+    var configuration: TaskSpool.Configuration {
+        var configuration = TaskSpool.Configuration.defaults
+        configuration.clock = { [self] in now() }
+        return configuration
+    }
+}
+
+/// Renames a file the way a spool worker does (`os.rename`): the mtime stays, the ctime moves.
+func renameByHand(_ from: String, _ to: String) throws {
+    guard rename(from, to) == 0 else { throw RPCError(code: .internal, message: "rename \(from): errno \(errno)") }
+}
+
+/// A file's status, without following a symlink.
+func fileStatus(_ path: String) throws -> stat {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { throw RPCError(code: .internal, message: "lstat \(path): errno \(errno)") }
+    return info
+}

@@ -114,8 +114,9 @@ struct TaskSpoolReplayTests {
             let ours = try ourSpool.replay(id)
             var theirObject = try theirs.object()
             var ourObject = try ours.object()
-            // Keys the sidecar sets on any new task; the runbook leaves the old values.
-            for key in ["id", "attempts", "submitted_at", "error", "result"] {
+            // Keys the sidecar sets on any new task (on the runbook's copy too, once it adopts
+            // it: `replay_of` among them); the runbook leaves the old values.
+            for key in ["id", "attempts", "submitted_at", "error", "result", "replay_of"] {
                 theirObject[key] = nil
                 ourObject[key] = nil
             }
@@ -133,14 +134,16 @@ struct TaskSpoolReplayTests {
 
     @Test("clearStuck moves active tasks older than the threshold to failed/ with the reason")
     func clearStuck() throws {
-        try withSpool { spool, _ in
+        let clock = TestClock()
+        try withSpool(configuration: clock.configuration) { spool, _ in
             let ids = try ["old-1", "old-2", "fresh"].map { try TaskID($0) }
-            for id in ids {
-                try spool.submit(object: [:], id: id)
-                try spool.claim(id)
-            }
-            try makeOld(spool.layout.path(of: ids[0], in: .active), by: .seconds(400))
-            try makeOld(spool.layout.path(of: ids[1], in: .active), by: .seconds(3600))
+            for id in ids { try spool.submit(object: [:], id: id) }
+            // Ages come from the time each entered active/ (an mtime set back does not age one).
+            try spool.claim(ids[1])
+            clock.advance(by: .seconds(3200))
+            try spool.claim(ids[0])
+            clock.advance(by: .seconds(400))
+            try spool.claim(ids[2])
             let moved = try spool.clearStuck(olderThan: .seconds(300), reason: "stuck for more than 5 minutes")
             #expect(Set(moved.map(\.id)) == [ids[0], ids[1]])
             #expect(moved.allSatisfy { $0.state == .failed && $0.errorMessage == "stuck for more than 5 minutes" })

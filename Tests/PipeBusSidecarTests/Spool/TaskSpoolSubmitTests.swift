@@ -147,11 +147,15 @@ struct TaskSpoolSubmitTests {
 
     @Test("counts and list see task files only, oldest first, with a limit and an age filter")
     func countsAndList() throws {
-        try withSpool { spool, _ in
+        let clock = TestClock()
+        try withSpool(configuration: clock.configuration) { spool, _ in
             let ids = try (1...3).map { try TaskID("t\($0)") }
-            for id in ids { try spool.submit(object: [:], id: id) }
-            try makeOld(spool.layout.path(of: ids[2], in: .pending), by: .seconds(600))
-            try makeOld(spool.layout.path(of: ids[0], in: .pending), by: .seconds(300))
+            // Submitted 600 s, 300 s and 0 s ago by the spool's clock.
+            for id in [ids[2], ids[0], ids[1]] {
+                try spool.submit(object: [:], id: id)
+                clock.advance(by: .seconds(300))
+            }
+            clock.advance(by: .seconds(-300))
             try writeByHand(spool.layout.directory(for: .pending) + "/notes.txt", "hello")
             try writeByHand(spool.layout.directory(for: .pending) + "/.hidden.json", "{}")
             #expect(try spool.counts() == [.pending: 3, .active: 0, .completed: 0, .failed: 0])

@@ -56,6 +56,16 @@ extension Integration {
             )
         }
 
+        func clearStuck(olderThan: Duration, dryRun: Bool = false) async throws -> [Tasks.TaskInfo] {
+            let milliseconds = UInt64(olderThan.components.seconds) * 1000 + UInt64(olderThan.components.attoseconds / 1_000_000_000_000_000)
+            return try await connection.unary(
+                Tasks.clearStuck,
+                request: Tasks.ClearStuckRequest(olderThanMs: milliseconds, dryRun: dryRun),
+                timeout: callTimeout,
+                responseType: Tasks.TaskList.self
+            ).tasks
+        }
+
         func finish(_ id: String, result: String = "{\"ok\":true}") async throws -> Tasks.TaskInfo {
             try await connection.unary(
                 Tasks.finish,

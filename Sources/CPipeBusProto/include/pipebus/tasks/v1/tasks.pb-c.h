@@ -71,7 +71,7 @@ struct  Pipebus__Tasks__V1__Task
    */
   int64_t submitted_at_ms;
   /*
-   * the file's mtime: the runbook's "age"
+   * when it entered its state folder (its age in state counts from
    */
   int64_t modified_at_ms;
 };
@@ -176,17 +176,21 @@ struct  Pipebus__Tasks__V1__ListStreamRequest
 
 
 /*
- * ClearStuck: active tasks older than `older_than_ms` move to failed/ with `reason` as their error.
+ * ClearStuck: active tasks in active/ for longer than `older_than_ms` (time in state, as
+ * `modified_at_ms`) move to failed/ with `reason` as their error; with `dry_run` nothing moves
+ * and the answer lists the tasks that would. A worker's later Finish of a cleared task gets
+ * FAILED_PRECONDITION.
  */
 struct  Pipebus__Tasks__V1__ClearStuckRequest
 {
   ProtobufCMessage base;
   uint64_t older_than_ms;
   char *reason;
+  protobuf_c_boolean dry_run;
 };
 #define PIPEBUS__TASKS__V1__CLEAR_STUCK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&pipebus__tasks__v1__clear_stuck_request__descriptor) \
-    , 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

@@ -1131,7 +1131,7 @@ const ProtobufCMessageDescriptor pipebus__tasks__v1__list_stream_request__descri
   (ProtobufCMessageInit) pipebus__tasks__v1__list_stream_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor pipebus__tasks__v1__clear_stuck_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor pipebus__tasks__v1__clear_stuck_request__field_descriptors[3] =
 {
   {
     "older_than_ms",
@@ -1157,15 +1157,28 @@ static const ProtobufCFieldDescriptor pipebus__tasks__v1__clear_stuck_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dry_run",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Pipebus__Tasks__V1__ClearStuckRequest, dry_run),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned pipebus__tasks__v1__clear_stuck_request__field_indices_by_name[] = {
+  2,   /* field[2] = dry_run */
   0,   /* field[0] = older_than_ms */
   1,   /* field[1] = reason */
 };
 static const ProtobufCIntRange pipebus__tasks__v1__clear_stuck_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor pipebus__tasks__v1__clear_stuck_request__descriptor =
 {
@@ -1175,7 +1188,7 @@ const ProtobufCMessageDescriptor pipebus__tasks__v1__clear_stuck_request__descri
   "Pipebus__Tasks__V1__ClearStuckRequest",
   "pipebus.tasks.v1",
   sizeof(Pipebus__Tasks__V1__ClearStuckRequest),
-  2,
+  3,
   pipebus__tasks__v1__clear_stuck_request__field_descriptors,
   pipebus__tasks__v1__clear_stuck_request__field_indices_by_name,
   1,  pipebus__tasks__v1__clear_stuck_request__number_ranges,
