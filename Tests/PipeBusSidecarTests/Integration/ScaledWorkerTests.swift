@@ -247,7 +247,7 @@ struct ScaledWorkerTests {
             timeout: .seconds(20)
         )
         #expect(exit.code == 1, "\(exit): \(output)")
-        #expect(output.contains("another sidecar is running as instance a"), "\(output)")
+        #expect(output.contains("another sidecar (pid \(first.pid)) is running as instance a"), "\(output)")
         let client = try Integration.Client.connect(root, instance: "a")
         defer { client.close() }
         #expect(try await client.health().status == .serving)
