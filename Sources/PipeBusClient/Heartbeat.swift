@@ -10,6 +10,8 @@ public struct Heartbeat: Hashable, Sendable {
     public var workerAlive: Bool
     public var pid: Int
     public var workerPID: Int
+    /// Where the sidecar serves `/metrics` (`host:port`), when it does.
+    public var metricsAddress: String?
 
     /// How fresh a heartbeat is: older than 3 intervals is suspect, older than 5 dead.
     public enum Liveness: String, Hashable, Sendable, CustomStringConvertible {
@@ -33,6 +35,7 @@ public struct Heartbeat: Hashable, Sendable {
         self.workerAlive = (object["worker_alive"] as? Bool) ?? true
         self.pid = (object["pid"] as? Int) ?? 0
         self.workerPID = (object["worker_pid"] as? Int) ?? 0
+        self.metricsAddress = object["metrics_address"] as? String
     }
 
     public func age(now: Date = Date()) -> TimeInterval { max(0, now.timeIntervalSince(timestamp)) }

@@ -29,6 +29,9 @@ struct IncidentCommand: AsyncParsableCommand {
     )
     var threshold: Duration = .seconds(30)
 
+    @Flag(help: "Add `pipebus diagnose`'s findings (asks the sidecars; a few seconds).")
+    var diagnose = false
+
     func validate() throws {
         guard since > .zero else { throw ValidationError("--since must be positive") }
     }
@@ -39,6 +42,15 @@ struct IncidentCommand: AsyncParsableCommand {
         Console.error("reading the task spools under \(root)/tasks …")
         var report = IncidentReport(root: root, window: since, threshold: threshold)
         report.collect()
+        if diagnose {
+            let evidence = await DiagnosisEvidence.gather(
+                deployment: options.deployment,
+                window: since,
+                stuckAfter: .seconds(300),
+                sample: .seconds(2)
+            )
+            report.appendix = Diagnosis(evidence).markdown()
+        }
         let path = try report.write()
         Console.error(
             "\(report.finished.count) task(s) finished in the last \(DurationText.format(since)); report written"

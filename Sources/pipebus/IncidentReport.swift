@@ -30,6 +30,8 @@ struct IncidentReport {
     var finished: [FinishedTask] = []
     /// Active tasks older than the threshold now, by worker.
     var stillActive: [(worker: String, id: String, age: Double)] = []
+    /// Sections added after the figures (`incident --diagnose` adds the diagnosis).
+    var appendix = ""
 
     init(root: String, window: Duration, threshold: Duration, now: Date = Date()) {
         self.root = root
@@ -172,7 +174,7 @@ struct IncidentReport {
                 text += "- \(task.id) on \(task.worker): \(DurationText.format(seconds: task.age))\n"
             }
         }
-        return text
+        return text + appendix
     }
 
     /// What `$(date)` prints in the C locale: `Sat Nov 29 09:09:38 UTC 2025`.

@@ -27,6 +27,7 @@ struct PipeBus: AsyncParsableCommand {
             SidecarCommand.self,
             HealthCommand.self,
             StatusCommand.self,
+            DiagnoseCommand.self,
             TasksCommand.self,
             SubmitCommand.self,
             ReplayCommand.self,
