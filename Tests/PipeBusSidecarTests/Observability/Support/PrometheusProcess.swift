@@ -56,23 +56,10 @@ final class PrometheusProcess {
     }
 
     /// Runs an instant query; returns the result vector's samples (labels, value), or nil while
-    /// Prometheus is not answering yet.
+    /// Prometheus is not answering yet (or refuses the query).
     func query(_ promQL: String) -> [(labels: [String: String], value: String)]? {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        guard let encoded = promQL.addingPercentEncoding(withAllowedCharacters: allowed),
-            let response = try? LoopbackHTTPClient(port: port).request("GET", "/api/v1/query?query=\(encoded)"),
-            response.status == 200,
-            let json = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
-            let data = json["data"] as? [String: Any],
-            let result = data["result"] as? [[String: Any]]
-        else { return nil }
-        return result.compactMap { entry in
-            guard let labels = entry["metric"] as? [String: String], let value = entry["value"] as? [Any],
-                value.count == 2, let number = value[1] as? String
-            else { return nil }
-            return (labels, number)
-        }
+        guard case .samples(let samples)? = evaluate(promQL) else { return nil }
+        return samples
     }
 
     /// What an instant query gave: its samples, or the error Prometheus answered with (a query
@@ -93,7 +80,17 @@ final class PrometheusProcess {
         guard response.status == 200 else {
             return .error("HTTP \(response.status): \(json["errorType"] ?? "") \(json["error"] ?? response.body)")
         }
-        return query(promQL).map { .samples($0) }
+        guard let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]] else {
+            return nil
+        }
+        return .samples(
+            result.compactMap { entry in
+                guard let labels = entry["metric"] as? [String: String], let value = entry["value"] as? [Any],
+                    value.count == 2, let number = value[1] as? String
+                else { return nil }
+                return (labels, number)
+            }
+        )
     }
 
     /// Every rule Prometheus loaded (`/api/v1/rules`): its name, query, health (`ok`, `err`,
