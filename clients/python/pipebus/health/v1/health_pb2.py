@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epipebus/health/v1/health.proto\x12\x11pipebus.health.v1\"%\n\x12HealthCheckRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"\xbe\x01\n\x13HealthCheckResponse\x12\x44\n\x06status\x18\x01 \x01(\x0e\x32\x34.pipebus.health.v1.HealthCheckResponse.ServingStatus\x12\x10\n\x07message\x18\xe8\x07 \x01(\t\"O\n\rServingStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02\x12\x13\n\x0fSERVICE_UNKNOWN\x10\x03\"\x15\n\x13ListServicesRequest\"(\n\x14ListServicesResponse\x12\x10\n\x08services\x18\x01 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epipebus/health/v1/health.proto\x12\x11pipebus.health.v1\"%\n\x12HealthCheckRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"\xbe\x01\n\x13HealthCheckResponse\x12\x44\n\x06status\x18\x01 \x01(\x0e\x32\x34.pipebus.health.v1.HealthCheckResponse.ServingStatus\x12\x10\n\x07message\x18\xe8\x07 \x01(\t\"O\n\rServingStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02\x12\x13\n\x0fSERVICE_UNKNOWN\x10\x03\"\x15\n\x13ListServicesRequest\"(\n\x14ListServicesResponse\x12\x10\n\x08services\x18\x01 \x03(\t2\x9b\x02\n\x06Health\x12V\n\x05\x43heck\x12%.pipebus.health.v1.HealthCheckRequest\x1a&.pipebus.health.v1.HealthCheckResponse\x12X\n\x05Watch\x12%.pipebus.health.v1.HealthCheckRequest\x1a&.pipebus.health.v1.HealthCheckResponse0\x01\x12_\n\x0cListServices\x12&.pipebus.health.v1.ListServicesRequest\x1a\'.pipebus.health.v1.ListServicesResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pipebus.health.v1.health_pb2', globals())
@@ -30,4 +30,6 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _LISTSERVICESREQUEST._serialized_end=306
   _LISTSERVICESRESPONSE._serialized_start=308
   _LISTSERVICESRESPONSE._serialized_end=348
+  _HEALTH._serialized_start=351
+  _HEALTH._serialized_end=634
 # @@protoc_insertion_point(module_scope)

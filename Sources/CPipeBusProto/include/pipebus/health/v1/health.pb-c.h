@@ -176,6 +176,45 @@ typedef void (*Pipebus__Health__V1__ListServicesResponse_Closure)
 
 /* --- services --- */
 
+typedef struct Pipebus__Health__V1__Health_Service Pipebus__Health__V1__Health_Service;
+struct Pipebus__Health__V1__Health_Service
+{
+  ProtobufCService base;
+  void (*check)(Pipebus__Health__V1__Health_Service *service,
+                const Pipebus__Health__V1__HealthCheckRequest *input,
+                Pipebus__Health__V1__HealthCheckResponse_Closure closure,
+                void *closure_data);
+  void (*watch)(Pipebus__Health__V1__Health_Service *service,
+                const Pipebus__Health__V1__HealthCheckRequest *input,
+                Pipebus__Health__V1__HealthCheckResponse_Closure closure,
+                void *closure_data);
+  void (*list_services)(Pipebus__Health__V1__Health_Service *service,
+                        const Pipebus__Health__V1__ListServicesRequest *input,
+                        Pipebus__Health__V1__ListServicesResponse_Closure closure,
+                        void *closure_data);
+};
+typedef void (*Pipebus__Health__V1__Health_ServiceDestroy)(Pipebus__Health__V1__Health_Service *);
+void pipebus__health__v1__health__init (Pipebus__Health__V1__Health_Service *service,
+                                        Pipebus__Health__V1__Health_ServiceDestroy destroy);
+#define PIPEBUS__HEALTH__V1__HEALTH__BASE_INIT \
+    { &pipebus__health__v1__health__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define PIPEBUS__HEALTH__V1__HEALTH__INIT(function_prefix__) \
+    { PIPEBUS__HEALTH__V1__HEALTH__BASE_INIT,\
+      function_prefix__ ## check,\
+      function_prefix__ ## watch,\
+      function_prefix__ ## list_services  }
+void pipebus__health__v1__health__check(ProtobufCService *service,
+                                        const Pipebus__Health__V1__HealthCheckRequest *input,
+                                        Pipebus__Health__V1__HealthCheckResponse_Closure closure,
+                                        void *closure_data);
+void pipebus__health__v1__health__watch(ProtobufCService *service,
+                                        const Pipebus__Health__V1__HealthCheckRequest *input,
+                                        Pipebus__Health__V1__HealthCheckResponse_Closure closure,
+                                        void *closure_data);
+void pipebus__health__v1__health__list_services(ProtobufCService *service,
+                                                const Pipebus__Health__V1__ListServicesRequest *input,
+                                                Pipebus__Health__V1__ListServicesResponse_Closure closure,
+                                                void *closure_data);
 
 /* --- descriptors --- */
 
@@ -184,6 +223,7 @@ extern const ProtobufCMessageDescriptor pipebus__health__v1__health_check_respon
 extern const ProtobufCEnumDescriptor    pipebus__health__v1__health_check_response__serving_status__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__health__v1__list_services_request__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__health__v1__list_services_response__descriptor;
+extern const ProtobufCServiceDescriptor pipebus__health__v1__health__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -685,6 +685,144 @@ typedef void (*Pipebus__Tasks__V1__WorkerReport_Closure)
 
 /* --- services --- */
 
+typedef struct Pipebus__Tasks__V1__Tasks_Service Pipebus__Tasks__V1__Tasks_Service;
+struct Pipebus__Tasks__V1__Tasks_Service
+{
+  ProtobufCService base;
+  void (*submit)(Pipebus__Tasks__V1__Tasks_Service *service,
+                 const Pipebus__Tasks__V1__SubmitRequest *input,
+                 Pipebus__Tasks__V1__Task_Closure closure,
+                 void *closure_data);
+  void (*get)(Pipebus__Tasks__V1__Tasks_Service *service,
+              const Pipebus__Tasks__V1__TaskRef *input,
+              Pipebus__Tasks__V1__Task_Closure closure,
+              void *closure_data);
+  void (*list)(Pipebus__Tasks__V1__Tasks_Service *service,
+               const Pipebus__Tasks__V1__ListRequest *input,
+               Pipebus__Tasks__V1__TaskList_Closure closure,
+               void *closure_data);
+  void (*list_stream)(Pipebus__Tasks__V1__Tasks_Service *service,
+                      const Pipebus__Tasks__V1__ListStreamRequest *input,
+                      Pipebus__Tasks__V1__TaskList_Closure closure,
+                      void *closure_data);
+  void (*cancel)(Pipebus__Tasks__V1__Tasks_Service *service,
+                 const Pipebus__Tasks__V1__TaskRef *input,
+                 Pipebus__Tasks__V1__Task_Closure closure,
+                 void *closure_data);
+  void (*replay)(Pipebus__Tasks__V1__Tasks_Service *service,
+                 const Pipebus__Tasks__V1__TaskRef *input,
+                 Pipebus__Tasks__V1__Task_Closure closure,
+                 void *closure_data);
+  void (*clear_stuck)(Pipebus__Tasks__V1__Tasks_Service *service,
+                      const Pipebus__Tasks__V1__ClearStuckRequest *input,
+                      Pipebus__Tasks__V1__TaskList_Closure closure,
+                      void *closure_data);
+  void (*get_config)(Pipebus__Tasks__V1__Tasks_Service *service,
+                     const Pipebus__Tasks__V1__Empty *input,
+                     Pipebus__Tasks__V1__ConfigMessage_Closure closure,
+                     void *closure_data);
+  void (*set_config)(Pipebus__Tasks__V1__Tasks_Service *service,
+                     const Pipebus__Tasks__V1__ConfigMessage *input,
+                     Pipebus__Tasks__V1__ConfigMessage_Closure closure,
+                     void *closure_data);
+  void (*status)(Pipebus__Tasks__V1__Tasks_Service *service,
+                 const Pipebus__Tasks__V1__Empty *input,
+                 Pipebus__Tasks__V1__WorkerStatus_Closure closure,
+                 void *closure_data);
+  void (*watch_events)(Pipebus__Tasks__V1__Tasks_Service *service,
+                       const Pipebus__Tasks__V1__WatchRequest *input,
+                       Pipebus__Tasks__V1__Event_Closure closure,
+                       void *closure_data);
+  void (*lease)(Pipebus__Tasks__V1__Tasks_Service *service,
+                const Pipebus__Tasks__V1__LeaseRequest *input,
+                Pipebus__Tasks__V1__Task_Closure closure,
+                void *closure_data);
+  void (*finish)(Pipebus__Tasks__V1__Tasks_Service *service,
+                 const Pipebus__Tasks__V1__FinishRequest *input,
+                 Pipebus__Tasks__V1__Task_Closure closure,
+                 void *closure_data);
+  void (*report_worker_errors)(Pipebus__Tasks__V1__Tasks_Service *service,
+                               const Pipebus__Tasks__V1__WorkerReport *input,
+                               Pipebus__Tasks__V1__Empty_Closure closure,
+                               void *closure_data);
+};
+typedef void (*Pipebus__Tasks__V1__Tasks_ServiceDestroy)(Pipebus__Tasks__V1__Tasks_Service *);
+void pipebus__tasks__v1__tasks__init (Pipebus__Tasks__V1__Tasks_Service *service,
+                                      Pipebus__Tasks__V1__Tasks_ServiceDestroy destroy);
+#define PIPEBUS__TASKS__V1__TASKS__BASE_INIT \
+    { &pipebus__tasks__v1__tasks__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define PIPEBUS__TASKS__V1__TASKS__INIT(function_prefix__) \
+    { PIPEBUS__TASKS__V1__TASKS__BASE_INIT,\
+      function_prefix__ ## submit,\
+      function_prefix__ ## get,\
+      function_prefix__ ## list,\
+      function_prefix__ ## list_stream,\
+      function_prefix__ ## cancel,\
+      function_prefix__ ## replay,\
+      function_prefix__ ## clear_stuck,\
+      function_prefix__ ## get_config,\
+      function_prefix__ ## set_config,\
+      function_prefix__ ## status,\
+      function_prefix__ ## watch_events,\
+      function_prefix__ ## lease,\
+      function_prefix__ ## finish,\
+      function_prefix__ ## report_worker_errors  }
+void pipebus__tasks__v1__tasks__submit(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__SubmitRequest *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data);
+void pipebus__tasks__v1__tasks__get(ProtobufCService *service,
+                                    const Pipebus__Tasks__V1__TaskRef *input,
+                                    Pipebus__Tasks__V1__Task_Closure closure,
+                                    void *closure_data);
+void pipebus__tasks__v1__tasks__list(ProtobufCService *service,
+                                     const Pipebus__Tasks__V1__ListRequest *input,
+                                     Pipebus__Tasks__V1__TaskList_Closure closure,
+                                     void *closure_data);
+void pipebus__tasks__v1__tasks__list_stream(ProtobufCService *service,
+                                            const Pipebus__Tasks__V1__ListStreamRequest *input,
+                                            Pipebus__Tasks__V1__TaskList_Closure closure,
+                                            void *closure_data);
+void pipebus__tasks__v1__tasks__cancel(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__TaskRef *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data);
+void pipebus__tasks__v1__tasks__replay(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__TaskRef *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data);
+void pipebus__tasks__v1__tasks__clear_stuck(ProtobufCService *service,
+                                            const Pipebus__Tasks__V1__ClearStuckRequest *input,
+                                            Pipebus__Tasks__V1__TaskList_Closure closure,
+                                            void *closure_data);
+void pipebus__tasks__v1__tasks__get_config(ProtobufCService *service,
+                                           const Pipebus__Tasks__V1__Empty *input,
+                                           Pipebus__Tasks__V1__ConfigMessage_Closure closure,
+                                           void *closure_data);
+void pipebus__tasks__v1__tasks__set_config(ProtobufCService *service,
+                                           const Pipebus__Tasks__V1__ConfigMessage *input,
+                                           Pipebus__Tasks__V1__ConfigMessage_Closure closure,
+                                           void *closure_data);
+void pipebus__tasks__v1__tasks__status(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__Empty *input,
+                                       Pipebus__Tasks__V1__WorkerStatus_Closure closure,
+                                       void *closure_data);
+void pipebus__tasks__v1__tasks__watch_events(ProtobufCService *service,
+                                             const Pipebus__Tasks__V1__WatchRequest *input,
+                                             Pipebus__Tasks__V1__Event_Closure closure,
+                                             void *closure_data);
+void pipebus__tasks__v1__tasks__lease(ProtobufCService *service,
+                                      const Pipebus__Tasks__V1__LeaseRequest *input,
+                                      Pipebus__Tasks__V1__Task_Closure closure,
+                                      void *closure_data);
+void pipebus__tasks__v1__tasks__finish(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__FinishRequest *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data);
+void pipebus__tasks__v1__tasks__report_worker_errors(ProtobufCService *service,
+                                                     const Pipebus__Tasks__V1__WorkerReport *input,
+                                                     Pipebus__Tasks__V1__Empty_Closure closure,
+                                                     void *closure_data);
 
 /* --- descriptors --- */
 
@@ -705,6 +843,7 @@ extern const ProtobufCMessageDescriptor pipebus__tasks__v1__event__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__lease_request__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__finish_request__descriptor;
 extern const ProtobufCMessageDescriptor pipebus__tasks__v1__worker_report__descriptor;
+extern const ProtobufCServiceDescriptor pipebus__tasks__v1__tasks__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -365,3 +365,56 @@ const ProtobufCMessageDescriptor pipebus__health__v1__list_services_response__de
   (ProtobufCMessageInit) pipebus__health__v1__list_services_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCMethodDescriptor pipebus__health__v1__health__method_descriptors[3] =
+{
+  { "Check", &pipebus__health__v1__health_check_request__descriptor, &pipebus__health__v1__health_check_response__descriptor },
+  { "Watch", &pipebus__health__v1__health_check_request__descriptor, &pipebus__health__v1__health_check_response__descriptor },
+  { "ListServices", &pipebus__health__v1__list_services_request__descriptor, &pipebus__health__v1__list_services_response__descriptor },
+};
+const unsigned pipebus__health__v1__health__method_indices_by_name[] = {
+  0,        /* Check */
+  2,        /* ListServices */
+  1         /* Watch */
+};
+const ProtobufCServiceDescriptor pipebus__health__v1__health__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "pipebus.health.v1.Health",
+  "Health",
+  "Pipebus__Health__V1__Health",
+  "pipebus.health.v1",
+  3,
+  pipebus__health__v1__health__method_descriptors,
+  pipebus__health__v1__health__method_indices_by_name
+};
+void pipebus__health__v1__health__check(ProtobufCService *service,
+                                        const Pipebus__Health__V1__HealthCheckRequest *input,
+                                        Pipebus__Health__V1__HealthCheckResponse_Closure closure,
+                                        void *closure_data)
+{
+  assert(service->descriptor == &pipebus__health__v1__health__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__health__v1__health__watch(ProtobufCService *service,
+                                        const Pipebus__Health__V1__HealthCheckRequest *input,
+                                        Pipebus__Health__V1__HealthCheckResponse_Closure closure,
+                                        void *closure_data)
+{
+  assert(service->descriptor == &pipebus__health__v1__health__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__health__v1__health__list_services(ProtobufCService *service,
+                                                const Pipebus__Health__V1__ListServicesRequest *input,
+                                                Pipebus__Health__V1__ListServicesResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &pipebus__health__v1__health__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__health__v1__health__init (Pipebus__Health__V1__Health_Service *service,
+                                        Pipebus__Health__V1__Health_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &pipebus__health__v1__health__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}

@@ -1972,3 +1972,166 @@ const ProtobufCEnumDescriptor pipebus__tasks__v1__event_kind__descriptor =
   pipebus__tasks__v1__event_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCMethodDescriptor pipebus__tasks__v1__tasks__method_descriptors[14] =
+{
+  { "Submit", &pipebus__tasks__v1__submit_request__descriptor, &pipebus__tasks__v1__task__descriptor },
+  { "Get", &pipebus__tasks__v1__task_ref__descriptor, &pipebus__tasks__v1__task__descriptor },
+  { "List", &pipebus__tasks__v1__list_request__descriptor, &pipebus__tasks__v1__task_list__descriptor },
+  { "ListStream", &pipebus__tasks__v1__list_stream_request__descriptor, &pipebus__tasks__v1__task_list__descriptor },
+  { "Cancel", &pipebus__tasks__v1__task_ref__descriptor, &pipebus__tasks__v1__task__descriptor },
+  { "Replay", &pipebus__tasks__v1__task_ref__descriptor, &pipebus__tasks__v1__task__descriptor },
+  { "ClearStuck", &pipebus__tasks__v1__clear_stuck_request__descriptor, &pipebus__tasks__v1__task_list__descriptor },
+  { "GetConfig", &pipebus__tasks__v1__empty__descriptor, &pipebus__tasks__v1__config_message__descriptor },
+  { "SetConfig", &pipebus__tasks__v1__config_message__descriptor, &pipebus__tasks__v1__config_message__descriptor },
+  { "Status", &pipebus__tasks__v1__empty__descriptor, &pipebus__tasks__v1__worker_status__descriptor },
+  { "WatchEvents", &pipebus__tasks__v1__watch_request__descriptor, &pipebus__tasks__v1__event__descriptor },
+  { "Lease", &pipebus__tasks__v1__lease_request__descriptor, &pipebus__tasks__v1__task__descriptor },
+  { "Finish", &pipebus__tasks__v1__finish_request__descriptor, &pipebus__tasks__v1__task__descriptor },
+  { "ReportWorkerErrors", &pipebus__tasks__v1__worker_report__descriptor, &pipebus__tasks__v1__empty__descriptor },
+};
+const unsigned pipebus__tasks__v1__tasks__method_indices_by_name[] = {
+  4,        /* Cancel */
+  6,        /* ClearStuck */
+  12,        /* Finish */
+  1,        /* Get */
+  7,        /* GetConfig */
+  11,        /* Lease */
+  2,        /* List */
+  3,        /* ListStream */
+  5,        /* Replay */
+  13,        /* ReportWorkerErrors */
+  8,        /* SetConfig */
+  9,        /* Status */
+  0,        /* Submit */
+  10         /* WatchEvents */
+};
+const ProtobufCServiceDescriptor pipebus__tasks__v1__tasks__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "pipebus.tasks.v1.Tasks",
+  "Tasks",
+  "Pipebus__Tasks__V1__Tasks",
+  "pipebus.tasks.v1",
+  14,
+  pipebus__tasks__v1__tasks__method_descriptors,
+  pipebus__tasks__v1__tasks__method_indices_by_name
+};
+void pipebus__tasks__v1__tasks__submit(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__SubmitRequest *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__get(ProtobufCService *service,
+                                    const Pipebus__Tasks__V1__TaskRef *input,
+                                    Pipebus__Tasks__V1__Task_Closure closure,
+                                    void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__list(ProtobufCService *service,
+                                     const Pipebus__Tasks__V1__ListRequest *input,
+                                     Pipebus__Tasks__V1__TaskList_Closure closure,
+                                     void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__list_stream(ProtobufCService *service,
+                                            const Pipebus__Tasks__V1__ListStreamRequest *input,
+                                            Pipebus__Tasks__V1__TaskList_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__cancel(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__TaskRef *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__replay(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__TaskRef *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__clear_stuck(ProtobufCService *service,
+                                            const Pipebus__Tasks__V1__ClearStuckRequest *input,
+                                            Pipebus__Tasks__V1__TaskList_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__get_config(ProtobufCService *service,
+                                           const Pipebus__Tasks__V1__Empty *input,
+                                           Pipebus__Tasks__V1__ConfigMessage_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__set_config(ProtobufCService *service,
+                                           const Pipebus__Tasks__V1__ConfigMessage *input,
+                                           Pipebus__Tasks__V1__ConfigMessage_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__status(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__Empty *input,
+                                       Pipebus__Tasks__V1__WorkerStatus_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__watch_events(ProtobufCService *service,
+                                             const Pipebus__Tasks__V1__WatchRequest *input,
+                                             Pipebus__Tasks__V1__Event_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__lease(ProtobufCService *service,
+                                      const Pipebus__Tasks__V1__LeaseRequest *input,
+                                      Pipebus__Tasks__V1__Task_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__finish(ProtobufCService *service,
+                                       const Pipebus__Tasks__V1__FinishRequest *input,
+                                       Pipebus__Tasks__V1__Task_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__report_worker_errors(ProtobufCService *service,
+                                                     const Pipebus__Tasks__V1__WorkerReport *input,
+                                                     Pipebus__Tasks__V1__Empty_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &pipebus__tasks__v1__tasks__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void pipebus__tasks__v1__tasks__init (Pipebus__Tasks__V1__Tasks_Service *service,
+                                      Pipebus__Tasks__V1__Tasks_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &pipebus__tasks__v1__tasks__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
