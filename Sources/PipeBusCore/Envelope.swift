@@ -93,6 +93,17 @@ public struct Hello: Hashable, Sendable {
         self.peerName = peerName
         self.pid = pid
     }
+
+    /// What a server answers this handshake with in a GOAWAY when it speaks another protocol
+    /// version (PROTOCOL.md §2): FAILED_PRECONDITION naming both versions; nil if it speaks
+    /// this one. Checked on the connect record's `hello` and on the HELLO alike.
+    public var versionRefusal: Status? {
+        guard protocolVersion != Hello.currentProtocolVersion else { return nil }
+        return Status(
+            code: .failedPrecondition,
+            message: "protocol version \(protocolVersion) is not supported; this server speaks version \(Hello.currentProtocolVersion)"
+        )
+    }
 }
 
 /// The record a client writes to a sidecar's connect FIFO.

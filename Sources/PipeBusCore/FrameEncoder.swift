@@ -7,13 +7,23 @@ public struct FrameEncoder: Sendable {
     public var maxFrameSize: Int {
         didSet { maxFrameSize = min(maxFrameSize, FrameHeader.largestMaxFrameSize) }
     }
-    public var compression: CompressionPolicy
+    public var compression: CompressionPolicy {
+        didSet { compressFrom = Self.compressFrom(compression) }
+    }
+    /// The smallest body compressed (`Int.max`: none), so that a body below the threshold costs
+    /// one comparison whether compression is on or off: the pipe's 64 B reply is the hot path.
+    private var compressFrom: Int
     private var scratch: [UInt8] = []
 
     public init(maxFrameSize: Int = FrameHeader.defaultMaxFrameSize, compression: CompressionPolicy = .disabled) {
         // LZ4 and the 4-byte length field count in 32 bits: a larger limit could never be honoured.
         self.maxFrameSize = min(maxFrameSize, FrameHeader.largestMaxFrameSize)
         self.compression = compression
+        self.compressFrom = Self.compressFrom(compression)
+    }
+
+    private static func compressFrom(_ policy: CompressionPolicy) -> Int {
+        policy.isEnabled ? max(policy.threshold, 0) : .max
     }
 
     /// Appends one frame carrying `body`.
@@ -52,7 +62,7 @@ public struct FrameEncoder: Sendable {
                 message: "message of \(bodyCount) bytes exceeds the peer's max frame size of \(maxFrameSize) bytes"
             )
         }
-        if compression.isEnabled, bodyCount >= compression.threshold, compressInPlace(bodyStart: bodyStart, in: &buffer) {
+        if bodyCount >= compressFrom, compressInPlace(bodyStart: bodyStart, in: &buffer) {
             let length = UInt32(buffer.count - bodyStart)
             FrameHeader.write(flags: FrameHeader.compressedFlag, length: length, into: &buffer, at: start)
         } else {

@@ -61,4 +61,6 @@ public struct CompressionPolicy: Hashable, Sendable {
     }
 
     public static let disabled = CompressionPolicy(isEnabled: false)
+    /// On, from the default threshold up (a server's default: PROTOCOL.md §3).
+    public static let enabled = CompressionPolicy(isEnabled: true)
 }

@@ -10,8 +10,10 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
     public struct Configuration: Sendable {
         /// The largest frame body this side accepts.
         public var maxFrameSize = FrameHeader.defaultMaxFrameSize
-        /// Compression of outgoing frames (used only if the client can decode LZ4).
-        public var compression = CompressionPolicy.disabled
+        /// Compression of outgoing frames (used only if the client's HELLO says it can decode
+        /// LZ4). On by default: PROTOCOL.md §3 has senders compress large bodies when that makes
+        /// them smaller, and below the threshold it costs one comparison per frame.
+        public var compression = CompressionPolicy.enabled
         /// How long a client may take to complete the handshake.
         public var handshakeTimeout: Duration = .seconds(2)
         /// How long a write may wait for a client that does not read before it is cut off.
@@ -299,13 +301,21 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         }
         switch envelope.kind {
         case .hello:
-            guard peer == nil, let hello = envelope.hello else {
-                closeReason = .protocolError("unexpected or empty HELLO")
+            guard let hello = envelope.hello else {
+                closeReason = .protocolError("a HELLO without a handshake")
                 return
             }
-            guard hello.protocolVersion == Hello.currentProtocolVersion else {
-                queueFrame(Envelope(streamID: 0, kind: .goAway, status: Status(code: .failedPrecondition, message: "protocol version \(hello.protocolVersion) is not supported; this server speaks \(Hello.currentProtocolVersion)")))
-                closeReason = .protocolError("unsupported protocol version \(hello.protocolVersion)")
+            // The version first, even on a repeated HELLO: a client of another version is told
+            // why (PROTOCOL.md §2) rather than seeing only end of file.
+            if let refusal = hello.versionRefusal {
+                queueFrame(Envelope(streamID: highestStreamID, kind: .goAway, status: refusal))
+                // Written now: a connection closed for a protocol error sends nothing it queued.
+                flush()
+                closeReason = closeReason ?? .protocolError("unsupported protocol version \(hello.protocolVersion)")
+                return
+            }
+            guard peer == nil else {
+                closeReason = .protocolError("a second HELLO")
                 return
             }
             peer = hello

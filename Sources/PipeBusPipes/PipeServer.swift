@@ -352,6 +352,9 @@ public final class PipeServer: Sendable {
             logger.warning("connection refused: the client is not reading its FIFO", metadata: ["connection": "\(id)", "error": "\(error)"])
             return
         }
+        if let refusal = record.hello.versionRefusal {
+            return refuse(record, refusal, readFD: readFD, writeFD: writeFD)
+        }
         _ = Sys.setPipeSize(writeFD, configuration.pipeBufferSize)
         let io: FIFOConnectionIO
         do {
@@ -383,6 +386,27 @@ public final class PipeServer: Sendable {
             }
             registry.connections[key] = ConnectionEntry(connection: connection, thread: thread)
         }
+    }
+
+    /// Turns away a client whose connect record speaks another protocol version: its first frame
+    /// is a GOAWAY saying why, in place of HELLO_ACK (PROTOCOL.md §2 step 5), then end of file.
+    /// Counted as `protocol_error`, as the same refusal of a HELLO is.
+    private func refuse(_ record: ConnectRecord, _ refusal: Status, readFD: Int32, writeFD: Int32) {
+        var frame: [UInt8] = []
+        var encoder = FrameEncoder()
+        try? encoder.appendFrame(to: &frame) { Envelope(streamID: 0, kind: .goAway, status: refusal).serialize(into: &$0) }
+        // A small frame into a FIFO nothing was written to yet: one write, whole (PIPE_BUF), so a
+        // non-blocking write cannot come up short.
+        _ = frame.withUnsafeBytes { try? Sys.write(writeFD, $0) }
+        Sys.close(readFD)
+        Sys.close(writeFD)
+        PipeDirectory.unlinkIfOurFIFO(directory.clientToServer(record.connectionID))
+        PipeDirectory.unlinkIfOurFIFO(directory.serverToClient(record.connectionID))
+        metrics.recordConnectionError(reason: "protocol_error")
+        logger.warning(
+            "connection refused: the client speaks another protocol version",
+            metadata: ["connection": "\(record.connectionID)", "version": "\(record.hello.protocolVersion)"]
+        )
     }
 
     private func reapFinished() {

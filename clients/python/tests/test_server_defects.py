@@ -1,11 +1,8 @@
-"""The two server defects of issue 15 (item 6), as the protocol document states the behaviour.
-Strict expected failures: each turns into a failure (XPASS) once the server is fixed, so that the
-marker is removed with the fix."""
+"""The two server defects of issue 15 (item 6), as the protocol document states the behaviour:
+fixed (they were strict expected failures until then)."""
 import os
 import select
 import time
-
-import pytest
 
 from pipebus import _connection as C
 from pipebus._frames import FrameDecoder
@@ -14,7 +11,6 @@ from pipebus.v1 import envelope_pb2 as pb
 ECHO = "/pipebus.testing.v1.Echo/Echo"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 6: the server never compresses its replies")
 def test_server_compresses_a_large_compressible_reply_for_a_client_that_decodes_lz4(sidecar):
     connection = C.Connection(sidecar.pipe_directory)
     decompressed = []
@@ -33,7 +29,6 @@ def test_server_compresses_a_large_compressible_reply_for_a_client_that_decodes_
     assert decompressed, "the 1 MiB reply came uncompressed"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 6: an unsupported HELLO version gets no GOAWAY, only end of file")
 def test_an_unsupported_protocol_version_is_answered_with_goaway_failed_precondition(sidecar):
     connection = C.Connection(sidecar.pipe_directory)
     try:
