@@ -48,6 +48,8 @@ extension TaskSpool {
     func stampMoved(_ id: TaskID, at path: SpoolPath) {
         do {
             try SpoolSys.setModified(path, to: SpoolClock.timespec(configuration.clock()))
+        } catch let error as SpoolIOError where error.errno == ENOENT {
+            return  // claimed or moved on already: its next folder stamps it
         } catch {
             logger.warning("could not stamp a moved task's mtime", metadata: ["task_id": "\(id)", "error": "\(error)"])
         }

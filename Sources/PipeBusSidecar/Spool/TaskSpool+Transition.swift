@@ -59,8 +59,11 @@ extension TaskSpool {
             stampMoved(id, at: destination)
             try SpoolSys.fsyncDirectory(layout.directoryPath(to))
             try SpoolSys.fsyncDirectory(layout.directoryPath(from))
-            guard let record = try read(id, in: to) else {
-                throw try lostRace(id, from: to, to: to)
+            // The rename was this call's: a task that another consumer moved on at once (a
+            // re-queued task claimed within the fsyncs) is returned where it is now, not as a
+            // lost race, or the caller would take its own move for someone else's.
+            guard let record = try read(id, in: to) ?? get(id) else {
+                throw RPCError(code: .notFound, message: "task \(id) was moved to \(to)/ and then out of the spool")
             }
             logger.info("task moved", metadata: record.logMetadata.merging(["from": "\(from)"]) { $1 })
             return record

@@ -11,22 +11,7 @@ struct RunbookScriptTests {
         metrics: Bool = false,
         _ body: (Integration.Root, Integration.SidecarProcess, Integration.Client, String) async throws -> Void
     ) async throws {
-        let root = try Integration.Root.make(worker: "marie")
-        defer { root.remove() }
-        let scripts = "\(root.path)/runbook"
-        try Integration.RunbookScripts.install(in: scripts)
-        let sidecar = try await Integration.SidecarProcess(root: root, metrics: metrics)
-        let client = try await Integration.Client.connect(root, timeout: .seconds(10))
-        do {
-            try await body(root, sidecar, client, scripts)
-        } catch {
-            Issue.record("sidecar log tail:\n\(sidecar.logTail(60))")
-            client.close()
-            await sidecar.killEverything()
-            throw error
-        }
-        client.close()
-        await sidecar.killEverything()
+        try await Integration.withRunbookSidecar(metrics: metrics, body)
     }
 
     @Test("check_worker_health prints the sidecar's last heartbeat and the active tasks it counts")

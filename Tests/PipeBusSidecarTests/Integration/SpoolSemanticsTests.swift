@@ -12,29 +12,6 @@ import Glibc
 /// declare a Claude error, and a copy dropped into pending/ is a new task.
 @Suite("Sidecar integration: spool semantics (age in state, failures, quarantine, replays)", .serialized)
 struct SpoolSemanticsTests {
-    private func withSidecar(
-        mode: String = "spool",
-        metrics: Bool = false,
-        _ body: (Integration.Root, Integration.SidecarProcess, Integration.Client, String) async throws -> Void
-    ) async throws {
-        let root = try Integration.Root.make(worker: "marie")
-        defer { root.remove() }
-        let scripts = "\(root.path)/runbook"
-        try Integration.RunbookScripts.install(in: scripts)
-        let sidecar = try await Integration.SidecarProcess(root: root, mode: mode, metrics: metrics)
-        let client = try await Integration.Client.connect(root, timeout: .seconds(10))
-        do {
-            try await body(root, sidecar, client, scripts)
-        } catch {
-            Issue.record("sidecar log tail:\n\(sidecar.logTail(60))")
-            client.close()
-            await sidecar.killEverything()
-            throw error
-        }
-        client.close()
-        await sidecar.killEverything()
-    }
-
     /// Seconds since `path`'s mtime, as the runbook computes a task's age.
     private func mtimeAge(_ path: String) throws -> Double {
         let info = try fileStatus(path)
@@ -43,7 +20,7 @@ struct SpoolSemanticsTests {
 
     @Test("clear-stuck takes a task by its time in active/, not by how long it waited in pending/")
     func clearStuckByTimeInState() async throws {
-        try await withSidecar { root, _, client, scripts in
+        try await Integration.withRunbookSidecar { root, _, client, scripts in
             let threshold: Duration = .seconds(10)
             _ = try await client.submit(#"{"prompt":"p"}"#, id: "stuck")
             _ = try await client.submit(#"{"prompt":"p"}"#, id: "waited")
@@ -92,7 +69,7 @@ struct SpoolSemanticsTests {
 
     @Test("a pipe worker's Finish of a task cleared while leased fails clearly; the task stays in failed/ only")
     func finishOfAClearedTask() async throws {
-        try await withSidecar(mode: "pipe") { root, _, client, _ in
+        try await Integration.withRunbookSidecar(mode: "pipe") { root, _, client, _ in
             let worker = try await Integration.Client.connect(root, timeout: .seconds(10))
             defer { worker.close() }
             let lease = Integration.LeaseCollector(worker, Tasks.lease, request: Tasks.LeaseRequest(maxInFlight: 0))
@@ -119,7 +96,7 @@ struct SpoolSemanticsTests {
 
     @Test("a spool worker's outcome written as a new file beside a cleared task is moved aside")
     func duplicateOutcomeIsResolved() async throws {
-        try await withSidecar { root, sidecar, client, _ in
+        try await Integration.withRunbookSidecar { root, sidecar, client, _ in
             _ = try await client.submit(#"{"prompt":"p"}"#, id: "dup-1")
             try root.move("dup-1", from: "pending", to: "active")
             try await Task.sleep(for: .milliseconds(1200))
@@ -138,7 +115,7 @@ struct SpoolSemanticsTests {
 
     @Test("FAIL 5m is read from failed/: a restarted sidecar shows the same count")
     func recentFailuresSurviveARestart() async throws {
-        try await withSidecar { root, sidecar, client, _ in
+        try await Integration.withRunbookSidecar { root, sidecar, client, _ in
             for n in 1...3 {
                 _ = try await client.submit(#"{"prompt":"p"}"#, id: "fail-\(n)")
                 try root.move("fail-\(n)", from: "pending", to: "active")
@@ -165,7 +142,7 @@ struct SpoolSemanticsTests {
 
     @Test("an empty file in active/ is quarantined once and counted nowhere")
     func emptyFileInActiveIsQuarantinedOnce() async throws {
-        try await withSidecar(metrics: true) { root, sidecar, client, _ in
+        try await Integration.withRunbookSidecar(metrics: true) { root, sidecar, client, _ in
             let port = try await sidecar.metricsPort()
             _ = try await client.submit(#"{"prompt":"p"}"#, id: "real-1")
             try root.move("real-1", from: "pending", to: "active")
@@ -188,7 +165,7 @@ struct SpoolSemanticsTests {
 
     @Test("a spool worker's failed task with error_kind claude_api counts in claude_api_errors_total")
     func claudeErrorKindIsCounted() async throws {
-        try await withSidecar(metrics: true) { root, sidecar, client, _ in
+        try await Integration.withRunbookSidecar(metrics: true) { root, sidecar, client, _ in
             let port = try await sidecar.metricsPort()
             let before = Integration.metricValue("claude_api_errors_total", in: try await Integration.scrape(port: port)) ?? 0
             for (id, kind) in [("claude-1", #","error_kind":"claude_api""#), ("other-1", "")] {
@@ -213,7 +190,7 @@ struct SpoolSemanticsTests {
 
     @Test("the runbook's replay is a new task: its own id, submitted_at and attempts, replay_of the original")
     func runbookReplayIsANewTask() async throws {
-        try await withSidecar { root, _, client, scripts in
+        try await Integration.withRunbookSidecar { root, _, client, scripts in
             let original = try await client.submit(#"{"prompt":"slow one"}"#, id: "slow-1", correlationID: "corr-slow-1")
             try root.move("slow-1", from: "pending", to: "active")
             var object = try root.object("slow-1", "active")
