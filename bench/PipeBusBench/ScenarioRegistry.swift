@@ -6,6 +6,7 @@ enum ScenarioRegistry {
         EngineScenario(),
         RTTScenario(),
         GRPCScenario(),
+        PythonScenario(),
         StreamScenario(),
         WriteLatencyScenario(),
         CompressionScenario(),

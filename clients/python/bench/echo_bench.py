@@ -5,11 +5,12 @@ per frame, against a raw-Python echo process) and grpcio over a Unix socket (ben
 the same run, with the client and the server pinned to one CPU ("same") or two ("cross").
 
     echo_bench.py --pipebus PATH/TO/pipebus [--grpc-python .build/bench-venv/bin/python]
-                  [--count 20000] [--placements same,cross] [--json FILE]
+                  [--count 20000] [--placements same,cross] [--json FILE [--samples]]
 
 Prints one row per (placement, peer): p50 and p99 in microseconds, and the package's p50 as a
 ratio to the raw ping-pong's and grpcio's as a ratio to the package's. Figures on a shared
-machine are noisy: compare rows of one run, not runs.
+machine are noisy: compare rows of one run, not runs. `pipebus-bench python` runs this script and
+reads its --json report with --samples (every measured call's latency in nanoseconds).
 """
 import argparse
 import json
@@ -164,6 +165,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=2000)
     parser.add_argument("--placements", default="same,cross")
     parser.add_argument("--json")
+    parser.add_argument("--samples", action="store_true", help="--json rows carry samples_ns, every latency")
     options = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     placements = {"same": (cpus[0], cpus[0]), "cross": (cpus[0], cpus[-1])}
@@ -182,6 +184,8 @@ def main():
         for peer, samples in figures.items():
             rows.append({"placement": placement, "peer": peer, "p50_us": percentile(samples, 0.5) / 1000,
                          "p99_us": percentile(samples, 0.99) / 1000, "mean_us": statistics.fmean(samples) / 1000})
+            if options.samples:
+                rows[-1]["samples_ns"] = samples
     floor = {r["placement"]: r["p50_us"] for r in rows if r["peer"] == "raw-python-fifo"}
     ours = {r["placement"]: r["p50_us"] for r in rows if r["peer"] == "pipebus-python"}
     print(f"{'placement':<10}{'peer':<18}{'p50 µs':>9}{'p99 µs':>9}  ratio")
