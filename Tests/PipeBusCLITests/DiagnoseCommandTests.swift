@@ -65,6 +65,9 @@ import Glibc
         try await TestDeployment.with { deployment in
             try await deployment.startPipeSidecar("marie")
             let anga = try await deployment.startSidecar("anga")
+            // Killed once it has written a heartbeat (it answers calls before its first one).
+            let heartbeat = "\(deployment.root)/workers/anga/heartbeat.json"
+            try await eventually("anga's first heartbeat") { FileManager.default.fileExists(atPath: heartbeat) }
             anga.signal(SIGKILL)
             _ = await anga.wait(timeout: .seconds(10))
 
