@@ -41,7 +41,10 @@ extension ClientConnection {
         var waiter: UnsafeContinuation<Wake, Never>?
         var overflow = false
         state.withLock { state in
-            guard let stream = state.streams[streamID], !stream.ended else { return }
+            guard let stream = state.streams[streamID], !stream.ended else {
+                state.droppedFrames &+= 1  // for `readerTurn`, reading on after a cancel
+                return
+            }
             if message != nil && stream.items.count - stream.head >= configuration.inboxCapacity {
                 overflow = true
                 return

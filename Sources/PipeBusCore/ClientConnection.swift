@@ -104,6 +104,12 @@ public final class ClientConnection: Sendable {
         var failure: RPCError?
         var goAwayAfter: UInt32?
         var readerThread: OSThread?
+        var readerThreadStarted = false
+        /// A stream was cancelled while the server may still be writing it: the reader thread
+        /// reads on until its frames stop coming (see `readOnAfterCancel`).
+        var readingOnAfterCancel = false
+        /// Frames dropped because their stream had ended or was gone (a cancelled stream's).
+        var droppedFrames = 0
 
         mutating func makeStream(deadline: UInt64) -> StreamState {
             guard let spare = spareStreams.popLast() else { return StreamState(deadline: deadline) }
@@ -284,7 +290,28 @@ public final class ClientConnection: Sendable {
             return (wasOpen, waiter)
         }
         waiter?.resume(returning: .check)
-        if wasOpen { try? send([Envelope(streamID: id, kind: .cancel, status: status)]) }
+        if wasOpen {
+            try? send([Envelope(streamID: id, kind: .cancel, status: status)])
+            readOnAfterCancel()
+        }
+    }
+
+    /// After a cancel, has the reader thread read on (dropping the cancelled stream's frames)
+    /// until they stop coming. The server may be blocked writing that stream into a full pipe,
+    /// and reads the CANCEL only once the write is done: a client that then made no call would
+    /// read nothing, and the server would drop it as a slow consumer. (HTTP/2 likewise keeps
+    /// reading after RST_STREAM.) Only on a cancel: a call that ends normally pays nothing.
+    private func readOnAfterCancel() {
+        let started = state.withLock { state -> Bool? in
+            guard state.failure == nil else { return nil }
+            state.readingOnAfterCancel = true
+            // A leader reading now leaves the role idle when done; the thread then takes it.
+            if state.role == .idle { state.role = .thread }
+            return startingReaderThread(&state)
+        }
+        guard let started else { return }
+        if started { startReaderThread() }
+        threadSignal.withLock { threadSignal.broadcast() }
     }
 
     /// Forgets a stream whose caller is done with it.
@@ -450,15 +477,25 @@ public final class ClientConnection: Sendable {
     private func handOffToThread() {
         let needsThread = state.withLock { state -> Bool in
             state.role = .thread
-            return state.readerThread == nil
+            return startingReaderThread(&state)
         }
-        if needsThread {
-            let thread = OSThread(name: "pipebus-client-reader") { [weak self] in
-                while let connection = self, connection.readerTurn() {}
-            }
-            state.withLock { $0.readerThread = thread }
-        }
+        if needsThread { startReaderThread() }
         threadSignal.withLock { threadSignal.broadcast() }
+    }
+
+    /// Whether the caller is to start the reader thread (once per connection; a cancel may
+    /// ask for it from any thread, alongside a leader handing off).
+    private func startingReaderThread(_ state: inout State) -> Bool {
+        guard !state.readerThreadStarted else { return false }
+        state.readerThreadStarted = true
+        return true
+    }
+
+    private func startReaderThread() {
+        let thread = OSThread(name: "pipebus-client-reader") { [weak self] in
+            while let connection = self, connection.readerTurn() {}
+        }
+        state.withLock { $0.readerThread = thread }
     }
 
     /// The fallback reader: reads while any caller waits, then goes idle until handed the role.
@@ -466,11 +503,15 @@ public final class ClientConnection: Sendable {
     /// the role. False when the connection has failed and the thread should end. The thread
     /// holds the connection only for one turn, so an unused connection can still be freed.
     private func readerTurn() -> Bool {
-        let (role, failed) = state.withLock { ($0.role, $0.failure != nil) }
+        let (role, failed, dropped) = state.withLock { state in
+            // Reading on after a cancel takes the role as soon as nobody holds it.
+            if state.role == .idle && state.readingOnAfterCancel { state.role = .thread }
+            return (state.role, state.failure != nil, state.droppedFrames)
+        }
         if failed { return false }
         if role != .thread {
             threadSignal.withLock {
-                if state.withLock({ $0.role != .thread && $0.failure == nil }) {
+                if state.withLock({ $0.role != .thread && $0.failure == nil && !($0.role == .idle && $0.readingOnAfterCancel) }) {
                     _ = threadSignal.wait(until: ContinuousClock.now + .milliseconds(250))
                 }
             }
@@ -482,9 +523,17 @@ public final class ClientConnection: Sendable {
             timeout = max(.zero, ContinuousClock.now.duration(to: deadline))
             tolerance = .zero
         }
-        guard pump(timeout: timeout, tolerance: tolerance) != nil else { return false }
+        guard let outcome = pump(timeout: timeout, tolerance: tolerance) else { return false }
+        let midFrame = reader.decoder.bufferedByteCount > 0
         state.withLock { state in
-            if state.streams.allSatisfy({ $0.value.waiter == nil }) { state.role = .idle }
+            // A cancelled stream's frames have stopped coming once a read brings whole frames
+            // and none of them for an ended stream, or nothing at all for a whole turn.
+            if case .bytes = outcome {
+                if !midFrame && state.droppedFrames == dropped { state.readingOnAfterCancel = false }
+            } else if tolerance > .zero {
+                state.readingOnAfterCancel = false
+            }
+            if !state.readingOnAfterCancel && state.streams.allSatisfy({ $0.value.waiter == nil }) { state.role = .idle }
         }
         return true
     }
