@@ -55,9 +55,10 @@ struct ClearStuckCommand: AsyncParsableCommand {
         }
         let now = Date()
         for task in tasks {
-            let age = DurationText.format(seconds: task.age(now: now))
+            // A moved task is in failed/ now, so its age there says nothing of its time in active/.
+            let time = dryRun ? DurationText.format(seconds: task.age(now: now)) : "more than \(DurationText.format(olderThan))"
             let verb = dryRun ? "Would move stuck task" : "Moved stuck task"
-            Console.out("\(verb): \(task.id) (in active/ for \(age), correlation_id \(task.correlationID))")
+            Console.out("\(verb): \(task.id) (in active/ for \(time), correlation_id \(task.correlationID))")
         }
     }
 }

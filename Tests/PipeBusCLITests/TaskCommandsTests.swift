@@ -116,6 +116,8 @@ import Testing
                 return result.stdout.contains("Moved stuck task: stuck-1")
             }
             #expect(cleared?.status == 0)
+            // Its time in active/, not its few milliseconds in failed/ since the move.
+            #expect(cleared?.stdout.contains("(in active/ for more than 300ms,") == true, "\(String(describing: cleared))")
             #expect(try await deployment.state(of: "stuck-1", worker: "marie") == .failed)
             let failed = try await deployment.run(["tasks", "--worker", "marie", "--state", "failed", "--json"])
             let error = ((failed.json as? [[String: Any]])?.first?["task"] as? [String: Any])?["error"] as? String
