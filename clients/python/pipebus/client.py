@@ -184,9 +184,10 @@ class Client:
         """The runbook's replay: re-queues a failed or completed task as `<id>_replay`."""
         return self.call(TASKS + "Replay", tasks_pb2.TaskRef(id=id), tasks_pb2.Task, timeout=timeout)
 
-    def clear_stuck(self, older_than, reason="", timeout=None):
-        """Active tasks older than `older_than` seconds move to failed/; the tasks moved."""
-        request = tasks_pb2.ClearStuckRequest(older_than_ms=_milliseconds(older_than), reason=reason)
+    def clear_stuck(self, older_than, reason="", dry_run=False, timeout=None):
+        """Active tasks in active/ for more than `older_than` seconds (time in state, not since
+        submission) move to failed/; the tasks moved, or with `dry_run` those that would move."""
+        request = tasks_pb2.ClearStuckRequest(older_than_ms=_milliseconds(older_than), reason=reason, dry_run=dry_run)
         return list(self.call(TASKS + "ClearStuck", request, tasks_pb2.TaskList, timeout=timeout).tasks)
 
     def config(self, timeout=None):

@@ -2,6 +2,7 @@
 import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -50,6 +51,20 @@ def test_listing_replay_cancel_and_clear_stuck(client):
         client.get("no-such-task")
     assert caught.value.code == StatusCode.NOT_FOUND
     assert client.clear_stuck(older_than=3600, reason="test") == []
+
+
+def test_clear_stuck_dry_run_moves_nothing(client, sidecar):
+    task = client.submit({"job": "hang"})
+    spool = os.path.join(sidecar.root, "tasks", sidecar.worker)
+    os.rename(os.path.join(spool, "pending", task + ".json"), os.path.join(spool, "active", task + ".json"))
+    wait_until(lambda: client.get(task).state == pipebus.ACTIVE, "the sidecar to see the task in active/")
+    time.sleep(0.3)
+    would = client.clear_stuck(older_than=0.2, dry_run=True)
+    assert [t.id for t in would] == [task]
+    assert client.get(task).state == pipebus.ACTIVE
+    moved = client.clear_stuck(older_than=0.2)
+    assert [t.id for t in moved] == [task]
+    assert client.get(task).state == pipebus.FAILED
 
 
 def test_config_get_and_set(client):
