@@ -183,7 +183,7 @@ for path in sorted(glob.glob('$here/deploy/grafana/dashboards/*.json')):
     exprs = [t['expr'] for p in board.get('panels', []) for t in p.get('targets', []) if 'expr' in t]
     ok = 0
     for e in exprs:
-        e = e.replace('\$worker', '.*').replace('\${worker}', '.*').replace('\$__rate_interval', '1m').replace('\$__range', '1h')
+        e = e.replace('\$worker', '.*').replace('\${worker}', '.*').replace('\$__rate_interval', '1m').replace('\$__range', '1h').replace('\$host', '.*')
         r = json.load(urllib.request.urlopen('http://127.0.0.1:$prom_port/api/v1/query?' + urllib.parse.urlencode({'query': e})))
         ok += r['status'] == 'success' and len(r['data']['result']) > 0
     print(board['uid'], len(exprs), 'panels queries,', ok, 'return series')"
