@@ -10,7 +10,8 @@ struct TransportSettings: Codable, Sendable, Hashable {
     var pipeBufferSize = PipeServer.Configuration.defaults.pipeBufferSize
     /// The server's `flushThreshold`; nil keeps pipebus's default.
     var flushThreshold: Int?
-    /// LZ4 on both sides from this body size up; nil: compression off (pipebus's default).
+    /// LZ4 on both sides from this body size up; nil: compression off on both sides (the client's
+    /// default; the server compresses large replies by default, so the bench turns that off too).
     var compressionThreshold: Int?
 
     var readPolicy: FIFOConnectionIO.ReadPolicy {
