@@ -166,7 +166,7 @@ public final class ClientConnection: Sendable {
     let state = Mutex(State())
     private let writer: Mutex<Writer>
     let reader: ReaderState
-    private let threadSignal = ConditionLock()
+    let threadSignal = ConditionLock()
     /// Streams in `state` with a deadline: while none has one, the reader skips looking.
     let streamsWithDeadline = Atomic<Int>(0)
     private let leaderBudgetNanoseconds: UInt64
@@ -294,24 +294,6 @@ public final class ClientConnection: Sendable {
             try? send([Envelope(streamID: id, kind: .cancel, status: status)])
             readOnAfterCancel()
         }
-    }
-
-    /// After a cancel, has the reader thread read on (dropping the cancelled stream's frames)
-    /// until they stop coming. The server may be blocked writing that stream into a full pipe,
-    /// and reads the CANCEL only once the write is done: a client that then made no call would
-    /// read nothing, and the server would drop it as a slow consumer. (HTTP/2 likewise keeps
-    /// reading after RST_STREAM.) Only on a cancel: a call that ends normally pays nothing.
-    private func readOnAfterCancel() {
-        let started = state.withLock { state -> Bool? in
-            guard state.failure == nil else { return nil }
-            state.readingOnAfterCancel = true
-            // A leader reading now leaves the role idle when done; the thread then takes it.
-            if state.role == .idle { state.role = .thread }
-            return startingReaderThread(&state)
-        }
-        guard let started else { return }
-        if started { startReaderThread() }
-        threadSignal.withLock { threadSignal.broadcast() }
     }
 
     /// Forgets a stream whose caller is done with it.
@@ -474,70 +456,6 @@ public final class ClientConnection: Sendable {
     /// What the TSan annotations of a role hand-off synchronize on.
     private var roleToken: UnsafeRawPointer { UnsafeRawPointer(Unmanaged.passUnretained(reader).toOpaque()) }
 
-    private func handOffToThread() {
-        let needsThread = state.withLock { state -> Bool in
-            state.role = .thread
-            return startingReaderThread(&state)
-        }
-        if needsThread { startReaderThread() }
-        threadSignal.withLock { threadSignal.broadcast() }
-    }
-
-    /// Whether the caller is to start the reader thread (once per connection; a cancel may
-    /// ask for it from any thread, alongside a leader handing off).
-    private func startingReaderThread(_ state: inout State) -> Bool {
-        guard !state.readerThreadStarted else { return false }
-        state.readerThreadStarted = true
-        return true
-    }
-
-    private func startReaderThread() {
-        let thread = OSThread(name: "pipebus-client-reader") { [weak self] in
-            while let connection = self, connection.readerTurn() {}
-        }
-        state.withLock { $0.readerThread = thread }
-    }
-
-    /// The fallback reader: reads while any caller waits, then goes idle until handed the role.
-    /// One turn of the fallback reader: reads while any caller waits, else idles until handed
-    /// the role. False when the connection has failed and the thread should end. The thread
-    /// holds the connection only for one turn, so an unused connection can still be freed.
-    private func readerTurn() -> Bool {
-        let (role, failed, dropped) = state.withLock { state in
-            // Reading on after a cancel takes the role as soon as nobody holds it.
-            if state.role == .idle && state.readingOnAfterCancel { state.role = .thread }
-            return (state.role, state.failure != nil, state.droppedFrames)
-        }
-        if failed { return false }
-        if role != .thread {
-            threadSignal.withLock {
-                if state.withLock({ $0.role != .thread && $0.failure == nil && !($0.role == .idle && $0.readingOnAfterCancel) }) {
-                    _ = threadSignal.wait(until: ContinuousClock.now + .milliseconds(250))
-                }
-            }
-            return true
-        }
-        var timeout: Duration = .milliseconds(100)
-        var tolerance = timeout
-        if let deadline = nearestDeadline(), ContinuousClock.now.duration(to: deadline) < timeout {
-            timeout = max(.zero, ContinuousClock.now.duration(to: deadline))
-            tolerance = .zero
-        }
-        guard let outcome = pump(timeout: timeout, tolerance: tolerance) else { return false }
-        let midFrame = reader.decoder.bufferedByteCount > 0
-        state.withLock { state in
-            // A cancelled stream's frames have stopped coming once a read brings whole frames
-            // and none of them for an ended stream, or nothing at all for a whole turn.
-            if case .bytes = outcome {
-                if !midFrame && state.droppedFrames == dropped { state.readingOnAfterCancel = false }
-            } else if tolerance > .zero {
-                state.readingOnAfterCancel = false
-            }
-            if !state.readingOnAfterCancel && state.streams.allSatisfy({ $0.value.waiter == nil }) { state.role = .idle }
-        }
-        return true
-    }
-
     /// The earliest deadline of a call still open, in `MonotonicClock` nanoseconds.
     private func nearestDeadlineNanoseconds() -> UInt64? {
         guard streamsWithDeadline.load(ordering: .relaxed) > 0 else { return nil }
@@ -546,7 +464,7 @@ public final class ClientConnection: Sendable {
         }
     }
 
-    private func nearestDeadline() -> ContinuousClock.Instant? {
+    func nearestDeadline() -> ContinuousClock.Instant? {
         guard let nearest = nearestDeadlineNanoseconds() else { return nil }
         let now = MonotonicClock.nanoseconds()
         return ContinuousClock.now + .nanoseconds(nearest > now ? Int64(nearest - now) : 0)
@@ -554,7 +472,7 @@ public final class ClientConnection: Sendable {
 
     /// One read and dispatch by the role holder; what the read saw, or nil when the connection
     /// failed in it (a failure from elsewhere is for the caller to notice, under the lock).
-    private func pump(timeout: Duration, tolerance: Duration) -> ReadOutcome? {
+    func pump(timeout: Duration, tolerance: Duration) -> ReadOutcome? {
         let outcome: ReadOutcome
         do {
             outcome = try io.read(into: &reader.decoder, timeout: timeout, tolerance: tolerance)
