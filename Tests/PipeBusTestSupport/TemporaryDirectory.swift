@@ -1,0 +1,67 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh private directory (0700, `mkdtemp`) under /tmp for one test, and its removal.
+///
+/// Under /tmp rather than `$TMPDIR`: FIFO paths and socket paths must stay short, and a test must
+/// not depend on how the machine it runs on sets its environment. `remove()` keeps the directory
+/// when `PIPEBUS_KEEP_TEST_ROOTS` is set, to look at a failure.
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    /// Creates `/tmp/<prefix>-XXXXXX`.
+    public init(prefix: String = "pipebus-test") throws {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw TestSupportError("mkdtemp /tmp/\(prefix)-XXXXXX failed: \(String(cString: strerror(errno)))")
+        }
+        path = String(cString: created)
+    }
+
+    /// The path of `name` inside the directory.
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    /// Removes the directory and everything in it, without following symlinks (a test may plant
+    /// one that points outside), unless `PIPEBUS_KEEP_TEST_ROOTS` is set.
+    public func remove() {
+        if ProcessInfo.processInfo.environment["PIPEBUS_KEEP_TEST_ROOTS"] != nil { return }
+        removeTree(path)
+    }
+}
+
+/// Runs `body` with a fresh temporary directory's path and removes the directory afterwards,
+/// whether `body` returns or throws.
+@discardableResult
+public func withTemporaryDirectory<Result>(
+    prefix: String = "pipebus-test",
+    _ body: (String) throws -> Result
+) throws -> Result {
+    let directory = try TemporaryDirectory(prefix: prefix)
+    defer { directory.remove() }
+    return try body(directory.path)
+}
+
+/// `rm -rf`, not following symlinks.
+public func removeTree(_ path: String) {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }
+    if info.st_mode & S_IFMT == S_IFDIR {
+        if let dir = opendir(path) {
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                    String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            for name in names { removeTree(path + "/" + name) }
+        }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
