@@ -34,6 +34,9 @@ let package = Package(
         // OTLP/HTTP export of task spans; only the HTTP exporter, to keep the build small.
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // FilePath, FileDescriptor, Errno: the one syscall layer (PipeBusSystem). Already in the
+        // build through SwiftNIO.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C libraries from Debian.
@@ -53,10 +56,23 @@ let package = Package(
             dependencies: ["CLZ4", "CProtobufC", "CPipeBusProto", "CPipeBusShim"],
             swiftSettings: strictSwift
         ),
+        // The one syscall layer: swift-system's FilePath, FileDescriptor and Errno, the calls it
+        // lacks (mkfifo, flock, renameat2, fsync, poll, eventfd), and the one errno-to-status mapping.
+        .target(
+            name: "PipeBusSystem",
+            dependencies: ["PipeBusCore", "CPipeBusShim", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSwift
+        ),
         // The named-pipe transport: FIFOs, connect procedure, reader threads.
         .target(
             name: "PipeBusPipes",
-            dependencies: ["PipeBusCore", "CPipeBusShim", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PipeBusCore",
+                "PipeBusSystem",
+                "CPipeBusShim",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSwift
         ),
         // What runs beside each worker: spool, watcher, leases, heartbeats, supervisor, metrics.
@@ -65,9 +81,11 @@ let package = Package(
             dependencies: [
                 "PipeBusCore",
                 "PipeBusPipes",
+                "PipeBusSystem",
                 "CPipeBusShim",
                 "CPipeBusProto",
                 "CProtobufC",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -122,26 +140,24 @@ let package = Package(
             path: "Tests/PipeBusTestPeer",
             swiftSettings: strictSwift
         ),
-        // What the test targets share: temporary directories, `eventually`, child processes,
-        // a loopback HTTP client, ports. Not a product: only the tests link it.
-        .target(
-            name: "PipeBusTestSupport",
-            path: "Tests/PipeBusTestSupport",
-            swiftSettings: strictSwift
-        ),
         .testTarget(
             name: "PipeBusPipesTests",
-            dependencies: ["PipeBusCore", "PipeBusPipes", "PipeBusTestSupport", "pipebus-test-peer"],
+            dependencies: ["PipeBusCore", "PipeBusPipes", "pipebus-test-peer"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PipeBusSidecarTests",
-            dependencies: ["PipeBusSidecar", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport"],
+            dependencies: ["PipeBusSidecar", "PipeBusCore", "PipeBusPipes"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PipeBusCLITests",
-            dependencies: ["PipeBusClient", "PipeBusCore", "PipeBusTestSupport"],
+            dependencies: ["PipeBusClient", "PipeBusCore"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PipeBusSystemTests",
+            dependencies: ["PipeBusSystem", "PipeBusCore", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
         .testTarget(

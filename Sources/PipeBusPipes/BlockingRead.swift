@@ -94,7 +94,7 @@ final class BlockingReadWatchdog: Sendable {
             // Store the plan before scanning: a reader either sees the plan (and kicks if it
             // needs an earlier look) or is seen by the scan.
             nextLook.store(.max, ordering: .sequentiallyConsistent)
-            let now = Sys.monotonicNanoseconds()
+            let now = HotPathSyscalls.monotonicNanoseconds()
             let next = scan(now: now).map { max($0, now + Self.tickNanoseconds) }
             if let next { nextLook.store(next, ordering: .sequentiallyConsistent) }
             // A reader that started between the scan and this store kicks (it saw .max or a
@@ -102,7 +102,7 @@ final class BlockingReadWatchdog: Sendable {
             condition.withLock {
                 if !kicked {
                     let deadline = next.map { next in
-                        let current = Sys.monotonicNanoseconds()
+                        let current = HotPathSyscalls.monotonicNanoseconds()
                         return ContinuousClock.now + .nanoseconds(next > current ? next - current : 0)
                     }
                     _ = condition.wait(until: deadline)

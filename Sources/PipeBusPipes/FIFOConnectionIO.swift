@@ -2,7 +2,9 @@
 import Glibc
 #endif
 public import PipeBusCore
+import PipeBusSystem
 import Synchronization
+import SystemPackage
 
 /// One connection's pair of FIFOs as a `ConnectionIO`: a read end, and a non-blocking write end
 /// whose every `write` is timed into the `pipe_write_latency_seconds` histogram.
@@ -26,7 +28,7 @@ public final class FIFOConnectionIO: ConnectionIO {
     }
 
     private let readFD: Int32
-    private let wakeFD: Int32
+    private let wakeFD: FileDescriptor
     private let writeFD = Mutex<Int32>(-1)
     private let readPolicy: ReadPolicy
     private let spinNanoseconds: UInt64
@@ -40,14 +42,14 @@ public final class FIFOConnectionIO: ConnectionIO {
     /// Takes ownership of `readFD` (and `writeFD` when given; else `attachWriteEnd` later).
     init(readFD: Int32, writeFD: Int32?, readPolicy: ReadPolicy, metrics: TransportMetrics?) throws {
         self.readFD = readFD
-        self.wakeFD = try Sys.eventFD()
+        self.wakeFD = try FileDescriptor.eventFD()
         self.readPolicy = readPolicy
         let (seconds, attoseconds) = readPolicy.spin.components
         self.spinNanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
         self.metrics = metrics
-        self.pollSet = [pollfd(fd: readFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        self.pollSet = [pollfd(fd: readFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD.rawValue, events: Int16(POLLIN), revents: 0)]
         // Spinning needs non-blocking reads; blocking reads need the wake signal.
-        self.blockingReads = spinNanoseconds == 0 && Sys.wakeSignalAvailable && Sys.setBlocking(readFD)
+        self.blockingReads = spinNanoseconds == 0 && HotPathSyscalls.wakeSignalAvailable && FileDescriptor(rawValue: readFD).setBlocking()
         if let writeFD { self.writeFD.withLock { $0 = writeFD } }
         if blockingReads { BlockingReadWatchdog.shared.register(slot) }
     }
@@ -59,8 +61,8 @@ public final class FIFOConnectionIO: ConnectionIO {
     deinit {
         close()
         if blockingReads { BlockingReadWatchdog.shared.unregister(slot) }
-        Sys.close(readFD)
-        Sys.close(wakeFD)
+        FileDescriptor(rawValue: readFD).closeIgnoringErrors()
+        wakeFD.closeIgnoringErrors()
     }
 
     public func read(into decoder: inout FrameDecoder, timeout: Duration?) throws -> ReadOutcome {
@@ -81,19 +83,19 @@ public final class FIFOConnectionIO: ConnectionIO {
     static let blockingTolerance: Duration = BlockingReadWatchdog.tick * 2
 
     private func blockingRead(into decoder: inout FrameDecoder, timeout: Duration?) throws -> ReadOutcome {
-        let threadID = Sys.prepareWakeableThread()
-        let wakeAt = timeout.map { Sys.monotonicNanoseconds() &+ UInt64($0.nanosecondsClamped) } ?? .max
+        let threadID = HotPathSyscalls.prepareWakeableThread()
+        let wakeAt = timeout.map { HotPathSyscalls.monotonicNanoseconds() &+ UInt64($0.nanosecondsClamped) } ?? .max
         slot.threadID.store(threadID, ordering: .sequentiallyConsistent)
         slot.wakeAt.store(wakeAt, ordering: .sequentiallyConsistent)
         while true {
             slot.state.store(.blocking, ordering: .sequentiallyConsistent)
             if let woken = try takeInterrupt() { return woken }
             if wakeAt != .max { BlockingReadWatchdog.shared.expect(wakeAt: wakeAt) }
-            let count = readChunk(into: &decoder, Sys.readInterruptibly)
+            let count = readChunk(into: &decoder, HotPathSyscalls.readInterruptibly)
             slot.state.store(.idle, ordering: .sequentiallyConsistent)
             if let count = try count.get() { return count == 0 ? .endOfStream : .bytes(count) }
             if let woken = try takeInterrupt() { return woken }
-            if Sys.monotonicNanoseconds() >= wakeAt { return .timedOut }
+            if HotPathSyscalls.monotonicNanoseconds() >= wakeAt { return .timedOut }
         }
     }
 
@@ -116,12 +118,12 @@ public final class FIFOConnectionIO: ConnectionIO {
             if let woken = try takeInterrupt() { return woken }
             do {
                 defer { slot.state.store(.idle, ordering: .sequentiallyConsistent) }
-                try Sys.poll(&pollSet, timeout: remaining)
-            } catch let error as SystemError {
-                throw error.rpcError(.unavailable, "polling the connection failed")
+                try FileDescriptor.poll(&pollSet, timeout: remaining)
+            } catch let error as SystemCallError {
+                throw error.rpcError("polling the connection failed")
             }
             if pollSet[1].revents != 0 {
-                Sys.drainEventFD(wakeFD)
+                wakeFD.drainEvent()
                 if closed.load(ordering: .relaxed) { throw RPCError(code: .unavailable, message: "connection closed") }
                 if pollSet[0].revents == 0, let woken = try takeInterrupt() { return woken }
             }
@@ -135,7 +137,7 @@ public final class FIFOConnectionIO: ConnectionIO {
     }
 
     private func readOnce(into decoder: inout FrameDecoder) throws -> ReadOutcome? {
-        guard let count = try readChunk(into: &decoder, Sys.read).get() else { return nil }
+        guard let count = try readChunk(into: &decoder, HotPathSyscalls.read).get() else { return nil }
         return count == 0 ? .endOfStream : .bytes(count)
     }
 
@@ -151,8 +153,8 @@ public final class FIFOConnectionIO: ConnectionIO {
                 guard let count = try read(readFD, buffer) else { return -1 }
                 outcome = .success(count)
                 return count
-            } catch let error as SystemError {
-                outcome = .failure(error.rpcError(.unavailable, "reading the connection failed"))
+            } catch let error as SystemCallError {
+                outcome = .failure(error.rpcError("reading the connection failed"))
             } catch {
                 outcome = .failure(RPCError(code: .unavailable, message: "reading the connection failed: \(error)"))
             }
@@ -162,21 +164,21 @@ public final class FIFOConnectionIO: ConnectionIO {
     }
 
     private func spinRead(into decoder: inout FrameDecoder) throws -> ReadOutcome? {
-        let start = Sys.monotonicNanoseconds()
+        let start = HotPathSyscalls.monotonicNanoseconds()
         repeat {
             // A 0-byte read can mean "no writer yet" as well as "writer gone" (a FIFO whose
             // peer has not opened its end): only poll tells them apart, so leave that to it.
             if let outcome = try readOnce(into: &decoder), outcome != .endOfStream { return outcome }
-            Sys.yield()
-        } while Sys.monotonicNanoseconds() - start < spinNanoseconds
+            HotPathSyscalls.yield()
+        } while HotPathSyscalls.monotonicNanoseconds() - start < spinNanoseconds
         return nil
     }
 
     /// Each call is one sample of `pipe_write_latency_seconds`: from the first `write` to the
     /// last byte accepted, including any wait for a full pipe to drain (a slow reader shows).
     public func write(_ bytes: UnsafeRawBufferPointer, timeout: Duration) throws {
-        let start = Sys.monotonicNanoseconds()
-        defer { metrics?.writeLatency.record(nanoseconds: Sys.monotonicNanoseconds() - start) }
+        let start = HotPathSyscalls.monotonicNanoseconds()
+        defer { metrics?.writeLatency.record(nanoseconds: HotPathSyscalls.monotonicNanoseconds() - start) }
         try writeFD.withLock { fd in
             guard fd >= 0 else { throw RPCError(code: .unavailable, message: "connection closed") }
             var offset = 0
@@ -187,16 +189,16 @@ public final class FIFOConnectionIO: ConnectionIO {
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset...])
                 let written: Int?
                 do {
-                    written = try Sys.write(fd, chunk)
-                } catch let error as SystemError {
-                    throw error.rpcError(.unavailable, error.errno == EPIPE ? "the peer closed its end" : "writing the connection failed")
+                    written = try HotPathSyscalls.write(fd, chunk)
+                } catch let error as SystemCallError {
+                    throw error.rpcError(error.errno == .brokenPipe ? "the peer closed its end" : "writing the connection failed")
                 }
                 if let written {
                     offset += written
                     continue
                 }
                 // The pipe is full: wait for the reader to make room, up to `timeout` in all.
-                let now = Sys.monotonicNanoseconds()
+                let now = HotPathSyscalls.monotonicNanoseconds()
                 if deadline == 0 { deadline = now &+ UInt64(max(1, timeout.nanosecondsClamped)) }
                 guard deadline > now else {
                     throw RPCError(code: .deadlineExceeded, message: "the peer did not read \(bytes.count - offset) pending bytes within \(timeout)")
@@ -204,9 +206,9 @@ public final class FIFOConnectionIO: ConnectionIO {
                 let remaining = Duration.nanoseconds(Int64(deadline - now))
                 var waitSet = [pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)]
                 do {
-                    try Sys.poll(&waitSet, timeout: remaining)
-                } catch let error as SystemError {
-                    throw error.rpcError(.unavailable, "polling the connection failed")
+                    try FileDescriptor.poll(&waitSet, timeout: remaining)
+                } catch let error as SystemCallError {
+                    throw error.rpcError("polling the connection failed")
                 }
                 if waitSet[0].revents & Int16(POLLERR | POLLHUP) != 0 {
                     throw RPCError(code: .unavailable, message: "the peer closed its end")
@@ -224,7 +226,7 @@ public final class FIFOConnectionIO: ConnectionIO {
             // watchdog sends it again until the reader is out.
             BlockingReadWatchdog.shared.kick()
         case .polling:
-            Sys.signalEventFD(wakeFD)
+            wakeFD.signalEvent()
         case .idle:
             break  // the reader looks at `interrupt` before it waits again
         }
@@ -233,7 +235,7 @@ public final class FIFOConnectionIO: ConnectionIO {
     public func close() {
         if closed.exchange(true, ordering: .relaxed) { return }
         writeFD.withLock { fd in
-            if fd >= 0 { Sys.close(fd) }
+            if fd >= 0 { FileDescriptor(rawValue: fd).closeIgnoringErrors() }
             fd = -1
         }
         wake()

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 public import PipeBusCore
+import PipeBusSystem
+import SystemPackage
 
 /// Opens connections to a `PipeServer`: the client side of the connect procedure.
 ///
@@ -29,9 +31,9 @@ public enum PipeConnector {
         configuration: Configuration = .defaults,
         metrics: TransportMetrics? = nil
     ) throws -> ClientConnection {
-        Sys.ignoreSIGPIPE()
+        ignoreBrokenPipeSignal()
         let deadline = ContinuousClock.now + configuration.connectTimeout
-        guard (try? Sys.lstat(directory.connectFIFO)) ?? nil != nil else {
+        guard (try? FilePath(directory.connectFIFO).lstat()) ?? nil != nil else {
             throw RPCError(code: .unavailable, message: "no server is listening in \(directory.path) (no connect FIFO)")
         }
         try directory.check()
@@ -39,17 +41,19 @@ public enum PipeConnector {
         let inbound = directory.serverToClient(id)
         let outbound = directory.clientToServer(id)
         defer {
-            Sys.unlink(inbound)
-            Sys.unlink(outbound)
+            FilePath(inbound).removeIfPresent()
+            FilePath(outbound).removeIfPresent()
         }
-        try rethrowing { try Sys.mkfifo(inbound, mode: 0o600) }
-        try rethrowing { try Sys.mkfifo(outbound, mode: 0o600) }
+        try translatingSystemErrors {
+            try FilePath(inbound).makeFIFO(permissions: .ownerReadWrite)
+            try FilePath(outbound).makeFIFO(permissions: .ownerReadWrite)
+        }
         let readFD = try PipeDirectory.openFIFO(inbound, writing: false)
         let io: FIFOConnectionIO
         do {
-            io = try FIFOConnectionIO(readFD: readFD, writeFD: nil, readPolicy: configuration.readPolicy, metrics: metrics)
+            io = try FIFOConnectionIO(readFD: readFD.rawValue, writeFD: nil, readPolicy: configuration.readPolicy, metrics: metrics)
         } catch {
-            Sys.close(readFD)
+            readFD.closeIgnoringErrors()
             throw RPCError(code: .unavailable, message: "cannot set up a connection", cause: "\(error)")
         }
         try sendConnectRecord(
@@ -63,9 +67,15 @@ public enum PipeConnector {
         var decoder = FrameDecoder(maxFrameSize: configuration.connection.maxFrameSize)
         let remaining = max(.milliseconds(1), ContinuousClock.now.duration(to: deadline))
         let serverHello = try ClientConnection.readServerHello(from: io, decoder: &decoder, timeout: remaining)
-        let writeFD = try PipeDirectory.openFIFO(outbound, writing: true)
-        _ = Sys.setPipeSize(writeFD, configuration.pipeBufferSize)
-        io.attachWriteEnd(writeFD)
+        let writeFD: FileDescriptor
+        do {
+            writeFD = try PipeDirectory.openFIFO(outbound, writing: true)
+        } catch let error as RPCError where error.code == .notFound {
+            // Our own FIFO gone after the server's HELLO_ACK: the server removed it, leaving.
+            throw RPCError(code: .unavailable, message: "the server in \(directory.path) went away while connecting", cause: error.cause)
+        }
+        writeFD.setPipeSize(configuration.pipeBufferSize)
+        io.attachWriteEnd(writeFD.rawValue)
         return try ClientConnection(
             io: io,
             serverHello: serverHello,
@@ -79,15 +89,18 @@ public enum PipeConnector {
         var frame: [UInt8] = []
         var encoder = FrameEncoder(maxFrameSize: ConnectRecord.maxEncodedSize - FrameHeader.size)
         try encoder.append(body: record.serializedBytes(), to: &frame)
-        let fd: Int32
+        let fd: FileDescriptor
         do {
             fd = try PipeDirectory.openFIFO(directory.connectFIFO, writing: true)
-        } catch let error as RPCError where error.cause == "errno \(ENXIO)" || error.cause == "errno \(ENOENT)" {
+        } catch let error as RPCError
+            where error.cause == Errno.noSuchAddressOrDevice.cause || error.cause == Errno.noSuchFileOrDirectory.cause
+        {
+            // ENXIO: no reader (the server is gone); ENOENT: no connect FIFO at all.
             throw RPCError(code: .unavailable, message: "no server is listening in \(directory.path)", cause: error.cause)
         }
-        defer { Sys.close(fd) }
+        defer { fd.closeIgnoringErrors() }
         while true {
-            let written = try frame.withUnsafeBytes { bytes in try rethrowing { try Sys.write(fd, bytes) } }
+            let written = try frame.withUnsafeBytes { bytes in try translatingSystemErrors { try fd.writeNonBlocking(bytes) } }
             if let written {
                 guard written == frame.count else {
                     throw RPCError(code: .internal, message: "connect record written partly (\(written) of \(frame.count) bytes)")

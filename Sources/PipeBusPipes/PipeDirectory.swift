@@ -1,7 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PipeBusCore
+import PipeBusSystem
+import SystemPackage
 
 /// The private directory that holds one server's FIFOs: its well-known connect FIFO, its lock,
 /// and each connection's pair (`<id>.c2s`, `<id>.s2c`), created by the client.
@@ -27,66 +26,52 @@ public struct PipeDirectory: Hashable, Sendable {
     /// Creates the directory (0700) and its parents (0755) if missing, and checks that it is a
     /// real directory owned by this user that no one else can enter.
     public func prepare() throws {
-        var partial = ""
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
-            partial += "/" + component
-            try rethrowing { try Sys.mkdir(partial, mode: partial == path ? 0o700 : 0o755) }
-        }
+        try translatingSystemErrors { try FilePath(path).makeDirectories(permissions: .ownerReadWriteExecute) }
         try check()
     }
 
     /// Refuses a directory that is a symlink, not ours, or open to others.
     public func check() throws {
-        guard let info = try rethrowing(code: .unavailable, { try Sys.lstat(path) }) else {
+        guard let info = try translatingSystemErrors({ try FilePath(path).lstat() }) else {
             throw RPCError(code: .unavailable, message: "pipe directory \(path) does not exist")
         }
-        guard info.st_mode & S_IFMT == S_IFDIR else {
+        guard info.type == .directory else {
             throw RPCError(code: .permissionDenied, message: "pipe directory \(path) is not a directory (a symlink or file is refused)")
         }
-        guard info.st_uid == Sys.effectiveUID else {
-            throw RPCError(code: .permissionDenied, message: "pipe directory \(path) is owned by uid \(info.st_uid), not \(Sys.effectiveUID)")
+        guard info.userID == effectiveUserID else {
+            throw RPCError(code: .permissionDenied, message: "pipe directory \(path) is owned by uid \(info.userID.rawValue), not \(effectiveUserID.rawValue)")
         }
-        guard info.st_mode & 0o077 == 0 else {
-            throw RPCError(code: .permissionDenied, message: "pipe directory \(path) has mode \(String(info.st_mode & 0o777, radix: 8)); it must be 0700")
+        guard info.permissions.isDisjoint(with: [.groupReadWriteExecute, .otherReadWriteExecute]) else {
+            throw RPCError(code: .permissionDenied, message: "pipe directory \(path) has mode \(String(info.permissions.rawValue, radix: 8)); it must be 0700")
         }
     }
 
     /// Opens a FIFO safely and checks what was opened: a FIFO, owned by this user, private.
-    static func openFIFO(_ path: String, writing: Bool) throws -> Int32 {
-        let fd = try rethrowing { try Sys.open(path, (writing ? O_WRONLY : O_RDONLY) | Sys.fifoOpenFlags) }
+    static func openFIFO(_ path: String, writing: Bool) throws -> FileDescriptor {
+        let fd = try translatingSystemErrors {
+            try FilePath(path).open(writing ? .writeOnly : .readOnly, options: [.noFollow, .closeOnExec, .nonBlocking])
+        }
         do {
             try verifyFIFO(fd, path: path)
             return fd
         } catch {
-            Sys.close(fd)
+            fd.closeIgnoringErrors()
             throw error
         }
     }
 
-    static func verifyFIFO(_ fd: Int32, path: String) throws {
-        let info = try rethrowing { try Sys.fstat(fd) }
-        guard info.st_mode & S_IFMT == S_IFIFO else {
+    static func verifyFIFO(_ fd: FileDescriptor, path: String) throws {
+        let info = try translatingSystemErrors { try fd.stat(path: FilePath(path)) }
+        guard info.type == .fifo else {
             throw RPCError(code: .permissionDenied, message: "\(path) is not a FIFO; refusing it")
         }
-        guard info.st_uid == Sys.effectiveUID else {
-            throw RPCError(code: .permissionDenied, message: "FIFO \(path) is owned by uid \(info.st_uid), not \(Sys.effectiveUID)")
+        guard info.userID == effectiveUserID else {
+            throw RPCError(code: .permissionDenied, message: "FIFO \(path) is owned by uid \(info.userID.rawValue), not \(effectiveUserID.rawValue)")
         }
         // 0600 whatever the umask was when it was made; fchmod acts on what was opened, not on
         // whatever the path might point to by now.
-        if info.st_mode & 0o777 != 0o600 { try rethrowing { try Sys.fchmod(fd, 0o600) } }
-    }
-}
-
-/// Turns a `SystemError` into an `RPCError` at the transport boundary.
-func rethrowing<Result>(code: StatusCode = .unavailable, _ body: () throws -> Result) throws -> Result {
-    do {
-        return try body()
-    } catch let error as SystemError {
-        let code: StatusCode = switch error.errno {
-        case EACCES, EPERM, ELOOP: .permissionDenied
-        case ENOSPC, EDQUOT, EMFILE, ENFILE: .resourceExhausted
-        default: code
+        if info.permissions != .ownerReadWrite {
+            try translatingSystemErrors { try fd.setPermissions(.ownerReadWrite, path: FilePath(path)) }
         }
-        throw RPCError(code: code, message: error.description, cause: "errno \(error.errno)")
     }
 }

@@ -3,7 +3,9 @@ import Glibc
 #endif
 public import Logging
 public import PipeBusCore
+import PipeBusSystem
 import Synchronization
+import SystemPackage
 
 /// Serves a `Router` over named pipes in one `PipeDirectory`.
 ///
@@ -44,7 +46,7 @@ public final class PipeServer: Sendable {
         var nextID = 0
         var stopping = false
         var listener: OSThread?
-        var lockFD: Int32 = -1
+        var lockFD: FileDescriptor?
     }
 
     public let directory: PipeDirectory
@@ -53,7 +55,7 @@ public final class PipeServer: Sendable {
     public let metrics: TransportMetrics
     private let logger: Logger
     private let state = Mutex(State())
-    private let wakeFD: Int32
+    private let wakeFD: FileDescriptor
 
     public init(
         directory: PipeDirectory,
@@ -67,25 +69,25 @@ public final class PipeServer: Sendable {
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
-        self.wakeFD = try rethrowing { try Sys.eventFD() }
+        self.wakeFD = try translatingSystemErrors { try FileDescriptor.eventFD() }
     }
 
     deinit {
-        Sys.close(wakeFD)
+        wakeFD.closeIgnoringErrors()
     }
 
     /// Takes the directory's lock, creates the connect FIFO and starts listening. Throws
     /// FAILED_PRECONDITION when another server holds the directory.
     public func start() throws {
-        Sys.ignoreSIGPIPE()
+        ignoreBrokenPipeSignal()
         try directory.prepare()
         let lockFD = try takeLock()
-        let connectFD: Int32
+        let connectFD: FileDescriptor
         do {
             removeStaleFIFOs()
             connectFD = try openConnectFIFO()
         } catch {
-            Sys.close(lockFD)
+            lockFD.closeIgnoringErrors()
             throw error
         }
         state.withLock { $0.lockFD = lockFD }
@@ -115,7 +117,7 @@ public final class PipeServer: Sendable {
             return (state.listener, state.stopping)
         }
         if alreadyStopping && listener == nil { return }
-        Sys.signalEventFD(wakeFD)
+        wakeFD.signalEvent()
         listener?.join()
         let entries = state.withLock { state in
             state.listener = nil
@@ -135,12 +137,12 @@ public final class PipeServer: Sendable {
         let joined = Set(entries.map { ObjectIdentifier($0.thread) })
         state.withLock { $0.finished.removeAll { joined.contains(ObjectIdentifier($0)) } }
         reapFinished()
-        Sys.unlink(directory.connectFIFO)
+        FilePath(directory.connectFIFO).removeIfPresent()
         let lockFD = state.withLock { state in
-            defer { state.lockFD = -1 }
+            defer { state.lockFD = nil }
             return state.lockFD
         }
-        if lockFD >= 0 { Sys.close(lockFD) }
+        lockFD?.closeIgnoringErrors()
         logger.info("stopped", metadata: ["directory": "\(directory.path)"])
     }
 
@@ -149,22 +151,23 @@ public final class PipeServer: Sendable {
 
     // MARK: Setup
 
-    private func takeLock() throws -> Int32 {
-        let fd = try rethrowing { try Sys.open(directory.lockFile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o600) }
+    private func takeLock() throws -> FileDescriptor {
+        let path = FilePath(directory.lockFile)
+        let fd = try translatingSystemErrors {
+            try path.open(.readWrite, options: [.create, .closeOnExec, .noFollow], permissions: .ownerReadWrite)
+        }
         do {
             try PipeDirectory.verifyRegularFile(fd, path: directory.lockFile)
-            guard try rethrowing({ try Sys.tryLock(fd, path: directory.lockFile) }) else {
-                var holder = [UInt8](repeating: 0, count: 32)
-                let count = holder.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }
+            guard try translatingSystemErrors({ try fd.tryLock(path: path) }) else {
+                var holder = [UInt8](repeating: 0, count: 31)
+                let count = (try? holder.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }) ?? 0
                 let pid = count > 0 ? String(decoding: holder[0..<count].filter { $0 > 0x20 }, as: UTF8.self) : "?"
                 throw RPCError(code: .failedPrecondition, message: "another server (pid \(pid)) is already serving \(directory.path)")
             }
-            let pid = Array("\(getpid())\n".utf8)
-            _ = ftruncate(fd, 0)
-            _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            fd.replaceContents(with: Array("\(getpid())\n".utf8))
             return fd
         } catch {
-            Sys.close(fd)
+            fd.closeIgnoringErrors()
             throw error
         }
     }
@@ -172,14 +175,14 @@ public final class PipeServer: Sendable {
     /// Takes the lock again after the lock file vanished (with its directory), replacing the
     /// descriptor of the unlinked one. Throws if another server took the new lock first.
     private func relock() throws {
-        let lockIdentity = state.withLock { $0.lockFD >= 0 ? fileIdentity($0.lockFD) : [] }
+        let lockIdentity = state.withLock { $0.lockFD.map(fileIdentity) ?? [] }
         guard lockIdentity != pathIdentity(directory.lockFile) else { return }
         let fresh = try takeLock()
         let old = state.withLock { state in
             defer { state.lockFD = fresh }
             return state.lockFD
         }
-        if old >= 0 { Sys.close(old) }
+        old?.closeIgnoringErrors()
     }
 
     /// Connection FIFOs left by clients of an earlier run (we hold the lock: none is live), or,
@@ -187,22 +190,21 @@ public final class PipeServer: Sendable {
     /// killed between its two `mkfifo` calls left its `.s2c` for good). Returns how many went.
     @discardableResult
     private func removeStaleFIFOs(olderThan age: Duration? = nil) -> Int {
-        guard let dir = opendir(directory.path) else { return 0 }
-        defer { closedir(dir) }
+        guard let entries = try? FilePath(directory.path).entries() else { return 0 }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var removed = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        for entry in entries {
+            let name = entry.name
             guard name.hasSuffix(".c2s") || name.hasSuffix(".s2c") else { continue }
-            let path = directory.path + "/" + name
-            guard let info = try? Sys.lstat(path), info.st_mode & S_IFMT == S_IFIFO, info.st_uid == Sys.effectiveUID else { continue }
+            let path = FilePath(directory.path + "/" + name)
+            guard let info = try? path.lstat(), info.type == .fifo, info.userID == effectiveUserID else { continue }
             if let age {
                 let created = Duration.seconds(info.st_ctim.tv_sec) + .nanoseconds(info.st_ctim.tv_nsec)
                 let current = Duration.seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
                 guard current - created > age else { continue }
             }
-            Sys.unlink(path)
+            path.removeIfPresent()
             removed += 1
         }
         return removed
@@ -210,20 +212,22 @@ public final class PipeServer: Sendable {
 
     /// Creates (or re-creates, if a stale FIFO of ours is there) the connect FIFO and opens it
     /// read-write, so that it always has a writer and never reports end of stream or POLLHUP.
-    private func openConnectFIFO() throws -> Int32 {
-        let path = directory.connectFIFO
-        if let info = try rethrowing(code: .unavailable, { try Sys.lstat(path) }) {
-            guard info.st_mode & S_IFMT == S_IFIFO, info.st_uid == Sys.effectiveUID else {
+    private func openConnectFIFO() throws -> FileDescriptor {
+        let path = FilePath(directory.connectFIFO)
+        if let info = try translatingSystemErrors({ try path.lstat() }) {
+            guard info.type == .fifo, info.userID == effectiveUserID else {
                 throw RPCError(code: .permissionDenied, message: "\(path) exists and is not a FIFO of ours; refusing to replace it")
             }
-            Sys.unlink(path)
+            path.removeIfPresent()
         }
-        try rethrowing { try Sys.mkfifo(path, mode: 0o600) }
-        let fd = try rethrowing { try Sys.open(path, O_RDWR | Sys.fifoOpenFlags) }
+        let fd = try translatingSystemErrors {
+            try path.makeFIFO(permissions: .ownerReadWrite)
+            return try path.open(.readWrite, options: [.noFollow, .closeOnExec, .nonBlocking])
+        }
         do {
-            try PipeDirectory.verifyFIFO(fd, path: path)
+            try PipeDirectory.verifyFIFO(fd, path: directory.connectFIFO)
         } catch {
-            Sys.close(fd)
+            fd.closeIgnoringErrors()
             throw error
         }
         return fd
@@ -231,24 +235,24 @@ public final class PipeServer: Sendable {
 
     // MARK: Listening
 
-    private func listen(connectFD initialFD: Int32) {
+    private func listen(connectFD initialFD: FileDescriptor) {
         var connectFD = initialFD
         var decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
-        var fds = [pollfd(fd: connectFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        var fds = [pollfd(fd: connectFD.rawValue, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD.rawValue, events: Int16(POLLIN), revents: 0)]
         var identity = fileIdentity(connectFD)
         var lastSweep = ContinuousClock.now
-        defer { Sys.close(connectFD) }
+        defer { connectFD.closeIgnoringErrors() }
         while !state.withLock({ $0.stopping }) {
-            fds[0].fd = connectFD
+            fds[0].fd = connectFD.rawValue
             fds[0].revents = 0
             fds[1].revents = 0
             do {
-                try Sys.poll(&fds, timeout: configuration.directoryCheckInterval)
+                try FileDescriptor.poll(&fds, timeout: configuration.directoryCheckInterval)
             } catch {
                 logger.error("polling the connect FIFO failed", metadata: ["error": "\(error)"])
                 usleep(100_000)
             }
-            if fds[1].revents != 0 { Sys.drainEventFD(wakeFD) }
+            if fds[1].revents != 0 { wakeFD.drainEvent() }
             if fds[0].revents != 0 { readConnectRecords(connectFD, decoder: &decoder) }
             reapFinished()
             if lastSweep.duration(to: .now) >= configuration.directoryCheckInterval {
@@ -269,7 +273,7 @@ public final class PipeServer: Sendable {
                     // second server could start on this directory beside us.
                     try relock()
                     let fresh = try openConnectFIFO()
-                    Sys.close(connectFD)
+                    connectFD.closeIgnoringErrors()
                     connectFD = fresh
                     identity = fileIdentity(fresh)
                     decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
@@ -280,13 +284,13 @@ public final class PipeServer: Sendable {
         }
     }
 
-    private func readConnectRecords(_ fd: Int32, decoder: inout FrameDecoder) {
+    private func readConnectRecords(_ fd: FileDescriptor, decoder: inout FrameDecoder) {
         while true {
-            var failure: SystemError?
+            var failure: SystemCallError?
             let count = decoder.readInto(maximum: 64 * 1024) { buffer in
                 do {
-                    return try Sys.read(fd, into: buffer) ?? -1
-                } catch let error as SystemError {
+                    return try fd.readNonBlocking(into: buffer) ?? -1
+                } catch let error as SystemCallError {
                     failure = error
                     return -1
                 } catch {
@@ -332,8 +336,8 @@ public final class PipeServer: Sendable {
         let id = record.connectionID
         let inbound = directory.clientToServer(id)
         let outbound = directory.serverToClient(id)
-        let readFD: Int32
-        let writeFD: Int32
+        let readFD: FileDescriptor
+        let writeFD: FileDescriptor
         do {
             readFD = try PipeDirectory.openFIFO(inbound, writing: false)
         } catch {
@@ -344,7 +348,7 @@ public final class PipeServer: Sendable {
         do {
             writeFD = try PipeDirectory.openFIFO(outbound, writing: true)
         } catch {
-            Sys.close(readFD)
+            readFD.closeIgnoringErrors()
             // The client's leftovers go; anything else at those paths is left untouched.
             PipeDirectory.unlinkIfOurFIFO(inbound)
             PipeDirectory.unlinkIfOurFIFO(outbound)
@@ -355,13 +359,13 @@ public final class PipeServer: Sendable {
         if let refusal = record.hello.versionRefusal {
             return refuse(record, refusal, readFD: readFD, writeFD: writeFD)
         }
-        _ = Sys.setPipeSize(writeFD, configuration.pipeBufferSize)
+        writeFD.setPipeSize(configuration.pipeBufferSize)
         let io: FIFOConnectionIO
         do {
-            io = try FIFOConnectionIO(readFD: readFD, writeFD: writeFD, readPolicy: configuration.readPolicy, metrics: metrics)
+            io = try FIFOConnectionIO(readFD: readFD.rawValue, writeFD: writeFD.rawValue, readPolicy: configuration.readPolicy, metrics: metrics)
         } catch {
-            Sys.close(readFD)
-            Sys.close(writeFD)
+            readFD.closeIgnoringErrors()
+            writeFD.closeIgnoringErrors()
             logger.error("cannot set up a connection", metadata: ["error": "\(error)"])
             return
         }
@@ -372,8 +376,8 @@ public final class PipeServer: Sendable {
             registry.nextID += 1
             let thread = OSThread(name: "pipebus-conn") { [self] in
                 let reason = connection.run()
-                Sys.unlink(inbound)
-                Sys.unlink(outbound)
+                FilePath(inbound).removeIfPresent()
+                FilePath(outbound).removeIfPresent()
                 let peer = connection.peerHello.map { "\($0.peerName) pid \($0.pid)" } ?? "pid \(record.hello.pid)"
                 if reason.metricReason != nil {
                     logger.warning("connection ended", metadata: ["connection": "\(id)", "peer": "\(peer)", "reason": "\(reason)"])
@@ -391,15 +395,15 @@ public final class PipeServer: Sendable {
     /// Turns away a client whose connect record speaks another protocol version: its first frame
     /// is a GOAWAY saying why, in place of HELLO_ACK (PROTOCOL.md §2 step 5), then end of file.
     /// Counted as `protocol_error`, as the same refusal of a HELLO is.
-    private func refuse(_ record: ConnectRecord, _ refusal: Status, readFD: Int32, writeFD: Int32) {
+    private func refuse(_ record: ConnectRecord, _ refusal: Status, readFD: FileDescriptor, writeFD: FileDescriptor) {
         var frame: [UInt8] = []
         var encoder = FrameEncoder()
         try? encoder.appendFrame(to: &frame) { Envelope(streamID: 0, kind: .goAway, status: refusal).serialize(into: &$0) }
         // A small frame into a FIFO nothing was written to yet: one write, whole (PIPE_BUF), so a
         // non-blocking write cannot come up short.
-        _ = frame.withUnsafeBytes { try? Sys.write(writeFD, $0) }
-        Sys.close(readFD)
-        Sys.close(writeFD)
+        _ = frame.withUnsafeBytes { try? writeFD.writeNonBlocking($0) }
+        readFD.closeIgnoringErrors()
+        writeFD.closeIgnoringErrors()
         PipeDirectory.unlinkIfOurFIFO(directory.clientToServer(record.connectionID))
         PipeDirectory.unlinkIfOurFIFO(directory.serverToClient(record.connectionID))
         metrics.recordConnectionError(reason: "protocol_error")
@@ -417,14 +421,14 @@ public final class PipeServer: Sendable {
         for thread in finished { thread.join() }
     }
 
-    private func fileIdentity(_ fd: Int32) -> [UInt64] {
-        guard let info = try? Sys.fstat(fd) else { return [] }
-        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+    private func fileIdentity(_ fd: FileDescriptor) -> [UInt64] {
+        guard let info = try? fd.stat(path: nil) else { return [] }
+        return [UInt64(info.deviceID.rawValue), UInt64(info.inode.rawValue)]
     }
 
     private func pathIdentity(_ path: String) -> [UInt64] {
-        guard let info = try? Sys.lstat(path) else { return [] }
-        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+        guard let info = try? FilePath(path).lstat() else { return [] }
+        return [UInt64(info.deviceID.rawValue), UInt64(info.inode.rawValue)]
     }
 }
 
@@ -432,13 +436,13 @@ extension PipeDirectory {
     /// Removes `path` if it is a FIFO of ours (a refused client's), never a symlink, a file or
     /// someone else's FIFO (PROTOCOL.md §1: those are refused and left untouched).
     static func unlinkIfOurFIFO(_ path: String) {
-        guard let info = try? Sys.lstat(path), info.st_mode & S_IFMT == S_IFIFO, info.st_uid == Sys.effectiveUID else { return }
-        Sys.unlink(path)
+        guard let info = try? FilePath(path).lstat(), info.type == .fifo, info.userID == effectiveUserID else { return }
+        FilePath(path).removeIfPresent()
     }
 
-    static func verifyRegularFile(_ fd: Int32, path: String) throws {
-        let info = try rethrowing { try Sys.fstat(fd) }
-        guard info.st_mode & S_IFMT == S_IFREG, info.st_uid == Sys.effectiveUID else {
+    static func verifyRegularFile(_ fd: FileDescriptor, path: String) throws {
+        let info = try translatingSystemErrors { try fd.stat(path: FilePath(path)) }
+        guard info.type == .regular, info.userID == effectiveUserID else {
             throw RPCError(code: .permissionDenied, message: "\(path) is not a regular file of ours; refusing it")
         }
     }

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import PipeBusCore
+import PipeBusSystem
+import SystemPackage
 
 /// Where the sidecars of one worker keep their files under the shared root (DESIGN §2, §6):
 ///
@@ -89,9 +91,9 @@ extension PipeDirectory {
     /// Whether a server is listening here: its connect FIFO has a reader (the server holds it
     /// open for as long as it runs), probed with a non-blocking open that writes nothing.
     public var isServing: Bool {
-        guard let fd = try? Sys.open(connectFIFO, O_WRONLY | Sys.fifoOpenFlags) else { return false }
-        defer { Sys.close(fd) }
-        guard let info = try? Sys.fstat(fd) else { return false }
-        return info.st_mode & S_IFMT == S_IFIFO && info.st_uid == Sys.effectiveUID
+        guard let fd = try? FilePath(connectFIFO).open(.writeOnly, options: [.noFollow, .closeOnExec, .nonBlocking]) else { return false }
+        defer { fd.closeIgnoringErrors() }
+        guard let info = try? fd.stat(path: nil) else { return false }
+        return info.type == .fifo && info.userID == effectiveUserID
     }
 }

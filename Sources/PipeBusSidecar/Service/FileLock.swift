@@ -1,6 +1,7 @@
-internal import CPipeBusShim
 import PipeBusCore
+import PipeBusSystem
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -11,10 +12,10 @@ import Glibc
 /// dead instance's lock taken to reap its leases.
 final class FileLock: Sendable {
     let path: String
-    private let fd: Int32
+    private let fd: FileDescriptor
     private let recordsHolder = Mutex(false)
 
-    private init(path: String, fd: Int32) {
+    private init(path: String, fd: FileDescriptor) {
         self.path = path
         self.fd = fd
     }
@@ -23,42 +24,38 @@ final class FileLock: Sendable {
     /// it all that time, or as soon as `giveUp` (asked after each failed try) says to stop
     /// waiting. Throws if the lock file cannot be opened.
     static func acquire(_ path: String, patience: Duration = .zero, giveUp: () -> Bool = { false }) throws -> FileLock? {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            let code = errno
-            throw RPCError(
-                code: code == ENOSPC ? .resourceExhausted : .unavailable,
-                message: "cannot open lock file \(path): \(String(cString: strerror(code)))"
-            )
-        }
-        let deadline = ContinuousClock.now + patience
-        while true {
-            if pipebus_try_lock(fd) == 0 { return FileLock(path: path, fd: fd) }
-            let code = errno
-            if code == EINTR { continue }
-            guard code == EWOULDBLOCK, ContinuousClock.now < deadline, !giveUp() else {
-                close(fd)
-                if code == EWOULDBLOCK { return nil }
-                throw RPCError(code: .unavailable, message: "cannot lock \(path): \(String(cString: strerror(code)))")
+        try translatingSystemErrors {
+            let file = FilePath(path)
+            let fd = try file.open(.readWrite, options: [.create, .closeOnExec, .noFollow], permissions: .ownerReadWrite)
+            let deadline = ContinuousClock.now + patience
+            do {
+                while try !fd.tryLock(path: file) {
+                    guard ContinuousClock.now < deadline, !giveUp() else {
+                        fd.closeIgnoringErrors()
+                        return nil
+                    }
+                    usleep(20_000)
+                }
+            } catch {
+                fd.closeIgnoringErrors()
+                throw error
             }
-            usleep(20_000)
+            return FileLock(path: path, fd: fd)
         }
     }
 
     /// Releases the lock; only once. A holder it recorded is erased first, so that the file
     /// never names a process that no longer holds it.
     func release() {
-        if recordsHolder.withLock({ $0 }) { _ = ftruncate(fd, 0) }
-        close(fd)
+        if recordsHolder.withLock({ $0 }) { _ = try? fd.resize(to: 0) }
+        fd.closeIgnoringErrors()
     }
 
     /// Writes `holder` into the lock file (`<pid> <start ticks> <boot id>`): the owner of an
     /// instance does, so that a second sidecar can tell it from a peer that holds the lock for
     /// a moment (to reap leases) and fail at once rather than wait.
     func record(holder: ProcessIdentity) {
-        let line = Array("\(holder.pid) \(holder.startTicks) \(holder.bootID)\n".utf8)
-        _ = ftruncate(fd, 0)
-        _ = line.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        fd.replaceContents(with: Array("\(holder.pid) \(holder.startTicks) \(holder.bootID)\n".utf8))
         recordsHolder.withLock { $0 = true }
     }
 

@@ -1,9 +1,8 @@
 import Logging
 import PipeBusCore
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import PipeBusTasks
+import PipeBusSystem
+import SystemPackage
 
 /// The tasks an instance has leased, one empty file per task in its `leases/` directory, so
 /// that when the instance dies another one (or the instance itself, restarted) knows which
@@ -18,41 +17,34 @@ struct LeaseLedger: Sendable {
 
     /// Creates the directory and its parents (0755).
     func prepare() throws {
-        var partial = ""
-        for component in directory.split(separator: "/", omittingEmptySubsequences: true) {
-            partial += "/" + component
-            if mkdir(partial, 0o755) != 0 && errno != EEXIST {
-                let code = errno
-                throw RPCError(code: code == ENOSPC ? .resourceExhausted : .unavailable, message: "cannot create \(partial): \(String(cString: strerror(code)))")
-            }
+        try translatingSystemErrors {
+            try FilePath(directory).makeDirectories(permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
         }
     }
 
     /// Notes that this instance is about to hold `task`.
     func record(_ task: TaskID) {
-        let fd = open("\(directory)/\(task.rawValue)", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if fd >= 0 { close(fd) }
+        let file = try? marker(for: task).open(.writeOnly, options: [.create, .closeOnExec, .noFollow], permissions: .ownerReadWrite)
+        file?.closeIgnoringErrors()
     }
 
     func holds(_ task: TaskID) -> Bool {
-        access("\(directory)/\(task.rawValue)", F_OK) == 0
+        marker(for: task).exists
     }
 
     /// Notes that this instance no longer holds `task`.
     func forget(_ task: TaskID) {
-        unlink("\(directory)/\(task.rawValue)")
+        marker(for: task).removeIfPresent()
+    }
+
+    private func marker(for task: TaskID) -> FilePath {
+        FilePath("\(directory)/\(task.rawValue)")
     }
 
     /// The tasks recorded, valid ids only.
     func tasks() -> [TaskID] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var tasks: [TaskID] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.first != ".", let id = try? TaskID(name) { tasks.append(id) }
-        }
-        return tasks.sorted()
+        let entries = (try? FilePath(directory).entries()) ?? []
+        return entries.compactMap { $0.isHidden ? nil : try? TaskID($0.name) }.sorted()
     }
 
     /// Returns every recorded task still in `active/` to `pending/` and forgets it. Only for a

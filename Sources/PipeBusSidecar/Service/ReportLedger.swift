@@ -1,5 +1,7 @@
 import Logging
 import PipeBusCore
+import PipeBusSystem
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +20,8 @@ struct ReportLedger: Sendable {
     let logger: Logger
 
     func prepare() throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw RPCError(code: .unavailable, message: "cannot create \(directory): \(String(cString: strerror(errno)))")
+        try translatingSystemErrors {
+            try FilePath(directory).makeDirectory(permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
         }
     }
 
@@ -31,29 +33,28 @@ struct ReportLedger: Sendable {
     /// written for another reason than a rival's claim (disk full), it reports: a transition
     /// counted twice is better than one lost.
     func claim(_ key: String) -> Bool {
-        let fd = open("\(directory)/\(key)", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if fd >= 0 {
-            close(fd)
+        let path = FilePath("\(directory)/\(key)")
+        do {
+            try path.open(.writeOnly, options: [.create, .exclusiveCreate, .closeOnExec, .noFollow], permissions: .ownerReadWrite)
+                .closeIgnoringErrors()
+            return true
+        } catch let error as SystemCallError where error.errno == .fileExists {
+            return false
+        } catch {
+            logger.warning("cannot write a transition report marker; reporting it anyway", metadata: ["key": "\(key)", "error": "\(error)"])
             return true
         }
-        if errno == EEXIST { return false }
-        logger.warning("cannot write a transition report marker; reporting it anyway", metadata: ["key": "\(key)", "errno": "\(errno)"])
-        return true
     }
 
     /// Removes markers older than `age`: by then every instance has decided.
     func prune(olderThan age: Duration) {
-        guard let handle = opendir(directory) else { return }
-        defer { closedir(handle) }
+        guard let entries = try? FilePath(directory).entries() else { return }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let cutoff = now.tv_sec - Int(age.components.seconds)
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.first != "." else { continue }
-            let path = "\(directory)/\(name)"
-            var info = stat()
-            if lstat(path, &info) == 0, info.st_mtim.tv_sec < cutoff { unlink(path) }
+        for entry in entries where !entry.isHidden {
+            let path = FilePath(directory).appending(entry.name)
+            if let info = try? path.lstat(), info.st_mtim.tv_sec < cutoff { path.removeIfPresent() }
         }
     }
 }

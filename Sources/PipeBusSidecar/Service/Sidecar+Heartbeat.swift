@@ -3,6 +3,8 @@ import Glibc
 #endif
 import Foundation
 import PipeBusCore
+import PipeBusSystem
+import SystemPackage
 
 /// Health, status and the heartbeat file.
 extension Sidecar {
@@ -40,23 +42,21 @@ extension Sidecar {
     /// Writes, syncs and removes a small file in pending/: disk full or a read-only spool shows
     /// here even when no task is being submitted.
     private func probeSpool() -> RPCError? {
-        let path = "\(spool.layout.directory(for: .pending))/.pipebus-probe-\(getpid())"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return probeFailure("create", path) }
-        defer {
-            close(fd)
-            unlink(path)
+        let path = FilePath("\(spool.layout.directory(for: .pending))/.pipebus-probe-\(getpid())")
+        do {
+            let fd = try path.open(.writeOnly, options: [.create, .truncate, .closeOnExec, .noFollow], permissions: .ownerReadWrite)
+            defer {
+                fd.closeIgnoringErrors()
+                path.removeIfPresent()
+            }
+            try fd.writeAll([UInt8](repeating: 0x20, count: 512), path: path)
+            try fd.sync(path: path)
+            return nil
+        } catch let error as SystemCallError {
+            return error.rpcError()
+        } catch {
+            return RPCError(code: .unavailable, message: "\(error)")
         }
-        let bytes = [UInt8](repeating: 0x20, count: 512)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if written != bytes.count { return probeFailure("write", path) }
-        if fsync(fd) != 0 { return probeFailure("fsync", path) }
-        return nil
-    }
-
-    private func probeFailure(_ operation: String, _ path: String) -> RPCError {
-        let code = errno
-        return RPCError(code: code == ENOSPC ? .resourceExhausted : .unavailable, message: "\(operation) \(path): \(String(cString: strerror(code)))")
     }
 
     /// What `pipebus status` shows and heartbeats carry.

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import PipeBusCore
+import PipeBusSystem
+import SystemPackage
 
 /// The sidecar's own small files (the heartbeat, the worker config): written through the
 /// spool's one durable writer (`DurableFile`: temp file, fsync, rename, fsync the directory),
@@ -21,59 +23,39 @@ enum SmallFile {
     /// their names. A SIGKILLed sidecar leaves one behind now and then, and nothing else would
     /// ever remove it.
     static func removeLeftoverTemporaries(of path: String) -> [String] {
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        let name = String(path[(path.index(after: path.lastIndex(of: "/") ?? path.startIndex))...])
-        let prefix = ".\(name).tmp-"
-        guard let stream = opendir(directory) else { return [] }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if entryName.hasPrefix(prefix) { names.append(entryName) }
-        }
-        closedir(stream)
+        let file = FilePath(path)
+        let directory = file.removingLastComponent()
+        let prefix = ".\(file.lastComponent.map { "\($0)" } ?? "").tmp-"
         var removed: [String] = []
-        for entryName in names {
+        for entry in (try? directory.entries()) ?? [] where entry.name.hasPrefix(prefix) {
+            let entryName = entry.name
             guard let pid = pid_t(entryName.dropFirst(prefix.count).prefix { $0 != "-" }), pid != getpid() else { continue }
-            if kill(pid, 0) == 0 || errno == EPERM { continue }  // its writer may still be at work
-            if unlink("\(directory)/\(entryName)") == 0 { removed.append(entryName) }
+            if kill(pid, 0) == 0 || Errno.latest == .notPermitted { continue }  // its writer may still be at work
+            if (try? directory.appending(entryName).remove()) == true { removed.append(entryName) }
         }
         return removed
     }
 
-    /// Reads a small regular file (never following a symlink, never blocking on a FIFO).
+    /// Reads a small regular file (never following a symlink, never blocking on a FIFO); nil
+    /// when there is none.
     static func read(_ path: String, limit: Int = 1 << 20) throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw error("open", path)
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw RPCError(code: .failedPrecondition, message: "\(path) is not a regular file")
-        }
-        guard Int(info.st_size) <= limit else {
-            throw RPCError(code: .resourceExhausted, message: "\(path) is \(info.st_size) bytes, over the \(limit)-byte limit")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw error("read", path)
+        let file = FilePath(path)
+        return try translatingSystemErrors {
+            let fd: FileDescriptor
+            do {
+                fd = try file.open(.readOnly, options: .untrusted)
+            } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
+                return nil
             }
-            if count == 0 { break }
-            offset += count
+            defer { fd.closeIgnoringErrors() }
+            let info = try fd.stat(path: file)
+            guard info.type == .regular else {
+                throw RPCError(code: .failedPrecondition, message: "\(path) is not a regular file")
+            }
+            guard info.size <= limit else {
+                throw RPCError(code: .resourceExhausted, message: "\(path) is \(info.size) bytes, over the \(limit)-byte limit")
+            }
+            return try fd.readAll(limit: limit, expectedSize: Int(info.size), path: file)
         }
-        return Array(bytes[0..<offset])
-    }
-
-    private static func error(_ operation: String, _ path: String) -> RPCError {
-        let code = errno
-        let status: StatusCode = (code == ENOSPC || code == EDQUOT) ? .resourceExhausted : .unavailable
-        return RPCError(code: status, message: "\(operation) \(path): \(String(cString: strerror(code)))", cause: "errno \(code)")
     }
 }

@@ -1,0 +1,62 @@
+package import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One entry of a directory: its name as raw bytes (without NUL) and its `d_type`.
+///
+/// The name stays bytes: anyone can drop a file into a spool folder, and a name that is not
+/// UTF-8, repaired into a `String`, would name a file that does not exist.
+package struct DirectoryEntry: Sendable {
+    package var rawName: [CChar]
+    package var type: UInt8
+
+    package init(rawName: [CChar], type: UInt8) {
+        self.rawName = rawName
+        self.type = type
+    }
+
+    package var name: String { String(decoding: rawName.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+    package var isHidden: Bool { rawName.first == CChar(UInt8(ascii: ".")) }
+}
+
+extension FilePath {
+    /// The entries of the directory, without `.` and `..`. The directory itself is opened with
+    /// O_NOFOLLOW, so a directory replaced by a symlink is refused rather than listed.
+    package func entries() throws -> [DirectoryEntry] {
+        let fd = try open(.readOnly, options: [.directory, .noFollow, .closeOnExec])
+        guard let stream = fdopendir(fd.rawValue) else {
+            let errno = Errno.latest
+            try? fd.close()
+            throw SystemCallError("fdopendir", path: self, errno: errno)
+        }
+        defer { closedir(stream) }
+        var result: [DirectoryEntry] = []
+        while true {
+            Glibc.errno = 0
+            guard let entry = readdir(stream) else {
+                if Glibc.errno != 0 { throw SystemCallError("readdir", path: self, errno: .latest) }
+                return result
+            }
+            let rawName = withUnsafePointer(to: entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: tuple.pointee)) {
+                    Array(UnsafeBufferPointer(start: $0, count: strlen($0)))
+                }
+            }
+            if rawName == [46] || rawName == [46, 46] { continue }
+            result.append(DirectoryEntry(rawName: rawName, type: entry.pointee.d_type))
+        }
+    }
+
+    /// Makes a rename or an unlink in this directory durable (fsync of the directory).
+    package func syncDirectory() throws {
+        let fd = try open(.readOnly, options: [.directory, .noFollow, .closeOnExec])
+        defer { try? fd.close() }
+        do {
+            try fd.sync(path: self)
+        } catch let error as SystemCallError where error.errno == .invalidArgument {
+            // A file system that cannot sync a directory has nothing more to make durable.
+        }
+    }
+}
