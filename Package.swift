@@ -140,19 +140,26 @@ let package = Package(
             path: "Tests/PipeBusTestPeer",
             swiftSettings: strictSwift
         ),
+        // What the test targets share: temporary directories, `eventually`, child processes,
+        // a loopback HTTP client, ports. Not a product: only the tests link it.
+        .target(
+            name: "PipeBusTestSupport",
+            path: "Tests/PipeBusTestSupport",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "PipeBusPipesTests",
-            dependencies: ["PipeBusCore", "PipeBusPipes", "pipebus-test-peer"],
+            dependencies: ["PipeBusCore", "PipeBusPipes", "PipeBusTestSupport", "pipebus-test-peer"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PipeBusSidecarTests",
-            dependencies: ["PipeBusSidecar", "PipeBusCore", "PipeBusPipes"],
+            dependencies: ["PipeBusSidecar", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PipeBusCLITests",
-            dependencies: ["PipeBusClient", "PipeBusCore"],
+            dependencies: ["PipeBusClient", "PipeBusCore", "PipeBusTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,6 +1,5 @@
 import Logging
 import PipeBusCore
-import PipeBusTasks
 import PipeBusSystem
 import SystemPackage
 
