@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -72,7 +73,7 @@ extension PipeTransportTests {
             // The server closes this connection: end of stream on its reply FIFO.
             let answer = try await raw.readUntilEndOfStream(within: .seconds(5))
             #expect(answer.allSatisfy { $0.kind == .goAway }, "nothing but a GOAWAY may follow: \(answer.map(\.kind))")
-            try await eventually(.seconds(5), "\(garbage.connectionReason) to be counted") {
+            try await eventually("\(garbage.connectionReason) to be counted", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors[garbage.connectionReason, default: 0] == 1
             }
             #expect(
@@ -113,7 +114,7 @@ extension PipeTransportTests {
             try raw.write(RawPipeClient.frame(envelope))
             let answer = try await raw.readUntilEndOfStream(within: .seconds(5))
             #expect(!answer.contains { $0.kind == .close }, "the call must not be served: \(answer.map(\.kind))")
-            try await eventually(.seconds(5), "protocol_error to be counted") {
+            try await eventually("protocol_error to be counted", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors["protocol_error", default: 0] == 1
             }
             let client = try await server.connect()
@@ -145,7 +146,7 @@ extension PipeTransportTests {
                 }
             // One write, then close: for the half frame, that is its end of stream.
             try RawPipeClient.writeToConnectFIFO(bytes, in: directory)
-            try await eventually(.seconds(5), "bad_connect_record to be counted") {
+            try await eventually("bad_connect_record to be counted", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors["bad_connect_record", default: 0] >= 1
             }
             let start = ContinuousClock.now

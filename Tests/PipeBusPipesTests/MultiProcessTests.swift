@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Synchronization
 import Testing
 
@@ -34,7 +35,7 @@ extension PipeTransportTests {
         ) async throws -> Task<T, any Error> {
             let framesBefore = metrics.snapshot().framesSent
             let task = Task { try await call() }
-            try await eventually(.seconds(5), "the call's OPEN to be written") {
+            try await eventually("the call's OPEN to be written", timeout: .seconds(5)) {
                 metrics.snapshot().framesSent > framesBefore
             }
             _ = try await connection.ping()
@@ -53,7 +54,7 @@ extension PipeTransportTests {
             let server = try TransportFixture.namedPipes.startServer(router: router)
             defer { server.stop() }
             let clients = try (0..<8).map { index in
-                try PeerProcess.start(
+                try TestPeer.start(
                     "call",
                     in: server.temporaryDirectory,
                     ["--calls", "1000", "--payload-size", "\(64 + index * 100)", "--concurrency", "\(1 + index % 4)"]
@@ -63,10 +64,10 @@ extension PipeTransportTests {
             var pids: Set<String> = []
             for client in clients {
                 let exit = try await client.exitStatus(within: .seconds(50))
-                let summary = client.lines.last ?? ""
+                let summary = client.stdoutLines.last ?? ""
                 #expect(
                     exit == .code(0),
-                    "client \(client.pid): \(client.lines.suffix(5)); stderr: \(client.stderrTail(500))"
+                    "client \(client.pid): \(client.stdoutLines.suffix(5)); stderr: \(client.stderrTail(500))"
                 )
                 #expect(summary == "ok pid=\(client.pid) calls=1000 mismatches=0 failures=0")
                 pids.insert("pid=\(client.pid)")
@@ -88,11 +89,11 @@ extension PipeTransportTests {
         @Test func clientKilledMidStreamLeavesTheServerServingTheOthers() async throws {
             let server = try TransportFixture.namedPipes.startServer()
             defer { server.stop() }
-            let streamer = try PeerProcess.start("stream", in: server.temporaryDirectory, ["--payload-size", "4096"])
+            let streamer = try TestPeer.start("stream", in: server.temporaryDirectory, ["--payload-size", "4096"])
             defer { streamer.stop() }
             _ = try await streamer.line(startingWith: "streaming")
             let others = try (0..<3).map { _ in
-                try PeerProcess.start("call", in: server.temporaryDirectory, ["--calls", "2000", "--concurrency", "2"])
+                try TestPeer.start("call", in: server.temporaryDirectory, ["--calls", "2000", "--concurrency", "2"])
             }
             defer { for other in others { other.stop() } }
             // Kill the streaming client while the others are connected and calling.
@@ -102,9 +103,9 @@ extension PipeTransportTests {
             for other in others {
                 #expect(
                     try await other.exitStatus(within: .seconds(30)) == .code(0),
-                    "\(other.lines.suffix(3)) \(other.stderrTail(500))"
+                    "\(other.stdoutLines.suffix(3)) \(other.stderrTail(500))"
                 )
-                #expect(other.lines.last == "ok pid=\(other.pid) calls=2000 mismatches=0 failures=0")
+                #expect(other.stdoutLines.last == "ok pid=\(other.pid) calls=2000 mismatches=0 failures=0")
             }
             let client = try await server.connect()
             defer { client.close() }
@@ -115,7 +116,7 @@ extension PipeTransportTests {
             )
             #expect(health.status == .serving)
             // The killed client's connection is gone, not stuck: only ours is left.
-            try await eventually(.seconds(5), "the killed client's connection to end") {
+            try await eventually("the killed client's connection to end", timeout: .seconds(5)) {
                 server.pipeServer.connectionCount == 1
             }
         }
@@ -149,7 +150,7 @@ extension PipeTransportTests {
                     "connecting and calling took \(elapsed)"
                 )
             }
-            try await eventually(.seconds(5), "the refusals to be counted") {
+            try await eventually("the refusals to be counted", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors["connect_refused", default: 0] >= 5
             }
         }
@@ -171,14 +172,14 @@ extension PipeTransportTests {
                 client.close()
             }
             #expect(start.duration(to: .now) < handshakeTimeout, "other clients waited on the silent one")
-            try await eventually(.seconds(1), "only the silent connection to be left") {
+            try await eventually("only the silent connection to be left", timeout: .seconds(1)) {
                 server.pipeServer.connectionCount == 1
             }
             let after = try await silent.readUntilEndOfStream(within: handshakeTimeout * 3)
             let waited = start.duration(to: .now)
             #expect(after.isEmpty)
             #expect(waited >= handshakeTimeout * 0.9 && waited < handshakeTimeout * 2, "dropped after \(waited)")
-            try await eventually(.seconds(5), "the handshake timeout to be counted") {
+            try await eventually("the handshake timeout to be counted", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors["handshake_timeout", default: 0] == 1
             }
         }
@@ -188,7 +189,7 @@ extension PipeTransportTests {
         @Test func serverKilledAndRestartedUnderAConnectedClient() async throws {
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
-            let first = try PeerProcess.start("serve", in: directory)
+            let first = try TestPeer.start("serve", in: directory)
             defer { first.stop() }
             _ = try await first.line(startingWith: "ready")
             let metrics = TransportMetrics()
@@ -211,7 +212,7 @@ extension PipeTransportTests {
             }
             #expect(error?.code == .unavailable)
 
-            let second = try PeerProcess.start("serve", in: directory)
+            let second = try TestPeer.start("serve", in: directory)
             defer { second.stop() }
             _ = try await second.line(startingWith: "ready")
             #expect(try await client.unary(EchoService.echo, request: [2], responseType: [UInt8].self) == [2])
@@ -224,7 +225,7 @@ extension PipeTransportTests {
         @Test func serverRestartedGracefullyUnderAConnectedClient() async throws {
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
-            let first = try PeerProcess.start("serve", in: directory)
+            let first = try TestPeer.start("serve", in: directory)
             defer { first.stop() }
             _ = try await first.line(startingWith: "ready")
             let metrics = TransportMetrics()
@@ -243,7 +244,7 @@ extension PipeTransportTests {
                 try await withTimeout(.seconds(5), "the call in flight to finish") { try await inFlight.value } == []
             )
             #expect(try await first.exitStatus() == .code(0))
-            #expect(first.lines.last == "stopped errors=")
+            #expect(first.stdoutLines.last == "stopped errors=")
 
             let start = ContinuousClock.now
             let down = await rpcError {
@@ -252,7 +253,7 @@ extension PipeTransportTests {
             #expect(down?.code == .unavailable)
             #expect(start.duration(to: .now) < .seconds(1), "a call with no server running must fail fast")
 
-            let second = try PeerProcess.start("serve", in: directory)
+            let second = try TestPeer.start("serve", in: directory)
             defer { second.stop() }
             _ = try await second.line(startingWith: "ready")
             // The client backs off after the failed reconnect (50 ms, doubling): retry within a bound.

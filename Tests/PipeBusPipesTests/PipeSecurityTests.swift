@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -114,7 +115,7 @@ extension PipeTransportTests {
             defer { if replyReader >= 0 { close(replyReader) } }
             let refusedBefore = server.metrics.snapshot().connectionErrors["connect_refused", default: 0]
             try RawPipeClient.writeConnectRecord(id: id, to: directory)
-            try await eventually(.seconds(5), "the connection to be refused") {
+            try await eventually("the connection to be refused", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors["connect_refused", default: 0] > refusedBefore
             }
             #expect(try readFile(target) == Self.precious, "the symlink's target is untouched")
@@ -141,7 +142,7 @@ extension PipeTransportTests {
         @Test func serverCreatesPrivateFilesUnderUmask000() async throws {
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
-            let server = try PeerProcess.start("serve", in: directory, ["--umask", "000"])
+            let server = try TestPeer.start("serve", in: directory, ["--umask", "000"])
             defer { server.stop() }
             _ = try await server.line(startingWith: "ready")
             #expect(try fileStatus(directory.pipes.path).st_mode & 0o7777 == 0o700)
@@ -162,7 +163,7 @@ extension PipeTransportTests {
             try RawPipeClient.makeFIFO(directory.pipes.connectFIFO)
             let connectReader = try RawPipeClient.openFIFO(directory.pipes.connectFIFO, O_RDONLY)
             defer { close(connectReader) }
-            let client = try PeerProcess.start("call", in: directory, ["--umask", "000", "--calls", "1"])
+            let client = try TestPeer.start("call", in: directory, ["--umask", "000", "--calls", "1"])
             defer { client.stop() }
             let records = try await onThread { () -> [ConnectRecord] in
                 var decoder = FrameDecoder(maxFrameSize: ConnectRecord.maxEncodedSize)
@@ -180,7 +181,7 @@ extension PipeTransportTests {
             }
             // No HELLO_ACK comes: the client gives up with UNAVAILABLE after its connect timeout.
             #expect(try await client.exitStatus() == .code(3))
-            #expect(client.lines.last?.hasPrefix("error UNAVAILABLE") == true)
+            #expect(client.stdoutLines.last?.hasPrefix("error UNAVAILABLE") == true)
         }
 
         // MARK: One server per directory
@@ -199,10 +200,10 @@ extension PipeTransportTests {
                 "the refusal names the holder: \(error?.message ?? "")"
             )
 
-            let peer = try PeerProcess.start("serve", in: first.temporaryDirectory)
+            let peer = try TestPeer.start("serve", in: first.temporaryDirectory)
             defer { peer.stop() }
             #expect(try await peer.exitStatus() == .code(3))
-            #expect(peer.lines.last?.hasPrefix("error FAILED_PRECONDITION") == true, "\(peer.lines)")
+            #expect(peer.stdoutLines.last?.hasPrefix("error FAILED_PRECONDITION") == true, "\(peer.stdoutLines)")
 
             // Neither attempt disturbed the first server.
             let after = try fileStatus(directory.connectFIFO)
@@ -215,7 +216,7 @@ extension PipeTransportTests {
         @Test func serverInThisProcessIsRefusedWhileAnotherProcessServes() async throws {
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
-            let peer = try PeerProcess.start("serve", in: directory)
+            let peer = try TestPeer.start("serve", in: directory)
             defer { peer.stop() }
             _ = try await peer.line(startingWith: "ready")
             let server = try PipeServer(directory: directory.pipes, router: Router())

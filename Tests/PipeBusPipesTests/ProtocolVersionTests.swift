@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ extension PipeTransportTests {
             try raw.write(RawPipeClient.frame(Envelope(streamID: 0, kind: .hello, hello: hello)))
             let answer = try await raw.readUntilEndOfStream(within: .seconds(10))
             Self.expectVersionRefusal(answer, received: Self.unsupported)
-            try await eventually(.seconds(5), "protocol_error to be counted") {
+            try await eventually("protocol_error to be counted", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors["protocol_error", default: 0] == 1
             }
             // The server serves others as before.
@@ -65,12 +66,12 @@ extension PipeTransportTests {
             #expect(answer.first?.kind == .goAway, "\(answer.map(\.kind))")
             #expect(!answer.contains { $0.kind == .helloAck }, "\(answer.map(\.kind))")
             Self.expectVersionRefusal(answer, received: Self.unsupported)
-            try await eventually(.seconds(5), "protocol_error to be counted") {
+            try await eventually("protocol_error to be counted", timeout: .seconds(5)) {
                 server.metrics.snapshot().connectionErrors["protocol_error", default: 0] == 1
             }
             // Refused, not served: no connection stays open, and the pair is gone from the directory.
             #expect(server.pipeServer.connectionCount == 0)
-            try await eventually(.seconds(5), "the refused client's FIFOs to be removed") {
+            try await eventually("the refused client's FIFOs to be removed", timeout: .seconds(5)) {
                 access(directory.path + "/\(id).c2s", F_OK) != 0 && access(directory.path + "/\(id).s2c", F_OK) != 0
             }
             let client = try await server.connect()

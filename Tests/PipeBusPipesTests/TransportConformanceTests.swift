@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Testing
 
 extension PipeTransportTests {
@@ -390,8 +391,8 @@ extension PipeTransportTests {
                     responseType: [UInt8].self
                 )
             }
-            try await eventually(.seconds(2), "the dropped connection to be released") { weakClient == nil }
-            try await eventually(.seconds(2), "the server to see the connection end") {
+            try await eventually("the dropped connection to be released", timeout: .seconds(2)) { weakClient == nil }
+            try await eventually("the server to see the connection end", timeout: .seconds(2)) {
                 server.metrics.snapshot().openConnections == 0
             }
         }

@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -89,7 +90,7 @@ extension PipeTransportTests {
         @Test func fifosOfClientsKilledBeforeConnectingAreRemoved() async throws {
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
-            let process = try PeerProcess.start("serve", in: directory, ["--abandoned-fifo-age-ms", "600"])
+            let process = try TestPeer.start("serve", in: directory, ["--abandoned-fifo-age-ms", "600"])
             defer { process.stop() }
             _ = try await process.line(startingWith: "ready")
             let connected = try await onThread { try PipeConnector.connect(to: directory.pipes) }
@@ -101,7 +102,7 @@ extension PipeTransportTests {
             try await Task.sleep(for: .milliseconds(300))
             let young = try listDirectory(pipes)
             #expect(young.count == 5, "removed before their time: \(young)")
-            try await eventually(.seconds(5), "the abandoned FIFOs to be removed") {
+            try await eventually("the abandoned FIFOs to be removed", timeout: .seconds(5)) {
                 try listDirectory(pipes) == ["connect", "server.lock"]
             }
             #expect(try await connected.unary(EchoService.echo, request: [7], responseType: [UInt8].self) == [7])
@@ -124,7 +125,7 @@ extension PipeTransportTests {
 
             removeTree(directory.pipes.path)
             #expect(ProcessProbe.kind(directory.pipes.path) == nil)
-            try await eventually(.seconds(5), "the connect FIFO and the lock to be re-created") {
+            try await eventually("the connect FIFO and the lock to be re-created", timeout: .seconds(5)) {
                 ProcessProbe.kind(directory.pipes.connectFIFO) == S_IFIFO
                     && ProcessProbe.kind(directory.pipes.lockFile) == S_IFREG
             }
@@ -135,10 +136,10 @@ extension PipeTransportTests {
             #expect(try await newcomer.unary(EchoService.echo, request: [3], responseType: [UInt8].self) == [3])
 
             // The new lock is held: a second server on the directory is refused.
-            let second = try PeerProcess.start("serve", in: directory)
+            let second = try TestPeer.start("serve", in: directory)
             defer { second.stop() }
             #expect(try await second.exitStatus(within: .seconds(10)) == .code(3))
-            #expect(second.lines.last?.hasPrefix("error FAILED_PRECONDITION") == true, "\(second.lines)")
+            #expect(second.stdoutLines.last?.hasPrefix("error FAILED_PRECONDITION") == true, "\(second.stdoutLines)")
             #expect(try await server.stop() == "stopped errors=connect_fifo_recreated:1")
         }
     }
@@ -146,7 +147,7 @@ extension PipeTransportTests {
 
 /// A `pipebus-test-peer serve` process and what can be seen of it from outside.
 private struct ServerPeer {
-    let process: PeerProcess
+    let process: ChildProcess
     let directory: TemporaryDirectory
 
     /// What a fault must not leave behind: the server's open descriptors and the FIFO directory.
@@ -159,7 +160,7 @@ private struct ServerPeer {
     }
 
     static func start(in directory: TemporaryDirectory) async throws -> ServerPeer {
-        let process = try PeerProcess.start("serve", in: directory)
+        let process = try TestPeer.start("serve", in: directory)
         _ = try await process.line(startingWith: "ready")
         return ServerPeer(process: process, directory: directory)
     }
@@ -176,7 +177,7 @@ private struct ServerPeer {
     func expectBackTo(_ before: Resources, _ when: String) async throws {
         var last = before
         do {
-            try await eventually(.seconds(10), "fds and FIFOs \(when) to be as before (\(before))") {
+            try await eventually("fds and FIFOs \(when) to be as before (\(before))", timeout: .seconds(10)) {
                 last = try resources()
                 return last.descriptors == before.descriptors && last.names == before.names
             }
@@ -191,17 +192,17 @@ private struct ServerPeer {
     func stop() async throws -> String? {
         process.signal(SIGTERM)
         #expect(try await process.exitStatus(within: .seconds(15)) == .code(0))
-        return process.lines.last
+        return process.stdoutLines.last
     }
 }
 
 /// Client processes (`pipebus-test-peer call`) making calls at a steady pace.
 private struct Callers {
-    let processes: [PeerProcess]
+    let processes: [ChildProcess]
 
     static func start(_ count: Int, in directory: TemporaryDirectory, calls: Int, intervalMilliseconds: Int) async throws -> Callers {
         let processes = try (0..<count).map { _ in
-            try PeerProcess.start("call", in: directory, ["--calls", "\(calls)", "--interval-ms", "\(intervalMilliseconds)"])
+            try TestPeer.start("call", in: directory, ["--calls", "\(calls)", "--interval-ms", "\(intervalMilliseconds)"])
         }
         for process in processes { _ = try await process.line(startingWith: "connected") }
         return Callers(processes: processes)
@@ -212,8 +213,8 @@ private struct Callers {
         var p99s: [Int64] = []
         for process in processes {
             let exit = try await process.exitStatus(within: .seconds(40))
-            #expect(exit == .code(0), "\(process.lines.suffix(3)) \(process.stderrTail(500))")
-            let latency = try #require(process.lines.first { $0.hasPrefix("latency ") }, "\(process.lines.suffix(3))")
+            #expect(exit == .code(0), "\(process.stdoutLines.suffix(3)) \(process.stderrTail(500))")
+            let latency = try #require(process.stdoutLines.first { $0.hasPrefix("latency ") }, "\(process.stdoutLines.suffix(3))")
             let field = try #require(latency.split(separator: " ").first { $0.hasPrefix("p99_us=") })
             p99s.append(try #require(Int64(field.dropFirst("p99_us=".count))))
         }

@@ -1,4 +1,5 @@
 import PipeBusCore
+import PipeBusTestSupport
 import Synchronization
 
 /// Methods the transport tests need beyond EchoService: handlers that report what they saw

@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 
 #if canImport(Glibc)
 import Glibc

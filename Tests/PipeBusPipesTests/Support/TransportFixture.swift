@@ -1,5 +1,6 @@
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Synchronization
 import Testing
 
@@ -177,47 +178,8 @@ final class InProcessServer: Sendable {
     }
 }
 
-/// A private temporary directory (0700) for one test; the pipe directory is `pipes` inside it,
-/// left for `PipeServer.prepare()` to create.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/pipebus-test-XXXXXX".utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw RPCError(code: .internal, message: "mkdtemp failed: errno \(errno)")
-        }
-        path = String(cString: created)
-    }
-
+extension TemporaryDirectory {
+    /// The pipe directory of a test's server: `pipes` inside, left for `PipeServer.prepare()` to
+    /// create.
     var pipes: PipeDirectory { PipeDirectory(path: path + "/pipes") }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    /// Removes the directory and everything in it (without following symlinks).
-    func remove() {
-        removeTree(path)
-    }
-}
-
-/// `rm -rf`, not following symlinks.
-func removeTree(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if info.st_mode & S_IFMT == S_IFDIR {
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                    String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { removeTree(path + "/" + name) }
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
 }
