@@ -34,6 +34,8 @@ let package = Package(
         // OTLP/HTTP export of task spans; only the HTTP exporter, to keep the build small.
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // AsyncTimerSequence for the sidecar's heartbeat; already in the build through swift-service-lifecycle.
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.3"),
         // FilePath, FileDescriptor, Errno: the one syscall layer (PipeBusSystem). Already in the
         // build through SwiftNIO.
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -72,6 +74,7 @@ let package = Package(
                 "CPipeBusShim",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),
@@ -92,6 +95,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: strictSwift
         ),
@@ -110,7 +115,8 @@ let package = Package(
                 "PipeBusPipes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["OTLP"])),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSwift

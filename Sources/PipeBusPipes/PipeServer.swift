@@ -56,6 +56,10 @@ public final class PipeServer: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let wakeFD: FileDescriptor
+    /// Signalled when a connection ends, for a graceful shutdown waiting for the drain.
+    private let drained = ConditionLock()
+    /// Held for the whole of a shutdown: a second caller waits until the first is done.
+    private let shutdownLock = ConditionLock()
 
     public init(
         directory: PipeDirectory,
@@ -77,7 +81,7 @@ public final class PipeServer: Sendable {
     }
 
     /// Takes the directory's lock, creates the connect FIFO and starts listening. Throws
-    /// FAILED_PRECONDITION when another server holds the directory.
+    /// FAILED_PRECONDITION when another server holds the directory, CANCELLED once it was shut down.
     public func start() throws {
         ignoreBrokenPipeSignal()
         try directory.prepare()
@@ -90,35 +94,39 @@ public final class PipeServer: Sendable {
             lockFD.closeIgnoringErrors()
             throw error
         }
-        state.withLock { $0.lockFD = lockFD }
-        let listener = OSThread(name: "pipebus-listen") { [self] in listen(connectFD: connectFD) }
-        state.withLock { $0.listener = listener }
-        logger.info("listening", metadata: ["directory": "\(directory.path)"])
-    }
-
-    /// Starts, then serves until the task is cancelled; then shuts down gracefully.
-    public func run() async throws {
-        try start()
-        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
-        await withTaskCancellationHandler {
-            for await _ in stream {}
-        } onCancel: {
-            continuation.finish()
+        // One step, so that a shutdown sees either nothing started or a listener to stop.
+        let shutDown = state.withLock { state in
+            if state.stopping { return true }
+            state.lockFD = lockFD
+            state.listener = OSThread(name: "pipebus-listen") { [self] in listen(connectFD: connectFD) }
+            return false
         }
-        shutdown(graceful: true)
+        if shutDown {
+            connectFD.closeIgnoringErrors()
+            FilePath(directory.connectFIFO).removeIfPresent()
+            lockFD.closeIgnoringErrors()
+            throw RPCError(code: .cancelled, message: "the server of \(directory.path) was shut down before it started")
+        }
+        logger.info("listening", metadata: ["directory": "\(directory.path)"])
     }
 
     /// Stops accepting connections; graceful: GOAWAY to every connection, calls in flight
     /// finish (up to `drainTimeout`); otherwise they are cancelled. Returns when every
-    /// connection thread has ended. Idempotent.
+    /// connection thread has ended. Idempotent; a second call returns once the first is done.
+    /// Blocks: async code calls it on a thread of its own (`OSThread.run`), as `run()` does.
     public func shutdown(graceful: Bool) {
-        let (listener, alreadyStopping) = state.withLock { state in
-            defer { state.stopping = true }
-            return (state.listener, state.stopping)
-        }
-        if alreadyStopping && listener == nil { return }
+        shutdownLock.withLock { shutDown(graceful: graceful) }
+    }
+
+    private func shutDown(graceful: Bool) {
+        // Only a started server has a listener; one never started (or stopped already) has
+        // nothing to stop, and must not unlink a connect FIFO that another server may own.
+        guard let listener = state.withLock({ state -> OSThread? in
+            state.stopping = true
+            return state.listener
+        }) else { return }
         wakeFD.signalEvent()
-        listener?.join()
+        listener.join()
         let entries = state.withLock { state in
             state.listener = nil
             return Array(state.connections.values)
@@ -126,8 +134,10 @@ public final class PipeServer: Sendable {
         for entry in entries { entry.connection.shutdown(graceful: graceful) }
         if graceful {
             let giveUp = ContinuousClock.now + configuration.drainTimeout
-            while state.withLock({ !$0.connections.isEmpty }) && ContinuousClock.now < giveUp {
-                usleep(2_000)
+            drained.withLock {
+                while state.withLock({ !$0.connections.isEmpty }) {
+                    if !drained.wait(until: giveUp) { break }
+                }
             }
             for entry in state.withLock({ Array($0.connections.values) }) { entry.connection.shutdown(graceful: false) }
         }
@@ -387,6 +397,7 @@ public final class PipeServer: Sendable {
                 state.withLock { state in
                     if let entry = state.connections.removeValue(forKey: key) { state.finished.append(entry.thread) }
                 }
+                drained.withLock { drained.broadcast() }
             }
             registry.connections[key] = ConnectionEntry(connection: connection, thread: thread)
         }

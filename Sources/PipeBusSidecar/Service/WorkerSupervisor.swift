@@ -32,6 +32,8 @@ final class WorkerSupervisor: Sendable {
     private let environment: [String: String]
     private let logger: Logger
     private let state = Mutex(State())
+    /// Signalled when the worker has exited, for `stop` waiting out its grace.
+    private let exited = ConditionLock()
     private let onExit: @Sendable (Exit) -> Void
     /// Where the running worker is recorded for a successor (nil: not recorded).
     private let record: WorkerRecord?
@@ -203,6 +205,7 @@ final class WorkerSupervisor: Sendable {
             $0.exit = exit
             $0.stopped = false
         }
+        exited.withLock { exited.broadcast() }
         logger.warning("worker exited", metadata: ["worker_pid": "\(pid)", "exit": "\(exit)"])
         // Only now: until the worker has exited, a successor must find it if this sidecar dies.
         record?.remove()
@@ -216,13 +219,18 @@ final class WorkerSupervisor: Sendable {
         if kill(-pid, signal) != 0 { _ = kill(pid, signal) }
     }
 
-    /// SIGTERM, then SIGKILL if it has not exited within `grace`; waits for the exit.
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`; waits for the exit. Blocks:
+    /// the sidecar calls it from its shutdown, on a thread of its own.
     func stop(grace: Duration) {
         send(SIGTERM)
         // A stopped worker handles SIGTERM only once continued.
         send(SIGCONT)
         let giveUp = ContinuousClock.now + grace
-        while hasNotExited && ContinuousClock.now < giveUp { usleep(10_000) }
+        exited.withLock {
+            while hasNotExited {
+                if !exited.wait(until: giveUp) { break }
+            }
+        }
         if hasNotExited {
             logger.warning("worker did not exit after SIGTERM; sending SIGKILL", metadata: ["worker_pid": "\(pid)"])
             send(SIGKILL)
