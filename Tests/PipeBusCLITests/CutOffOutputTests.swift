@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -47,36 +48,20 @@ struct HeadOne: CustomStringConvertible {
         // One page of pipe buffer (F_SETPIPE_SZ, 1031 on Linux; Glibc does not export the name),
         // so that whatever is written after the first line meets the closed end.
         _ = fcntl(fds[1], 1031, 4096)
-        let stderrPath = NSTemporaryDirectory() + "pipebus-head-one-\(UUID().uuidString).err"
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: stderrPath) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle(fileDescriptor: fds[1], closeOnDealloc: false)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        close(fds[1])
+        let process: ChildProcess
+        do {
+            defer { close(fds[1]) }
+            process = try ChildProcess([CLI.executable] + arguments, environment: CLI.environment, stdout: .descriptor(fds[1]))
+        }
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while read(fds[0], &byte, 1) == 1, byte != UInt8(ascii: "\n") { line.append(byte) }
         close(fds[0])
         // `watch` runs until its next write meets the closed pipe (a heartbeat, every 0.2 s).
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        guard let exit = process.waitBlocking(timeout: .seconds(30)) else {
+            process.stop()
             throw TestFailure("pipebus \(arguments) kept running after its reader left")
         }
-        let stderr = String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self)
-        let bySignal = process.terminationReason == .uncaughtSignal
-        return HeadOne(
-            firstLine: String(decoding: line, as: UTF8.self),
-            status: bySignal ? nil : process.terminationStatus,
-            signal: bySignal ? process.terminationStatus : nil,
-            stderr: stderr
-        )
+        return HeadOne(firstLine: String(decoding: line, as: UTF8.self), status: exit.code, signal: exit.signal, stderr: process.stderr)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)

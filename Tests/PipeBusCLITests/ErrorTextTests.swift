@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 /// Errors say what is wrong once, in words a person typed (issue 14, defect 9).
@@ -57,9 +58,10 @@ import Testing
     }
 
     @Test func aTaskThatIsAnArrayIsSaidSo() async throws {
-        let root = NSTemporaryDirectory() + "pipebus-cli-array-\(UUID().uuidString)"
+        let directory = try TemporaryDirectory(prefix: "pipebus-cli-array")
+        defer { directory.remove() }
+        let root = directory.path
         try FileManager.default.createDirectory(atPath: "\(root)/workers/marie", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
         let result = try await CLI.run(["submit", "--worker", "marie", "--root", root, "-"], stdin: #"[{"prompt": "p"}]"#)
         #expect(result.status == 1, "\(result)")
         #expect(result.stderr.contains("a task must be a JSON object, got an array"), "\(result)")
@@ -135,16 +137,7 @@ import Testing
 
     /// Runs `command` with its standard streams on a pty (`script -qec`); its status and output.
     static func runInPty(_ command: String) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qec", command, "/dev/null"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r", with: ""))
+        let finished = try await ChildProcess.run(["/usr/bin/script", "-qec", command, "/dev/null"], mergingStderr: true)
+        return (finished.exit.shellStatus, finished.stdout.replacingOccurrences(of: "\r", with: ""))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 /// `pipebus health`, like grpc_health_probe: 0 only when SERVING.
@@ -35,7 +36,7 @@ import Testing
     @Test func sidecarNotRunningAnswersWithin1Second() async throws {
         try await TestDeployment.with { deployment in
             try await deployment.startSidecar("marie")
-            #expect(await deployment.stopSidecar("marie") == 0)
+            #expect(await deployment.stopSidecar("marie") == .code(0))
             let result = try await deployment.run(["health", "--worker", "marie", "--json"])
             #expect(result.status == 1, "\(result)")
             let object = result.json as? [String: Any]
@@ -110,10 +111,9 @@ import Testing
     @Test func watchPrintsChangesUntilInterrupted() async throws {
         try await TestDeployment.with { deployment in
             try await deployment.startSidecar("marie")
-            let watch = try Spawned([
+            let watch = try CLI.start([
                 "health", "--worker", "marie", "--watch", "--timeout", "5", "--root", deployment.root,
             ])
-            defer { watch.removeFiles() }
             try await eventually("the watch to print SERVING") {
                 watch.stdoutLines.contains { $0.hasSuffix("marie: SERVING") }
             }
@@ -121,8 +121,8 @@ import Testing
             try await eventually("the watch to notice the sidecar is gone") {
                 watch.stdoutLines.contains { $0.contains("marie: NOT_SERVING") || $0.contains("marie: UNREACHABLE") }
             }
-            let status = await watch.stop()
-            #expect(status == 1, "the last status was not SERVING: \(watch.output())")
+            let status = await watch.terminate()
+            #expect(status == .code(1), "the last status was not SERVING: \(watch)")
         }
     }
 }

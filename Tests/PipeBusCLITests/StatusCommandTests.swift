@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 @Suite struct StatusCommandTests {
@@ -47,12 +48,11 @@ import Testing
     @Test func watchRefreshesUntilInterrupted() async throws {
         try await TestDeployment.with { deployment in
             try await deployment.startSidecar("marie")
-            let watch = try Spawned(["status", "--watch", "--interval", "0.2", "--root", deployment.root])
-            defer { watch.removeFiles() }
+            let watch = try CLI.start(["status", "--watch", "--interval", "0.2", "--root", deployment.root])
             try await eventually("two refreshes") {
-                watch.output().stdout.components(separatedBy: "pipebus status —").count >= 3
+                watch.stdout.components(separatedBy: "pipebus status —").count >= 3
             }
-            #expect(await watch.stop() == 0, "\(watch.output())")
+            #expect(await watch.terminate() == .code(0), "\(watch)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 /// submit, tasks, replay and clear-stuck against live sidecars.

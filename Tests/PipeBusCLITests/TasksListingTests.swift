@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -138,15 +139,14 @@ import Glibc
             #expect(try Self.ids(whole).count == count)
             let wholeTicks = try ProcessSample.cpuTicks(sidecar.pid) - wholeStart
 
-            let client = try Spawned(["tasks", "--worker", "marie", "--limit", "0", "--root", deployment.root])
-            defer { client.removeFiles() }
+            let client = try CLI.start(["tasks", "--worker", "marie", "--limit", "0", "--root", deployment.root])
             try await eventually("the first rows", every: .milliseconds(2)) { client.stdoutLines.count > 2 }
             client.signal(SIGKILL)
             _ = await client.wait(timeout: .seconds(10))
 
             var stopLine: String?
             try await eventually("the sidecar to log that the listing stopped") {
-                stopLine = sidecar.output().stderr.split(separator: "\n").map(String.init)
+                stopLine = sidecar.stderr.split(separator: "\n").map(String.init)
                     .first { $0.contains("task listing stopped") }
                 return stopLine != nil
             }

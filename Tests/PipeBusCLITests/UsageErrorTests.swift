@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 /// Usage errors exit 2 with a message that says what is wrong; no sidecar needed.
@@ -43,9 +44,10 @@ import Testing
     }
 
     @Test func unknownWorkerIsAnError() async throws {
-        let root = NSTemporaryDirectory() + "pipebus-cli-empty-\(UUID().uuidString)"
+        let directory = try TemporaryDirectory(prefix: "pipebus-cli-empty")
+        defer { directory.remove() }
+        let root = directory.path
         try FileManager.default.createDirectory(atPath: "\(root)/workers/marie", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
         for arguments in [
             ["tasks", "--worker", "nobody"], ["health", "--worker", "nobody"], ["submit", "--worker", "nobody", "-"],
         ] {

@@ -1,12 +1,12 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 @Suite struct WatchCommandTests {
     @Test func printsTransitionsLive() async throws {
         try await TestDeployment.with { deployment in
             try await deployment.startPipeSidecar("marie")
-            let watch = try Spawned(["watch", "--worker", "marie", "--root", deployment.root])
-            defer { watch.removeFiles() }
+            let watch = try CLI.start(["watch", "--worker", "marie", "--root", deployment.root])
             try await eventually("a heartbeat line") { watch.stdoutLines.contains { $0.contains("marie  heartbeat") } }
             try await deployment.submit("marie", #"{"duration_ms": 10}"#, id: "w-1")
             try await eventually("the task's transitions") {
@@ -14,7 +14,7 @@ import Testing
                 return lines.contains { $0.contains("w-1  pending → active") }
                     && lines.contains { $0.contains("w-1  active → completed") }
             }
-            #expect(await watch.stop() == 0, "\(watch.output())")
+            #expect(await watch.terminate() == .code(0), "\(watch)")
         }
     }
 
@@ -30,13 +30,12 @@ import Testing
     @Test func jsonLinesAndNoSidecar() async throws {
         try await TestDeployment.with { deployment in
             try await deployment.startPipeSidecar("marie")
-            let watch = try Spawned([
+            let watch = try CLI.start([
                 "watch", "--worker", "marie", "--json", "--transitions-only", "--root", deployment.root,
             ])
-            defer { watch.removeFiles() }
             // The watch is subscribed once it has connected; submit until its line appears.
             var submitted = 0
-            try await eventually("a JSON transition line: \(watch.output())", every: .milliseconds(300)) {
+            try await eventually("a JSON transition line: \(watch)", every: .milliseconds(300)) {
                 submitted += 1
                 try await deployment.submit("marie", #"{"duration_ms": 10}"#, id: "j-\(submitted)")
                 let lines = watch.stdoutLines
@@ -44,7 +43,7 @@ import Testing
                 let found = lines.contains(where: Self.isCompletedTransition)
                 return found
             }
-            #expect(await watch.stop() == 0)
+            #expect(await watch.terminate() == .code(0))
 
             await deployment.stopSidecar("marie")
             let result = try await deployment.run(["watch", "--worker", "marie"])

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 /// The demo pipe worker, run by hand beside a sidecar.
@@ -7,18 +8,17 @@ import Testing
     @Test func reconnectsAfterTheSidecarRestartsAndExitsOnSIGTERM() async throws {
         try await TestDeployment.with { deployment in
             try await deployment.startSidecar("marie", mode: "pipe")
-            let worker = try Spawned([
+            let worker = try CLI.start([
                 "worker", "--root", deployment.root, "--worker", "marie", "--min-ms", "10", "--max-ms", "50",
             ])
-            defer { worker.removeFiles() }
             let client = deployment.client("marie")
             defer { client.close() }
             try await eventually("the worker to lease") { (try? await client.status().leases) == 1 }
             try await deployment.submit("marie", #"{"n": 1}"#, id: "before")
             try await deployment.waitForState(.completed, of: "before", worker: "marie")
 
-            #expect(await deployment.stopSidecar("marie") == 0)
-            #expect(worker.process.isRunning, "the worker waits for its sidecar")
+            #expect(await deployment.stopSidecar("marie") == .code(0))
+            #expect(worker.isRunning, "the worker waits for its sidecar")
             try await deployment.startSidecar("marie", mode: "pipe", waitForLease: true)
             try await deployment.submit("marie", #"{"n": 2}"#, id: "after")
             try await deployment.waitForState(.completed, of: "after", worker: "marie")
@@ -26,7 +26,7 @@ import Testing
             let result = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["result"] as? [String: Any]
             #expect(result?["worker"] as? String == "marie")
 
-            #expect(await worker.stop() == 0, "\(worker.output())")
+            #expect(await worker.terminate() == .code(0), "\(worker)")
         }
     }
 

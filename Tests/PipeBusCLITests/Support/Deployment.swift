@@ -1,6 +1,7 @@
 import Foundation
 import PipeBusClient
 import PipeBusCore
+import PipeBusTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -8,13 +9,12 @@ import Glibc
 
 /// A temporary root with sidecars running as separate `pipebus sidecar` processes.
 final class TestDeployment: @unchecked Sendable {  // used by one test at a time
-    let root: String
-    private(set) var sidecars: [String: Spawned] = [:]
+    private let directory: TemporaryDirectory
+    var root: String { directory.path }
+    private(set) var sidecars: [String: ChildProcess] = [:]
 
     init() throws {
-        var template = Array("\(NSTemporaryDirectory())pipebus-cli-XXXXXX".utf8CString)
-        guard let path = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
-        root = String(cString: path)
+        directory = try TemporaryDirectory(prefix: "pipebus-cli")
     }
 
     /// Runs `body` with a fresh deployment; stops every sidecar and removes the root afterwards.
@@ -41,18 +41,18 @@ final class TestDeployment: @unchecked Sendable {  // used by one test at a time
         command: [String] = [],
         heartbeatInterval: Double = 0.5,
         waitForLease: Bool = false
-    ) async throws -> Spawned {
+    ) async throws -> ChildProcess {
         var arguments = [
             "sidecar", "--worker", worker, "--root", root, "--metrics-address", "none",
             "--heartbeat-interval", "\(heartbeatInterval)", "--mode", mode,
         ]
         if !command.isEmpty { arguments += ["--"] + command }
-        let sidecar = try Spawned(arguments)
+        let sidecar = try CLI.start(arguments)
         sidecars[worker] = sidecar
         let client = self.client(worker)
         defer { client.close() }
-        try await eventually("the sidecar of \(worker) to answer\n\(sidecar.output().stderr)") {
-            if !sidecar.process.isRunning { throw TestFailure("sidecar \(worker) exited:\n\(sidecar.output().stderr)") }
+        try await eventually("the sidecar of \(worker) to answer\n\(sidecar.stderr)") {
+            if let exit = sidecar.exited { throw TestFailure("sidecar \(worker) exited (\(exit)):\n\(sidecar.stderr)") }
             guard let status = try? await client.status(timeout: .seconds(1)) else { return false }
             return !waitForLease || status.leases > 0
         }
@@ -61,17 +61,15 @@ final class TestDeployment: @unchecked Sendable {  // used by one test at a time
 
     /// A pipe-mode sidecar supervising the fast demo worker, once the worker leases tasks.
     @discardableResult
-    func startPipeSidecar(_ worker: String) async throws -> Spawned {
+    func startPipeSidecar(_ worker: String) async throws -> ChildProcess {
         try await startSidecar(worker, mode: "pipe", command: Self.demoWorker, waitForLease: true)
     }
 
-    /// Stops `worker`'s sidecar with SIGTERM; its exit status.
+    /// Stops `worker`'s sidecar with SIGTERM (SIGKILL after 20 s); how it ended.
     @discardableResult
-    func stopSidecar(_ worker: String) async -> Int32? {
+    func stopSidecar(_ worker: String) async -> ChildProcess.Exit? {
         guard let sidecar = sidecars.removeValue(forKey: worker) else { return nil }
-        let status = await sidecar.stop()
-        sidecar.removeFiles()
-        return status
+        return await sidecar.terminate()
     }
 
     func client(_ worker: String) -> SidecarClient {
@@ -115,7 +113,7 @@ final class TestDeployment: @unchecked Sendable {  // used by one test at a time
 
     func tearDown() async {
         for worker in Array(sidecars.keys) { await stopSidecar(worker) }
-        try? FileManager.default.removeItem(atPath: root)
+        directory.remove()
     }
 }
 
