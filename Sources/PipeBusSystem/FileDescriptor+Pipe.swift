@@ -59,9 +59,11 @@ extension FileDescriptor {
     /// Clears O_NONBLOCK; false if that failed.
     package func setBlocking() -> Bool { pipebus_set_nonblocking(rawValue, 0) == 0 }
 
-    /// poll(2) on `entries`, leaving each entry's revents (all 0 on timeout or on EINTR: the
-    /// caller looks again). `timeout` nil waits forever.
-    package static func poll(_ entries: inout [pollfd], timeout: Duration?) throws {
+    /// poll(2) on `entries`, leaving each entry's revents; the number of entries ready (0 on
+    /// timeout), or nil when a signal interrupted it (every revents 0: the caller looks again).
+    /// `timeout` nil waits forever.
+    @discardableResult
+    package static func poll(_ entries: inout [pollfd], timeout: Duration?) throws -> Int? {
         let milliseconds: Int32
         if let timeout {
             let (seconds, attoseconds) = timeout.components
@@ -76,10 +78,11 @@ extension FileDescriptor {
             let errno = Errno.latest
             if errno == .interrupted {
                 for index in entries.indices { entries[index].revents = 0 }
-                return
+                return nil
             }
             throw SystemCallError("poll", errno: errno)
         }
+        return Int(result)
     }
 }
 

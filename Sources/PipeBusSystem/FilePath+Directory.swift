@@ -22,6 +22,16 @@ package struct DirectoryEntry: Sendable {
 }
 
 extension FilePath {
+    /// `self/name`, `name` being one component as raw bytes (without NUL): a directory entry's
+    /// name, kept as the kernel gave it, so that a name that is not UTF-8 can still be moved or
+    /// removed.
+    package func appending(rawName: [CChar]) -> FilePath {
+        guard let component = FilePath.Component(platformString: rawName + [0]) else {
+            preconditionFailure("not one path component: \(FilePath.escaped(String(decoding: rawName.map { UInt8(bitPattern: $0) }, as: UTF8.self), quoted: true))")
+        }
+        return appending(component)
+    }
+
     /// The entries of the directory, without `.` and `..`. The directory itself is opened with
     /// O_NOFOLLOW, so a directory replaced by a symlink is refused rather than listed.
     package func entries() throws -> [DirectoryEntry] {
