@@ -32,7 +32,15 @@ enum DurableFile {
     }
 
     /// Writes `bytes` durably as `directory/name`. On failure nothing is left behind.
-    static func write(_ bytes: [UInt8], directory: SpoolPath, name: String, placement: Placement) throws {
+    /// With `syncDirectory` false the rename is not made durable here: the caller syncs the
+    /// folder itself (through `GroupCommit`, shared with other writers) before it relies on it.
+    static func write(
+        _ bytes: [UInt8],
+        directory: SpoolPath,
+        name: String,
+        placement: Placement,
+        syncDirectory: Bool = true
+    ) throws {
         let destination = directory.appending(name)
         let temporary = directory.appending(temporaryName(for: name))
         // O_EXCL: never reuse, let alone follow, anything already at the temp name.
@@ -58,7 +66,7 @@ enum DurableFile {
             _ = try? SpoolSys.unlink(temporary)
             throw error
         }
-        try SpoolSys.fsyncDirectory(directory)
+        if syncDirectory { try SpoolSys.fsyncDirectory(directory) }
     }
 
     /// Swaps the temp file with the destination, then removes the temp name (now the old bytes).

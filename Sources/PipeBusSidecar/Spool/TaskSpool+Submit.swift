@@ -71,7 +71,8 @@ extension TaskSpool {
                     bytes,
                     directory: layout.directoryPath(.pending),
                     name: id.fileName,
-                    placement: .create
+                    placement: .create,
+                    syncDirectory: false
                 )
             } catch let error as SpoolIOError where error.errno == EEXIST {
                 throw RPCError(code: .alreadyExists, message: "task \(id) already exists (in pending/)")
@@ -83,6 +84,9 @@ extension TaskSpool {
                 throw error
             }
             stampMoved(id, at: layout.filePath(id, .pending))
+            // Acknowledged only once an fsync of pending/ that began after the rename is done;
+            // concurrent submits share it.
+            try groupCommit.sync([layout.directoryPath(.pending)])
             // Read back rather than built from `object`: the record carries the file's mtime.
             // Another consumer may have claimed the task already: it is durable all the same.
             guard let record = try read(id, in: .pending) ?? get(id) else {

@@ -45,6 +45,9 @@ extension TaskSpool {
             }
             if let update, from != .pending {
                 try rewrite(id, in: from, lostRaceTarget: to, update)
+                // Durable before the move, so the file that arrives in `to` is the rewritten one
+                // whatever a crash keeps.
+                try groupCommit.sync([layout.directoryPath(from)])
             }
             try move(id, from: source, to: destination, states: (from, to))
             if let update, from == .pending {
@@ -57,8 +60,8 @@ extension TaskSpool {
             }
             // After any rewrite: a rewrite made before the move carries the time of the rewrite.
             stampMoved(id, at: destination)
-            try SpoolSys.fsyncDirectory(layout.directoryPath(to))
-            try SpoolSys.fsyncDirectory(layout.directoryPath(from))
+            // Both folders in one batch, shared with concurrent moves.
+            try groupCommit.sync([layout.directoryPath(to), layout.directoryPath(from)])
             // The rename was this call's: a task that another consumer moved on at once (a
             // re-queued task claimed within the fsyncs) is returned where it is now, not as a
             // lost race, or the caller would take its own move for someone else's.
@@ -80,6 +83,7 @@ extension TaskSpool {
     ) throws -> TaskRecord {
         try translatingSpoolErrors {
             try rewrite(id, in: state, lostRaceTarget: state, body)
+            try groupCommit.sync([layout.directoryPath(state)])
             guard let record = try read(id, in: state) else { throw try lostRace(id, from: state, to: state) }
             return record
         }
@@ -152,7 +156,8 @@ extension TaskSpool {
                 bytes,
                 directory: layout.directoryPath(state),
                 name: id.fileName,
-                placement: .replaceExisting
+                placement: .replaceExisting,
+                syncDirectory: false  // the caller syncs the folder, with its move if any
             )
         } catch let error as SpoolIOError where error.errno == ENOENT {
             throw try lostRace(id, from: state, to: lostRaceTarget)

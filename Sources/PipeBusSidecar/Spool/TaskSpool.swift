@@ -37,6 +37,8 @@ public final class TaskSpool: Sendable {
     public let layout: SpoolLayout
     public let configuration: Configuration
     let logger: Logger
+    /// Folder fsyncs shared by the moves of concurrent callers (`GroupCommit`).
+    let groupCommit = GroupCommit()
     /// In a struct, not as a bare closure: a closure stored in `Mutex`'s generic storage and
     /// read through `withLock`'s inout access came back wrapped in two more reabstraction
     /// thunks on every read, so each rename made the next call one level deeper. After ~20,000
@@ -56,6 +58,10 @@ public final class TaskSpool: Sendable {
     /// Calls `observer` just before each rename this object makes (a transition, an undo, a
     /// new task), whether or not the rename then succeeds. Lets a sidecar tell its own moves
     /// from those of others sharing the spool when the watcher reports them.
+    /// Folder-fsync batches committed and fsyncs made by this spool's moves so far: with
+    /// concurrent callers, fewer fsyncs than moves.
+    public var commitStatistics: (batches: UInt64, fsyncs: UInt64) { groupCommit.statistics }
+
     public func observeMoves(_ observer: @escaping @Sendable (SpoolMove) -> Void) {
         moveObserver.withLock { $0 = MoveObserver(call: observer) }
     }
@@ -145,7 +151,7 @@ public final class TaskSpool: Sendable {
         try translatingSpoolErrors {
             for candidate in state.map({ [$0] }) ?? TaskState.allCases {
                 if try SpoolSys.unlink(layout.filePath(id, candidate)) {
-                    try SpoolSys.fsyncDirectory(layout.directoryPath(candidate))
+                    try groupCommit.sync([layout.directoryPath(candidate)])
                     logger.info("removed task", metadata: ["task_id": "\(id)", "state": "\(candidate)"])
                     return
                 }

@@ -74,6 +74,62 @@ struct CrashSafetyTests {
         )
     }
 
+    @Test("group commit under SIGKILL: 16 concurrent submitters and a lease worker, 8 restarts: every acknowledged task on disk exactly once, none torn")
+    func killedUnderConcurrentSubmitters() async throws {
+        let root = try Integration.Root.make(worker: "marie")
+        defer { root.remove() }
+        let sidecar = try await Integration.SidecarProcess(root: root, heartbeatInterval: 0.2, mode: "pipe")
+        // Each load has its own connection, so its submits run on a server thread of their own
+        // and reach the spool together: their pending/ fsyncs are shared.
+        let loads = (0..<16).map { index in
+            Integration.SubmitLoad(root, prefix: "group\(index)", payload: #"{"prompt":"group commit","n":\#(index)}"#)
+        }
+        let worker = Integration.LeaseWorker(root, maxInFlight: 16)
+        func acknowledgedCount() -> Int { loads.reduce(0) { $0 + $1.acknowledged.count } }
+        func stopAll() async {
+            for load in loads { await load.stop() }
+            await worker.stop()
+        }
+        var generator = SystemRandomNumberGenerator()
+        do {
+            for round in 0..<8 {
+                let before = acknowledgedCount()
+                try await Integration.eventually("round \(round): submits acknowledged by the new sidecar", timeout: .seconds(30)) {
+                    acknowledgedCount() >= before + 32
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...250, using: &generator)))
+                let exit = await sidecar.process.killAndReap()
+                #expect(exit?.signal == SIGKILL, "round \(round): \(String(describing: exit))")
+                if round == 7 { await stopAll() }
+                try await sidecar.restart()
+            }
+        } catch {
+            await stopAll()
+            await sidecar.killEverything()
+            Issue.record("sidecar log tail:\n\(sidecar.logTail(60))")
+            throw error
+        }
+        sidecar.process.signal(SIGTERM)
+        let exit = await sidecar.process.wait(timeout: .seconds(30))
+        #expect(exit?.code == 0, "SIGTERM exit: \(String(describing: exit))")
+        if exit == nil { await sidecar.killEverything() }
+
+        let acknowledged = loads.flatMap(\.acknowledged)
+        #expect(acknowledged.count >= 16 * 10, "too little load to mean anything: \(acknowledged.count) acknowledged")
+        #expect(Set(acknowledged).count == acknowledged.count, "an id was acknowledged twice")
+        let problems = Integration.spoolProblems(root, acknowledged: acknowledged)
+        #expect(problems.isEmpty, "\(problems.count) problems:\n\(problems.prefix(40).joined(separator: "\n"))")
+        for id in worker.finished {
+            #expect(root.state(of: id) == "completed", "\(id) was finished (acknowledged) but is in \(root.locations()[id] ?? [])")
+        }
+        let temporaries = Integration.temporaryFiles(under: root.tasksDirectory)
+        #expect(temporaries.isEmpty, "temp files left in the spool: \(temporaries)")
+        print(
+            "group commit under SIGKILL: 8 SIGKILLs; \(acknowledged.count) submits acknowledged by 16 submitters;",
+            "\(worker.finished.count) finished; final spool \(Integration.Root.states.map { "\($0)=\(root.taskIDs($0).count)" }.joined(separator: " "))"
+        )
+    }
+
     @Test("a pipe-mode sidecar SIGKILLed while tasks are leased: after its restart they are handed out again, not stranded in active/")
     func leasedTasksOfACrashedSidecar() async throws {
         let root = try Integration.Root.make(worker: "marie")
