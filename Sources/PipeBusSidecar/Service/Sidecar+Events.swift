@@ -32,6 +32,11 @@ extension Sidecar {
                     emit()
                 }
             }
+            if state == .active {
+                // Written or moved straight into active/: it counts for the oldest active task.
+                let now = Date()
+                self.state.withLock { $0.activeSince[id] = $0.activeSince[id] ?? now }
+            }
             if state == .pending {
                 let now = Date()
                 self.state.withLock { $0.pendingSince[id] = now }
@@ -62,8 +67,9 @@ extension Sidecar {
                 logger.error("hostile entry in the spool could not be quarantined", metadata: ["name": "\(name)", "state": "\(state)", "error": "\(error)"])
             }
         case .rescanNeeded:
-            logger.warning("spool events were lost (inotify queue overflow); counts are re-read at the next heartbeat")
-            // Timings of tasks whose moves were lost start again from their files' mtimes.
+            logger.warning("spool events were lost (inotify queue overflow); the watcher listed the folders again")
+            // Timings of tasks whose moves were lost start again from their files' mtimes; tasks
+            // that left meanwhile are forgotten.
             seedTimestamps(keepingKnown: true)
             seedRecentFailures()
             sweepUnreadableEntries(in: TaskState.allCases)
@@ -238,11 +244,24 @@ extension Sidecar {
     }
 
     /// Queue-wait and processing times for tasks already in the spool at start: from the time
-    /// each entered its folder (`TaskRecord.enteredState`).
+    /// each entered its folder (`TaskRecord.enteredState`). With `keepingKnown` (after lost
+    /// events), times already known are kept and tasks no longer in `pending/` or `active/` are
+    /// dropped, so the oldest active task is one that is there.
     func seedTimestamps(keepingKnown: Bool = false) {
-        let pending = (try? spool.list(.pending)) ?? []
-        let active = (try? spool.list(.active)) ?? []
+        guard let pending = try? spool.list(.pending), let active = try? spool.list(.active) else {
+            logger.warning("could not list pending/ and active/ to time the tasks in them")
+            return
+        }
         state.withLock { runtime in
+            if keepingKnown {
+                let pendingIDs = Set(pending.map(\.id))
+                let activeIDs = Set(active.map(\.id))
+                runtime.pendingSince = runtime.pendingSince.filter { pendingIDs.contains($0.key) }
+                runtime.activeSince = runtime.activeSince.filter { activeIDs.contains($0.key) }
+            } else {
+                runtime.pendingSince.removeAll()
+                runtime.activeSince.removeAll()
+            }
             for record in pending where !keepingKnown || runtime.pendingSince[record.id] == nil {
                 runtime.pendingSince[record.id] = record.enteredState
             }

@@ -59,18 +59,19 @@ extension Sidecar {
         }
     }
 
-    /// What `pipebus status` shows and heartbeats carry.
+    /// What `pipebus status` shows and heartbeats carry. Costs the same whatever the spool
+    /// holds: the counts are the watcher's (`SpoolCensus`), the oldest active task is the
+    /// earliest of the times this sidecar saw tasks enter `active/`; no folder is listed.
     func currentStatus() -> Tasks.WorkerStatus {
-        var counts = (try? spool.counts()) ?? [:]
-        var active = (try? spool.list(.active)) ?? []
-        if let named = counts[.active], named != active.count {
-            // Names in active/ that are not tasks (an empty file): moved aside once they are
-            // clearly not being written, and counted nowhere meanwhile.
-            sweepUnreadableEntries(in: [.active])
-            active = (try? spool.list(.active)) ?? active
+        var counts = spoolCounts()
+        let (unreadable, oldest) = state.withLock { runtime in
+            (runtime.unreadableEntries, runtime.activeSince.min { ($0.value, $0.key) < ($1.value, $1.key) })
         }
-        counts[.active] = active.count
-        let oldest = active.min { ($0.enteredState, $0.id) < ($1.enteredState, $1.id) }
+        // Names that are not readable tasks yet (an empty file): moved aside once they are clearly
+        // not being written, and counted nowhere meanwhile.
+        for entry in unreadable where TaskID(fileName: entry.name) != nil {
+            counts[entry.state] = max(0, counts[entry.state] - 1)
+        }
         let now = Date()
         let (seq, last, failures, leaseCount) = state.withLock { runtime in
             (runtime.heartbeatSeq, runtime.lastHeartbeat, runtime.failures(before: now), runtime.leaseCount)
@@ -85,12 +86,12 @@ extension Sidecar {
             workerAlive: supervisorIfAny?.isAlive ?? true,
             health: health.status.rawValue,
             healthMessage: health.message,
-            pending: UInt32(counts[.pending] ?? 0),
-            active: UInt32(counts[.active] ?? 0),
-            completed: UInt32(counts[.completed] ?? 0),
-            failed: UInt32(counts[.failed] ?? 0),
-            oldestActiveID: oldest?.id.rawValue ?? "",
-            oldestActiveAgeMs: oldest.map { UInt64(max(0, spool.timeInState($0) / .milliseconds(1))) } ?? 0,
+            pending: UInt32(clamping: counts.pending),
+            active: UInt32(clamping: counts.active),
+            completed: UInt32(clamping: counts.completed),
+            failed: UInt32(clamping: counts.failed),
+            oldestActiveID: oldest?.key.rawValue ?? "",
+            oldestActiveAgeMs: oldest.map { UInt64(max(0, SpoolClock.age(of: $0.value, now: spool.configuration.clock()) / .milliseconds(1))) } ?? 0,
             failuresLast5m: UInt32(failures),
             p95WriteLatencySeconds: p95,
             heartbeatSeq: seq,
@@ -100,6 +101,15 @@ extension Sidecar {
             heartbeatIntervalSeconds: Double(configuration.heartbeatInterval.components.seconds)
                 + Double(configuration.heartbeatInterval.components.attoseconds) / 1e18
         )
+    }
+
+    /// The task files in each state folder, as the watcher counted them; listed only before the
+    /// watcher starts (at start-up).
+    func spoolCounts() -> SpoolCensus.Counts {
+        if let census = state.withLock({ $0.watcher?.census }) { return census.counts }
+        var counts = SpoolCensus.Counts()
+        for (state, count) in (try? spool.counts()) ?? [:] { counts[state] = count }
+        return counts
     }
 
     /// Replaces this instance's `heartbeat.json` and the worker's atomically, and puts the

@@ -40,6 +40,13 @@ struct SpoolEventTranslator {
     /// for more records before calling `flushDepartures()`.
     var awaitsPartners: Bool { !departures.isEmpty }
 
+    /// How many task names each folder holds now, by what was seen (no listing).
+    var counts: SpoolCensus.Counts {
+        var counts = SpoolCensus.Counts()
+        for (state, names) in known { counts[state] = names.count }
+        return counts
+    }
+
     /// Forgets what it knew, after an overflow: the folders are listed again.
     mutating func reset(known: [TaskState: Set<String>]) {
         self.known = known

@@ -18,6 +18,8 @@ public final class SpoolWatcher: Sendable {
     private let wakeFD: Int32
     private let thread: Mutex<OSThread?>
     private let logger: Logger
+    /// The folder counts, kept from the events (see `SpoolCensus`).
+    public let census = SpoolCensus()
 
     /// What every state folder is watched for. IN_DONT_FOLLOW and IN_ONLYDIR refuse a folder
     /// that was replaced by a symlink; IN_EXCL_UNLINK ignores files already unlinked.
@@ -63,12 +65,17 @@ public final class SpoolWatcher: Sendable {
             close(wakeFD)
             throw error
         }
+        // Seeded here, so that the counts are right as soon as this returns.
+        var seeded = SpoolCensus.Counts()
+        for (state, names) in known { seeded[state] = names.count }
+        census.update(seeded)
         let loop = WatchLoop(
             inotifyFD: inotifyFD,
             wakeFD: wakeFD,
             folders: folders,
             layout: layout,
             known: known,
+            census: census,
             logger: logger,
             handler: handler
         )

@@ -12,6 +12,8 @@ struct WatchLoop: Sendable {
     let folders: [Int32: TaskState]
     let layout: SpoolLayout
     let known: [TaskState: Set<String>]
+    /// Where the folder counts are published after each record, for heartbeats and `/metrics`.
+    let census: SpoolCensus
     let logger: Logger
     let handler: @Sendable (SpoolEvent, UInt32) -> Void
 
@@ -30,6 +32,7 @@ struct WatchLoop: Sendable {
         var translator = SpoolEventTranslator(known: known) { state, name in
             Self.probe(layout.directoryPath(state).appending(name))
         }
+        census.update(translator.counts)
         var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
         var fds = [
             pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
@@ -45,7 +48,9 @@ struct WatchLoop: Sendable {
             }
             if fds[1].revents != 0 { return }
             if ready == 0 {
-                deliver(translator.flushDepartures())
+                let departed = translator.flushDepartures()
+                census.update(translator.counts)
+                deliver(departed)
                 continue
             }
             let count = buffer.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
@@ -56,7 +61,11 @@ struct WatchLoop: Sendable {
             }
             let records = buffer.withUnsafeBytes { InotifyRecord.parse(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             for record in records {
-                deliver(handle(record, translator: &translator), cookie: record.has(IN_MOVED_TO) ? record.cookie : 0)
+                let events = handle(record, translator: &translator)
+                // Published before the handler runs, so that a handler reading the counts sees
+                // the event it is handling counted.
+                census.update(translator.counts)
+                deliver(events, cookie: record.has(IN_MOVED_TO) ? record.cookie : 0)
             }
         }
     }
@@ -66,6 +75,7 @@ struct WatchLoop: Sendable {
             logger.warning("spool watcher lost events (inotify queue overflow); rescanning")
             do {
                 translator.reset(known: try SpoolWatcher.listTaskNames(layout))
+                census.reseeded(translator.counts)
             } catch {
                 logger.error("spool rescan failed", metadata: ["error": "\(error)"])
             }

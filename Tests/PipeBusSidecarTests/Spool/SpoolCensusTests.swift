@@ -1,0 +1,114 @@
+import Foundation
+import PipeBusCore
+import Synchronization
+import Testing
+
+@testable import PipeBusSidecar
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The folder counts a watcher keeps from its events (`SpoolCensus`) against what the folders
+/// really hold, through the spool's own moves, moves by hand, and lost events.
+@Suite("SpoolCensus", .timeLimit(.minutes(2)))
+struct SpoolCensusTests {
+    /// What the folders hold, by listing them (task names only, as the census counts them).
+    private func listed(_ spool: TaskSpool) throws -> SpoolCensus.Counts {
+        var counts = SpoolCensus.Counts()
+        for (state, count) in try spool.counts() { counts[state] = count }
+        return counts
+    }
+
+    /// Waits until the census agrees with the folders (the watcher runs a little behind the
+    /// moves); returns the last counts seen.
+    @discardableResult
+    private func settled(_ census: SpoolCensus, _ spool: TaskSpool, _ what: Comment) throws -> SpoolCensus.Counts {
+        let expected = try listed(spool)
+        let deadline = Date().addingTimeInterval(10)
+        while census.counts != expected, Date() < deadline { usleep(2_000) }
+        #expect(census.counts == expected, what)
+        return census.counts
+    }
+
+    @Test("counts follow submits, claims, completions, failures, renames and removals by hand, files written in place")
+    func followsMoves() throws {
+        try withSpool { spool, log in
+            // Tasks already there when the watcher starts are counted by its first listing.
+            for index in 0..<5 { try spool.submit(object: ["n": index], id: TaskID("before-\(index)")) }
+            let watcher = try SpoolWatcher(layout: spool.layout, logger: log.logger) { _ in }
+            defer { watcher.stop() }
+            #expect(watcher.census.counts.pending == 5, "seeded at start")
+
+            for index in 0..<40 { try spool.submit(object: ["n": index], id: TaskID("t-\(index)")) }
+            try settled(watcher.census, spool, "after 40 submits")
+            for index in 0..<30 { try spool.claim(TaskID("t-\(index)")) }
+            try settled(watcher.census, spool, "after 30 claims")
+            for index in 0..<20 { try spool.complete(TaskID("t-\(index)"), result: ["ok": true]) }
+            for index in 20..<25 { try spool.fail(TaskID("t-\(index)"), error: "boom") }
+            // A rewrite in place is not a new task.
+            try spool.update(TaskID("t-26"), in: .active) { $0["note"] = "rewritten" }
+            try settled(watcher.census, spool, "after completions, failures and a rewrite")
+
+            // A spool worker's own renames, files dropped in and deleted by hand.
+            let layout = spool.layout
+            try renameByHand(layout.path(of: TaskID("t-25"), in: .active), layout.path(of: TaskID("t-25"), in: .completed))
+            try renameByHand(layout.path(of: TaskID("t-35"), in: .pending), layout.path(of: TaskID("t-35"), in: .active))
+            try writeByHand(layout.directory(for: .pending) + "/by-hand.json", #"{"prompt":"x"}"#)
+            try writeByHand(layout.directory(for: .failed) + "/written-failed.json", #"{"error":"x"}"#)
+            #expect(unlink(layout.path(of: try TaskID("t-0"), in: .completed)) == 0)
+            // Moved out of the spool altogether, and in from outside it.
+            try renameByHand(layout.path(of: TaskID("t-1"), in: .completed), "\(layout.root)/outside.json")
+            try renameByHand("\(layout.root)/outside.json", layout.directory(for: .failed) + "/from-outside.json")
+            // Not tasks: hidden temp files, names that are not task ids.
+            try writeByHand(layout.directory(for: .completed) + "/.hidden.tmp-1-2", "{}")
+            let counts = try settled(watcher.census, spool, "after moves by hand")
+            #expect(counts.pending == 5 + 10 - 1 + 1)
+            #expect(counts.completed == 20 + 1 - 2)
+            #expect(counts.failed == 5 + 2)
+            #expect(watcher.census.reseeds == 0)
+        }
+    }
+
+    @Test("after lost events (a real inotify queue overflow) the census is re-seeded by one listing and agrees again")
+    func reseededAfterOverflow() throws {
+        // The kernel's queue limit decides how many events overflow it; read, not changed.
+        let limitText = try String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8)
+        let limit = try #require(Int(limitText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        try #require(limit <= 1 << 20, "max_queued_events is \(limit): too many files to overflow it here")
+        try withSpool { spool, log in
+            // The handler blocks on the first event, so the kernel's queue fills behind it.
+            let gate = NSCondition()
+            let open = Mutex(false)
+            let watcher = try SpoolWatcher(layout: spool.layout, logger: log.logger) { _ in
+                gate.lock()
+                while !open.withLock({ $0 }) { gate.wait() }
+                gate.unlock()
+            }
+            defer { watcher.stop() }
+            try spool.submit(object: [:], id: TaskID("first"))
+            // Each file written by hand queues two events (create, close): enough to overflow.
+            let completed = spool.layout.directory(for: .completed)
+            let files = limit / 2 + 1000
+            for index in 0..<files { try writeByHand("\(completed)/done-\(index).json", "{}") }
+            // Some moves the lost events would have told about.
+            for index in 0..<50 { #expect(unlink("\(completed)/done-\(index).json") == 0) }
+            try renameByHand(spool.layout.path(of: TaskID("first"), in: .pending), spool.layout.path(of: TaskID("first"), in: .active))
+            open.withLock { $0 = true }
+            gate.lock()
+            gate.broadcast()
+            gate.unlock()
+
+            let deadline = Date().addingTimeInterval(60)
+            while watcher.census.reseeds == 0, Date() < deadline { usleep(5_000) }
+            #expect(watcher.census.reseeds == 1, "the queue did not overflow (\(files) files, limit \(limit))")
+            let counts = try settled(watcher.census, spool, "after the re-seed")
+            #expect(counts.completed == files - 50)
+            #expect(counts.active == 1)
+            #expect(counts.pending == 0)
+            // And it keeps counting from there.
+            try writeByHand("\(completed)/after.json", "{}")
+            try settled(watcher.census, spool, "after the re-seed, a new file")
+        }
+    }
+}
