@@ -1,5 +1,7 @@
 import Foundation
 public import PipeBusCore
+public import PipeBusTasks
+public import PipeBusHealth
 public import PipeBusPipes
 import Tracing
 
@@ -65,30 +67,19 @@ public final class SidecarClient: Sendable {
 
     public func close() { client.close() }
 
-    /// A unary call through the breaker.
-    public func call<Request: MessageCodable, Response: MessageCodable>(
-        _ method: MethodDescriptor,
-        _ request: Request,
-        metadata: Metadata = [:],
-        timeout: Duration? = nil,
-        as response: Response.Type = Response.self
-    ) async throws -> Response {
-        try await breaker.call {
-            do {
-                return try await client.unary(method, request: request, metadata: metadata, timeout: timeout ?? defaultTimeout, responseType: response)
-            } catch let error as RPCError where error.code == .unavailable {
-                throw RPCError(code: .unavailable, message: "sidecar of worker \(worker) is not reachable: \(error.message)", cause: error.cause)
-            }
-        }
-    }
+    /// The task service's typed calls, through the breaker.
+    public var tasksService: Pipebus_Tasks_V1_Tasks.Client<SidecarClient> { .init(wrapping: self) }
+
+    /// The health service's typed calls, through the breaker.
+    public var healthService: Pipebus_Health_V1_Health.Client<SidecarClient> { .init(wrapping: self) }
 
     // MARK: Tasks
 
     /// Submits a task (a JSON object); returns once it is durably in pending/. The task joins
     /// the caller's trace: `traceparent` in `metadata`, else the current span's (through
     /// swift-distributed-tracing), else the sidecar starts a new trace.
-    public func submit(json: [UInt8], id: String? = nil, correlationID: String? = nil, metadata: Metadata = [:]) async throws -> Tasks.TaskInfo {
-        try await call(Tasks.submit, Tasks.SubmitRequest(id: id ?? "", json: json, correlationID: correlationID ?? ""), metadata: Self.withTraceContext(metadata), as: Tasks.TaskInfo.self)
+    public func submit(json: [UInt8], id: String? = nil, correlationID: String? = nil, metadata: Metadata = [:]) async throws -> Pipebus_Tasks_V1_Task {
+        try await tasksService.submit(Pipebus_Tasks_V1_SubmitRequest(id: id ?? "", json: json, correlationID: correlationID ?? ""), metadata: Self.withTraceContext(metadata))
     }
 
     /// `metadata` with the current trace context's `traceparent`/`tracestate` added, unless it
@@ -105,15 +96,15 @@ public final class SidecarClient: Sendable {
         return metadata
     }
 
-    public func task(_ id: String) async throws -> Tasks.TaskInfo {
-        try await call(Tasks.get, Tasks.TaskRef(id: id), as: Tasks.TaskInfo.self)
+    public func task(_ id: String) async throws -> Pipebus_Tasks_V1_Task {
+        try await tasksService.get(Pipebus_Tasks_V1_TaskRef(id: id))
     }
 
     /// At most `limit` tasks in one response, oldest first (the unary List; a big listing is
     /// better streamed with `withTaskListing`).
-    public func tasks(state: Tasks.State = .unspecified, olderThan: Duration? = nil, limit: Int = 1000) async throws -> [Tasks.TaskInfo] {
-        let request = Tasks.ListRequest(state: state, olderThanMs: olderThan.map { Self.milliseconds($0) } ?? 0, limit: UInt32(clamping: limit))
-        return try await call(Tasks.list, request, as: Tasks.TaskList.self).tasks
+    public func tasks(state: Pipebus_Tasks_V1_TaskState = .unspecified, olderThan: Duration? = nil, limit: Int = 1000) async throws -> [Pipebus_Tasks_V1_Task] {
+        let request = Pipebus_Tasks_V1_ListRequest(state: state, olderThanMs: olderThan.map { Self.milliseconds($0) } ?? 0, limit: UInt32(clamping: limit))
+        return try await tasksService.list(request).tasks
     }
 
     /// A streamed listing (ListStream): `body` reads the tasks as the sidecar reads them from
@@ -121,49 +112,43 @@ public final class SidecarClient: Sendable {
     /// memory. The call ends, and the sidecar stops reading, when `body` returns. `timeout`
     /// (default: none) covers the whole listing, not each task.
     public func withTaskListing<Result>(
-        _ request: Tasks.ListStreamRequest,
+        _ request: Pipebus_Tasks_V1_ListStreamRequest,
         timeout: Duration? = nil,
         _ body: (TaskListingStream) async throws -> Result
     ) async throws -> Result {
-        let connection: ClientConnection
-        do {
-            connection = try client.connection()
-        } catch let error as RPCError where error.code == .unavailable {
-            throw RPCError(code: .unavailable, message: "sidecar of worker \(worker) is not reachable: \(error.message)", cause: error.cause)
-        }
-        return try await connection.withServerStreaming(Tasks.listStream, request: request, timeout: timeout, responseType: Tasks.TaskList.self) { pages in
+        try await tasksService.listStream(request, timeout: timeout) { pages in
             try await body(TaskListingStream(pages: pages))
         }
     }
 
-    public func cancel(_ id: String, reason: String = "") async throws -> Tasks.TaskInfo {
-        try await call(Tasks.cancel, Tasks.TaskRef(id: id, reason: reason), as: Tasks.TaskInfo.self)
+    public func cancel(_ id: String, reason: String = "") async throws -> Pipebus_Tasks_V1_Task {
+        try await tasksService.cancel(Pipebus_Tasks_V1_TaskRef(id: id, reason: reason))
     }
 
     /// The runbook's replay: re-queues a failed or completed task as `<id>_replay`.
-    public func replay(_ id: String) async throws -> Tasks.TaskInfo {
-        try await call(Tasks.replay, Tasks.TaskRef(id: id), as: Tasks.TaskInfo.self)
+    public func replay(_ id: String) async throws -> Pipebus_Tasks_V1_Task {
+        try await tasksService.replay(Pipebus_Tasks_V1_TaskRef(id: id))
     }
 
     /// The runbook's "clear stuck tasks": tasks in active/ for longer than `olderThan` (time in
     /// state, not since submission) move to failed/; with `dryRun`, the ones that would.
-    public func clearStuck(olderThan: Duration, reason: String = "", dryRun: Bool = false) async throws -> [Tasks.TaskInfo] {
-        let request = Tasks.ClearStuckRequest(olderThanMs: Self.milliseconds(olderThan), reason: reason, dryRun: dryRun)
-        return try await call(Tasks.clearStuck, request, as: Tasks.TaskList.self).tasks
+    public func clearStuck(olderThan: Duration, reason: String = "", dryRun: Bool = false) async throws -> [Pipebus_Tasks_V1_Task] {
+        let request = Pipebus_Tasks_V1_ClearStuckRequest(olderThanMs: Self.milliseconds(olderThan), reason: reason, dryRun: dryRun)
+        return try await tasksService.clearStuck(request).tasks
     }
 
     /// The worker config as JSON.
     public func config() async throws -> [UInt8] {
-        try await call(Tasks.getConfig, Tasks.Empty(), as: Tasks.ConfigMessage.self).json
+        try await tasksService.getConfig(Pipebus_Tasks_V1_Empty()).json
     }
 
     /// Merges `changes` (a JSON object) into the worker config; returns the whole config.
     public func setConfig(_ changes: [UInt8]) async throws -> [UInt8] {
-        try await call(Tasks.setConfig, Tasks.ConfigMessage(json: changes), as: Tasks.ConfigMessage.self).json
+        try await tasksService.setConfig(Pipebus_Tasks_V1_ConfigMessage(json: changes)).json
     }
 
-    public func status(timeout: Duration? = nil) async throws -> Tasks.WorkerStatus {
-        try await call(Tasks.status, Tasks.Empty(), timeout: timeout, as: Tasks.WorkerStatus.self)
+    public func status(timeout: Duration? = nil) async throws -> Pipebus_Tasks_V1_WorkerStatus {
+        try await tasksService.status(Pipebus_Tasks_V1_Empty(), timeout: timeout)
     }
 
     // MARK: Pipe workers
@@ -173,39 +158,39 @@ public final class SidecarClient: Sendable {
     /// connection breaks, unfinished tasks go back to pending/.
     public func withLease<Result>(
         maxInFlight: Int,
-        _ body: (ResponseStream<Tasks.TaskInfo>) async throws -> Result
+        _ body: (ResponseStream<Pipebus_Tasks_V1_Task>) async throws -> Result
     ) async throws -> Result {
-        let request = Tasks.LeaseRequest(maxInFlight: UInt32(clamping: max(1, maxInFlight)))
-        return try await client.connection().withServerStreaming(Tasks.lease, request: request, responseType: Tasks.TaskInfo.self, body)
+        let request = Pipebus_Tasks_V1_LeaseRequest(maxInFlight: UInt32(clamping: max(1, maxInFlight)))
+        return try await tasksService.lease(request, body)
     }
 
     /// Completes a leased task with its result (JSON), or fails it (`retry` re-queues it).
     /// `traceparent` is the task's (the lease gave it), so the call is part of its trace.
-    public func finish(_ id: String, result: [UInt8]? = nil, error: String? = nil, retry: Bool = false, traceparent: String? = nil) async throws -> Tasks.TaskInfo {
-        let request = Tasks.FinishRequest(id: id, failed: error != nil, resultJSON: result ?? [], error: error ?? "", retry: retry)
+    public func finish(_ id: String, result: [UInt8]? = nil, error: String? = nil, retry: Bool = false, traceparent: String? = nil) async throws -> Pipebus_Tasks_V1_Task {
+        let request = Pipebus_Tasks_V1_FinishRequest(id: id, failed: error != nil, resultJson: result ?? [], error: error ?? "", retry: retry)
         var metadata: Metadata = [:]
         if let traceparent, !traceparent.isEmpty { metadata.set(MetadataKey.traceparent, traceparent) }
-        return try await call(Tasks.finish, request, metadata: metadata, as: Tasks.TaskInfo.self)
+        return try await tasksService.finish(request, metadata: metadata)
     }
 
     /// Counts Claude API errors the worker saw (`claude_api_errors_total`).
     public func reportClaudeAPIErrors(_ count: Int) async throws {
-        _ = try await call(Tasks.reportWorkerErrors, Tasks.WorkerReport(claudeAPIErrors: UInt32(clamping: count)), as: Tasks.Empty.self)
+        _ = try await tasksService.reportWorkerErrors(Pipebus_Tasks_V1_WorkerReport(claudeApiErrors: UInt32(clamping: count)))
     }
 
     // MARK: Health
 
     /// grpc.health.v1 Check: `""` asks about the whole sidecar.
-    public func health(service: String = "", timeout: Duration? = nil) async throws -> Health.CheckResponse {
-        try await call(Health.check, Health.CheckRequest(service: service), timeout: timeout, as: Health.CheckResponse.self)
+    public func health(service: String = "", timeout: Duration? = nil) async throws -> Pipebus_Health_V1_HealthCheckResponse {
+        try await healthService.check(Pipebus_Health_V1_HealthCheckRequest(service: service), timeout: timeout)
     }
 
     /// grpc.health.v1 Watch: `body` gets the current status, then each change.
     public func watchHealth<Result>(
         service: String = "",
-        _ body: (ResponseStream<Health.CheckResponse>) async throws -> Result
+        _ body: (ResponseStream<Pipebus_Health_V1_HealthCheckResponse>) async throws -> Result
     ) async throws -> Result {
-        try await client.connection().withServerStreaming(Health.watch, request: Health.CheckRequest(service: service), responseType: Health.CheckResponse.self, body)
+        try await healthService.watch(Pipebus_Health_V1_HealthCheckRequest(service: service), body)
     }
 
     // MARK: Events
@@ -213,17 +198,17 @@ public final class SidecarClient: Sendable {
     /// Heartbeats and transitions after `afterSeq` (0: from now on), until `body` returns.
     public func withEvents<Result>(
         after afterSeq: UInt64 = 0,
-        _ body: (ResponseStream<Tasks.Event>) async throws -> Result
+        _ body: (ResponseStream<Pipebus_Tasks_V1_Event>) async throws -> Result
     ) async throws -> Result {
-        try await client.connection().withServerStreaming(Tasks.watchEvents, request: Tasks.WatchRequest(afterSeq: afterSeq), responseType: Tasks.Event.self, body)
+        try await tasksService.watchEvents(Pipebus_Tasks_V1_WatchRequest(afterSeq: afterSeq), body)
     }
 
     // MARK: Heartbeat file
 
     /// The heartbeat file as the sidecar last wrote it (nil when there is none).
-    public func heartbeat() -> Heartbeat? {
+    public func heartbeat() -> HeartbeatFile? {
         guard let data = FileManager.default.contents(atPath: heartbeatPath) else { return nil }
-        return try? Heartbeat(json: data)
+        return try? HeartbeatFile(json: data)
     }
 
     static func milliseconds(_ duration: Duration) -> UInt64 {

@@ -1,10 +1,12 @@
+public import CPipeBusProto
 internal import CProtobufC
 
-/// Packing and unpacking through protobuf-c, shared by every generated message type.
-/// Every raw pointer use of the protobuf-c boundary lives here and in the `+ProtobufC` files.
-enum ProtobufC {
+/// Packing and unpacking through protobuf-c, shared by every generated message type: the runtime
+/// of the code protoc-gen-pipebus makes (tools/protoc-gen-pipebus). Every raw pointer use of the
+/// protobuf-c boundary lives here and in that generated code.
+public enum ProtobufC {
     /// Appends the encoding of a generated C message (whose first member is `ProtobufCMessage`).
-    static func pack<CMessage>(_ message: inout CMessage, appendingTo buffer: inout [UInt8]) {
+    public static func pack<CMessage>(_ message: inout CMessage, appendingTo buffer: inout [UInt8]) {
         withUnsafePointer(to: &message) { pointer in
             let base = UnsafeRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
             let size = protobuf_c_message_get_packed_size(base)
@@ -26,7 +28,7 @@ enum ProtobufC {
 
     /// Unpacks `body` as the message `descriptor` describes and hands the C struct to `map`,
     /// which must copy out what it keeps; the C message is freed afterwards.
-    static func unpack<CMessage, Result>(
+    public static func unpack<CMessage, Result>(
         _ body: UnsafeRawBufferPointer,
         name: String,
         unpack: (Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<CMessage>?,
@@ -44,22 +46,43 @@ enum ProtobufC {
         return try map(unpacked.pointee)
     }
 
-    static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+    public static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
         guard let pointer else { return "" }
         return String(cString: pointer)
     }
 
-    static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+    public static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
         guard data.len > 0, let base = data.data else { return [] }
         return Array(UnsafeBufferPointer(start: base, count: data.len))
     }
+
+    /// A repeated string field (`char **` and its count).
+    public static func strings(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int) -> [String] {
+        guard let pointers else { return [] }
+        return (0..<count).map { string(pointers[$0]) }
+    }
+
+    /// A repeated bytes field.
+    public static func binaryData(_ elements: UnsafeMutablePointer<ProtobufCBinaryData>?, count: Int) -> [[UInt8]] {
+        guard let elements else { return [] }
+        return (0..<count).map { bytes(elements[$0]) }
+    }
+
+    /// A repeated number, bool or enum field.
+    public static func array<Element>(_ elements: UnsafeMutablePointer<Element>?, count: Int) -> [Element] {
+        guard let elements, count > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: elements, count: count))
+    }
 }
 
-/// C allocations that live until one `pack` is done: strings and entry arrays for metadata.
-struct CArena: ~Copyable {
+/// C allocations that live until one `pack` is done: the strings, bytes, arrays and submessages a
+/// message's protobuf-c struct points to.
+public struct CArena: ~Copyable {
     private var pointers: [UnsafeMutableRawPointer] = []
 
-    mutating func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
+    public init() {}
+
+    public mutating func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
         let utf8 = string.utf8CString
         let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: utf8.count)
         utf8.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: utf8.count) }
@@ -67,7 +90,7 @@ struct CArena: ~Copyable {
         return pointer
     }
 
-    mutating func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+    public mutating func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
         let pointer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
         bytes.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: bytes.count) }
@@ -75,9 +98,30 @@ struct CArena: ~Copyable {
         return ProtobufCBinaryData(len: bytes.count, data: pointer)
     }
 
-    mutating func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+    public mutating func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         let pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
         pointers.append(UnsafeMutableRawPointer(pointer))
+        return pointer
+    }
+
+    /// A repeated string field's `char **`.
+    public mutating func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let pointers = allocate(UnsafeMutablePointer<CChar>?.self, count: strings.count)
+        for (index, string) in strings.enumerated() { (pointers + index).initialize(to: cString(string)) }
+        return pointers
+    }
+
+    /// A repeated bytes field's elements.
+    public mutating func binaryData(_ elements: [[UInt8]]) -> UnsafeMutablePointer<ProtobufCBinaryData> {
+        let pointer = allocate(ProtobufCBinaryData.self, count: elements.count)
+        for (index, element) in elements.enumerated() { (pointer + index).initialize(to: bytes(element)) }
+        return pointer
+    }
+
+    /// A repeated number, bool or enum field's elements.
+    public mutating func array<Element>(_ elements: [Element]) -> UnsafeMutablePointer<Element> {
+        let pointer = allocate(Element.self, count: elements.count)
+        elements.withUnsafeBufferPointer { if let base = $0.baseAddress { pointer.initialize(from: base, count: $0.count) } }
         return pointer
     }
 

@@ -7,7 +7,7 @@
 /// submessages named in `nestedFields` (one level, no allocation), checks that they are
 /// well-formed, counts the repeated ones, and bounds the rest: a message has at most
 /// `otherFieldsLimit` fields besides its counted repeated ones.
-enum WireScan {
+public enum WireScan {
     /// Fields a message may carry besides its counted repeated field: every singular field once,
     /// with room for fields a newer peer adds. Encoders never repeat a singular field.
     static let otherFieldsLimit = 64
@@ -16,7 +16,7 @@ enum WireScan {
     /// RESOURCE_EXHAUSTED when field `repeatedField` occurs more than `limit` times, when there
     /// are more than `otherFieldsLimit` other fields, or when a submessage in one of
     /// `nestedFields` has more than `otherFieldsLimit` fields.
-    static func check(
+    public static func check(
         _ body: UnsafeRawBufferPointer,
         repeatedFields: [UInt32] = [],
         limit: Int,

@@ -1,176 +1,189 @@
 import Foundation
-public import PipeBusCore
+import PipeBusCore
+public import PipeBusTasks
 import Tracing
 
 /// The `pipebus.tasks.v1.Tasks` handlers: the spool, leases, config and events over the pipe.
 ///
-/// Unary handlers run inline on the connection's reader thread: they touch only files of this
-/// worker (an fsync at most), and blocking that thread delays only that connection.
-struct TaskService {
+/// Unary handlers run inline on the connection's reader thread (`pipebus: inline` in tasks.proto):
+/// they touch only files of this worker (an fsync at most), and blocking that thread delays only
+/// that connection.
+struct TaskService: Pipebus_Tasks_V1_Tasks.ServiceProtocol {
     let sidecar: Sidecar
 
-    func register(in router: inout Router) {
-        let sidecar = self.sidecar
-        let spool = sidecar.spool
-        router.registerInline(Tasks.submit, request: Tasks.SubmitRequest.self, response: Tasks.TaskInfo.self) { request, context in
-            let id = try request.id.isEmpty ? TaskID.generate() : TaskID(request.id)
-            let correlation = request.correlationID.isEmpty ? context.metadata[MetadataKey.correlationID] : request.correlationID
-            // The caller's trace context, if it sent a valid one; the task descends from the
-            // submit span (or, with tracing off, from the caller; else a new trace).
-            let caller = context.metadata[MetadataKey.traceparent].flatMap { parent in
-                TraceContext.isValid(traceparent: parent) ? TraceContext(traceparent: parent, tracestate: context.metadata[MetadataKey.tracestate]) : nil
-            }
-            let span = sidecar.tracing.startSubmit(id, caller: caller)
-            defer { span.end() }
-            let trace = TaskTracing.traceContext(of: span) ?? caller ?? TraceContext.fresh()
-            let record: TaskRecord
-            do {
-                record = try spool.submit(json: request.json, id: id, correlationID: correlation, traceContext: trace)
-            } catch {
-                span.recordError(error)
-                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
-                if let error = error as? RPCError, error.code == .resourceExhausted || error.code == .unavailable { sidecar.spoolWriteFailed(error) }
-                throw error
-            }
-            sidecar.taskSubmitted(record)
-            return Tasks.TaskInfo(record)
+    var spool: TaskSpool { sidecar.spool }
+
+    func submit(request: Pipebus_Tasks_V1_SubmitRequest, context: ServerContext) throws -> Pipebus_Tasks_V1_Task {
+        let id = try request.id.isEmpty ? TaskID.generate() : TaskID(request.id)
+        let correlation = request.correlationID.isEmpty ? context.metadata[MetadataKey.correlationID] : request.correlationID
+        // The caller's trace context, if it sent a valid one; the task descends from the
+        // submit span (or, with tracing off, from the caller; else a new trace).
+        let caller = context.metadata[MetadataKey.traceparent].flatMap { parent in
+            TraceContext.isValid(traceparent: parent) ? TraceContext(traceparent: parent, tracestate: context.metadata[MetadataKey.tracestate]) : nil
         }
-        router.registerInline(Tasks.get, request: Tasks.TaskRef.self, response: Tasks.TaskInfo.self) { request, _ in
-            let id = try TaskID(request.id)
-            guard let record = try spool.get(id) else {
-                throw RPCError(code: .notFound, message: "no task \(request.id) in worker \(sidecar.configuration.worker)'s spool")
-            }
-            return Tasks.TaskInfo(record)
+        let span = sidecar.tracing.startSubmit(id, caller: caller)
+        defer { span.end() }
+        let trace = TaskTracing.traceContext(of: span) ?? caller ?? TraceContext.fresh()
+        let record: TaskRecord
+        do {
+            record = try spool.submit(json: request.json, id: id, correlationID: correlation, traceContext: trace)
+        } catch {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            if let error = error as? RPCError, error.code == .resourceExhausted || error.code == .unavailable { sidecar.spoolWriteFailed(error) }
+            throw error
         }
-        // Kept for older clients: at most `limit` (0: 1000) tasks, oldest first, in one response.
-        router.registerInline(Tasks.list, request: Tasks.ListRequest.self, response: Tasks.TaskList.self) { request, _ in
-            var query = TaskListingQuery()
-            query.states = request.state == .unspecified ? TaskState.allCases : [TaskState(request.state)].compactMap { $0 }
-            query.olderThan = request.olderThanMs > 0 ? .milliseconds(Int64(clamping: request.olderThanMs)) : nil
-            query.oldestFirst = true
-            query.limit = request.limit == 0 ? 1000 : Int(request.limit)
-            var listing = try spool.listing(query)
-            var tasks: [Tasks.TaskInfo] = []
-            while let record = try listing.next() { tasks.append(Tasks.TaskInfo(record)) }
-            return Tasks.TaskList(tasks: tasks)
+        sidecar.taskSubmitted(record)
+        return Pipebus_Tasks_V1_Task(record)
+    }
+
+    func get(request: Pipebus_Tasks_V1_TaskRef, context: ServerContext) throws -> Pipebus_Tasks_V1_Task {
+        let id = try TaskID(request.id)
+        guard let record = try spool.get(id) else {
+            throw RPCError(code: .notFound, message: "no task \(request.id) in worker \(sidecar.configuration.worker)'s spool")
         }
-        router.registerServerStreaming(Tasks.listStream, request: Tasks.ListStreamRequest.self, response: Tasks.TaskList.self) { request, writer, context in
-            try await TaskService.stream(TaskListingQuery(request), of: sidecar, to: writer, context: context)
+        return Pipebus_Tasks_V1_Task(record)
+    }
+
+    /// Kept for older clients: at most `limit` (0: 1000) tasks, oldest first, in one response.
+    func list(request: Pipebus_Tasks_V1_ListRequest, context: ServerContext) throws -> Pipebus_Tasks_V1_TaskList {
+        var query = TaskListingQuery()
+        query.states = request.state == .unspecified ? TaskState.allCases : [TaskState(request.state)].compactMap { $0 }
+        query.olderThan = request.olderThanMs > 0 ? .milliseconds(Int64(clamping: request.olderThanMs)) : nil
+        query.oldestFirst = true
+        query.limit = request.limit == 0 ? 1000 : Int(request.limit)
+        var listing = try spool.listing(query)
+        var tasks: [Pipebus_Tasks_V1_Task] = []
+        while let record = try listing.next() { tasks.append(Pipebus_Tasks_V1_Task(record)) }
+        return Pipebus_Tasks_V1_TaskList(tasks: tasks)
+    }
+
+    func listStream(request: Pipebus_Tasks_V1_ListStreamRequest, response: ResponseWriter<Pipebus_Tasks_V1_TaskList>, context: ServerContext) async throws {
+        try await TaskService.stream(TaskListingQuery(request), of: sidecar, to: response, context: context)
+    }
+
+    func cancel(request: Pipebus_Tasks_V1_TaskRef, context: ServerContext) throws -> Pipebus_Tasks_V1_Task {
+        let id = try TaskID(request.id)
+        let reason = "cancelled: " + (request.reason.isEmpty ? "by request" : request.reason)
+        guard let record = try spool.get(id) else {
+            throw RPCError(code: .notFound, message: "no task \(request.id)")
         }
-        router.registerInline(Tasks.cancel, request: Tasks.TaskRef.self, response: Tasks.TaskInfo.self) { request, _ in
-            let id = try TaskID(request.id)
-            let reason = "cancelled: " + (request.reason.isEmpty ? "by request" : request.reason)
-            guard let record = try spool.get(id) else {
-                throw RPCError(code: .notFound, message: "no task \(request.id)")
-            }
-            guard record.state == .pending || record.state == .active else {
-                throw RPCError(code: .failedPrecondition, message: "task \(request.id) is already \(record.state)")
-            }
-            let moved = try spool.transition(id, from: record.state, to: .failed) { $0["error"] = reason }
-            try? sidecar.leases.release(id)
-            return Tasks.TaskInfo(moved)
+        guard record.state == .pending || record.state == .active else {
+            throw RPCError(code: .failedPrecondition, message: "task \(request.id) is already \(record.state)")
         }
-        router.registerInline(Tasks.replay, request: Tasks.TaskRef.self, response: Tasks.TaskInfo.self) { request, _ in
-            Tasks.TaskInfo(try spool.replay(TaskID(request.id)))
+        let moved = try spool.transition(id, from: record.state, to: .failed) { $0["error"] = reason }
+        try? sidecar.leases.release(id)
+        return Pipebus_Tasks_V1_Task(moved)
+    }
+
+    func replay(request: Pipebus_Tasks_V1_TaskRef, context: ServerContext) throws -> Pipebus_Tasks_V1_Task {
+        Pipebus_Tasks_V1_Task(try spool.replay(TaskID(request.id)))
+    }
+
+    func clearStuck(request: Pipebus_Tasks_V1_ClearStuckRequest, context: ServerContext) throws -> Pipebus_Tasks_V1_TaskList {
+        guard request.olderThanMs > 0 else {
+            throw RPCError(code: .invalidArgument, message: "clear-stuck needs a positive age threshold")
         }
-        router.registerInline(Tasks.clearStuck, request: Tasks.ClearStuckRequest.self, response: Tasks.TaskList.self) { request, _ in
-            guard request.olderThanMs > 0 else {
-                throw RPCError(code: .invalidArgument, message: "clear-stuck needs a positive age threshold")
-            }
-            let reason = request.reason.isEmpty ? "stuck in active for more than \(request.olderThanMs / 1000)s; cleared" : request.reason
-            let moved = try spool.clearStuck(
-                olderThan: .milliseconds(Int64(clamping: request.olderThanMs)),
-                reason: reason,
-                dryRun: request.dryRun
-            ) { record in
-                // The error is written just after the move: its report names it all the same.
-                sidecar.state.withLock { $0.clearing[record.id] = reason }
-            }
-            if !request.dryRun {
-                for record in moved { try? sidecar.leases.release(record.id) }
-                // A task that finished first was not moved: its reason must not linger.
-                let movedIDs = Set(moved.map(\.id))
-                sidecar.state.withLock { runtime in
-                    for id in runtime.clearing.keys where !movedIDs.contains(id) { runtime.clearing[id] = nil }
-                }
-            }
-            return Tasks.TaskList(tasks: moved.map(Tasks.TaskInfo.init))
+        let reason = request.reason.isEmpty ? "stuck in active for more than \(request.olderThanMs / 1000)s; cleared" : request.reason
+        let moved = try spool.clearStuck(
+            olderThan: .milliseconds(Int64(clamping: request.olderThanMs)),
+            reason: reason,
+            dryRun: request.dryRun
+        ) { record in
+            // The error is written just after the move: its report names it all the same.
+            sidecar.state.withLock { $0.clearing[record.id] = reason }
         }
-        router.registerInline(Tasks.getConfig, request: Tasks.Empty.self, response: Tasks.ConfigMessage.self) { _, _ in
-            sidecar.config.reload()
-            return Tasks.ConfigMessage(json: sidecar.config.json)
-        }
-        router.registerInline(Tasks.setConfig, request: Tasks.ConfigMessage.self, response: Tasks.ConfigMessage.self) { request, _ in
-            let json = try sidecar.config.merge(request.json)
-            sidecar.leases.pump()
-            return Tasks.ConfigMessage(json: json)
-        }
-        router.registerInline(Tasks.status, request: Tasks.Empty.self, response: Tasks.WorkerStatus.self) { _, _ in
-            sidecar.currentStatus()
-        }
-        router.registerInline(Tasks.reportWorkerErrors, request: Tasks.WorkerReport.self, response: Tasks.Empty.self) { request, _ in
-            sidecar.metrics.claudeAPIErrors(Int(request.claudeAPIErrors))
-            return Tasks.Empty()
-        }
-        router.registerInline(Tasks.finish, request: Tasks.FinishRequest.self, response: Tasks.TaskInfo.self) { request, _ in
-            let id = try TaskID(request.id)
-            guard sidecar.leases.holds(id) else { throw sidecar.notLeased(id) }
-            let started = Date()
-            let record: TaskRecord
-            do {
-                if !request.failed {
-                    let result: Any = request.resultJSON.isEmpty ? NSNull() : try JSONSerialization.jsonObject(with: Data(request.resultJSON), options: [.fragmentsAllowed])
-                    record = try spool.complete(id, result: result)
-                } else if request.retry {
-                    record = try spool.transition(id, from: .active, to: .pending) { $0["error"] = request.error }
-                } else {
-                    record = try spool.fail(id, error: request.error.isEmpty ? "failed" : request.error)
-                }
-            } catch {
-                let current = try? spool.get(id)
-                if let current { sidecar.tracing.call("finish", current, startedAt: started, error: error) }
-                if let error = error as? RPCError, error.code == .aborted || error.code == .notFound, current?.state != .active {
-                    // Cleared or cancelled while the worker ran it: the other move won.
-                    try? sidecar.leases.release(id)
-                    sidecar.leases.pump()
-                    throw sidecar.notLeased(id)
-                }
-                throw error
-            }
-            sidecar.tracing.call("finish", record, startedAt: started)
-            // Released only once the spool has it: a failed completion stays with the lease,
-            // which re-queues it if the worker goes away.
-            try? sidecar.leases.release(id)
-            sidecar.leases.pump()
-            return Tasks.TaskInfo(record)
-        }
-        router.registerServerStreaming(Tasks.lease, request: Tasks.LeaseRequest.self, response: Tasks.TaskInfo.self) { request, writer, _ in
-            let (tasks, leaseID) = sidecar.leases.open(maxInFlight: request.maxInFlight == 0 ? Int.max : Int(request.maxInFlight))
-            sidecar.leaseOpened()
-            defer {
-                sidecar.leases.close(leaseID)
-                sidecar.leaseClosed()
-            }
-            for await task in tasks {
-                try await writer.write(Tasks.TaskInfo(task))
+        if !request.dryRun {
+            for record in moved { try? sidecar.leases.release(record.id) }
+            // A task that finished first was not moved: its reason must not linger.
+            let movedIDs = Set(moved.map(\.id))
+            sidecar.state.withLock { runtime in
+                for id in runtime.clearing.keys where !movedIDs.contains(id) { runtime.clearing[id] = nil }
             }
         }
-        router.registerServerStreaming(Tasks.watchEvents, request: Tasks.WatchRequest.self, response: Tasks.Event.self) { request, writer, _ in
-            let (events, cancel) = try sidecar.events.subscribe(after: request.afterSeq)
-            defer { cancel() }
-            for try await event in events {
-                try await writer.write(event)
+        return Pipebus_Tasks_V1_TaskList(tasks: moved.map(Pipebus_Tasks_V1_Task.init))
+    }
+
+    func getConfig(request: Pipebus_Tasks_V1_Empty, context: ServerContext) throws -> Pipebus_Tasks_V1_ConfigMessage {
+        sidecar.config.reload()
+        return Pipebus_Tasks_V1_ConfigMessage(json: sidecar.config.json)
+    }
+
+    func setConfig(request: Pipebus_Tasks_V1_ConfigMessage, context: ServerContext) throws -> Pipebus_Tasks_V1_ConfigMessage {
+        let json = try sidecar.config.merge(request.json)
+        sidecar.leases.pump()
+        return Pipebus_Tasks_V1_ConfigMessage(json: json)
+    }
+
+    func status(request: Pipebus_Tasks_V1_Empty, context: ServerContext) throws -> Pipebus_Tasks_V1_WorkerStatus {
+        sidecar.currentStatus()
+    }
+
+    func reportWorkerErrors(request: Pipebus_Tasks_V1_WorkerReport, context: ServerContext) throws -> Pipebus_Tasks_V1_Empty {
+        sidecar.metrics.claudeAPIErrors(Int(request.claudeApiErrors))
+        return Pipebus_Tasks_V1_Empty()
+    }
+
+    func finish(request: Pipebus_Tasks_V1_FinishRequest, context: ServerContext) throws -> Pipebus_Tasks_V1_Task {
+        let id = try TaskID(request.id)
+        guard sidecar.leases.holds(id) else { throw sidecar.notLeased(id) }
+        let started = Date()
+        let record: TaskRecord
+        do {
+            if !request.failed {
+                let result: Any = request.resultJson.isEmpty ? NSNull() : try JSONSerialization.jsonObject(with: Data(request.resultJson), options: [.fragmentsAllowed])
+                record = try spool.complete(id, result: result)
+            } else if request.retry {
+                record = try spool.transition(id, from: .active, to: .pending) { $0["error"] = request.error }
+            } else {
+                record = try spool.fail(id, error: request.error.isEmpty ? "failed" : request.error)
             }
+        } catch {
+            let current = try? spool.get(id)
+            if let current { sidecar.tracing.call("finish", current, startedAt: started, error: error) }
+            if let error = error as? RPCError, error.code == .aborted || error.code == .notFound, current?.state != .active {
+                // Cleared or cancelled while the worker ran it: the other move won.
+                try? sidecar.leases.release(id)
+                sidecar.leases.pump()
+                throw sidecar.notLeased(id)
+            }
+            throw error
+        }
+        sidecar.tracing.call("finish", record, startedAt: started)
+        // Released only once the spool has it: a failed completion stays with the lease,
+        // which re-queues it if the worker goes away.
+        try? sidecar.leases.release(id)
+        sidecar.leases.pump()
+        return Pipebus_Tasks_V1_Task(record)
+    }
+
+    func lease(request: Pipebus_Tasks_V1_LeaseRequest, response: ResponseWriter<Pipebus_Tasks_V1_Task>, context: ServerContext) async throws {
+        let (tasks, leaseID) = sidecar.leases.open(maxInFlight: request.maxInFlight == 0 ? Int.max : Int(request.maxInFlight))
+        sidecar.leaseOpened()
+        defer {
+            sidecar.leases.close(leaseID)
+            sidecar.leaseClosed()
+        }
+        for await task in tasks {
+            try await response.write(Pipebus_Tasks_V1_Task(task))
+        }
+    }
+
+    func watchEvents(request: Pipebus_Tasks_V1_WatchRequest, response: ResponseWriter<Pipebus_Tasks_V1_Event>, context: ServerContext) async throws {
+        let (events, cancel) = try sidecar.events.subscribe(after: request.afterSeq)
+        defer { cancel() }
+        for try await event in events {
+            try await response.write(event)
         }
     }
 }
 
-extension Tasks.TaskInfo {
+extension Pipebus_Tasks_V1_Task {
     /// A task record as the task service sends it.
     public init(_ record: TaskRecord) {
         self.init(
             id: record.id.rawValue,
-            state: Tasks.State(record.state),
+            state: Pipebus_Tasks_V1_TaskState(record.state),
             json: record.json,
             correlationID: record.correlationID ?? "",
             traceparent: record.traceContext?.traceparent ?? "",
@@ -178,29 +191,6 @@ extension Tasks.TaskInfo {
             submittedAtMs: record.submittedAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0,
             modifiedAtMs: Int64(record.enteredState.timeIntervalSince1970 * 1000)
         )
-    }
-}
-
-extension Tasks.State {
-    init(_ state: TaskState) {
-        switch state {
-        case .pending: self = .pending
-        case .active: self = .active
-        case .completed: self = .completed
-        case .failed: self = .failed
-        }
-    }
-}
-
-extension TaskState {
-    init?(_ state: Tasks.State) {
-        switch state {
-        case .pending: self = .pending
-        case .active: self = .active
-        case .completed: self = .completed
-        case .failed: self = .failed
-        case .unspecified: return nil
-        }
     }
 }
 

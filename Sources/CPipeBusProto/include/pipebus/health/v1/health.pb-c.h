@@ -75,6 +75,9 @@ struct  Pipebus__Health__V1__ListServicesRequest
 struct  Pipebus__Health__V1__ListServicesResponse
 {
   ProtobufCMessage base;
+  /*
+   * pipebus: max_count 4096
+   */
   size_t n_services;
   char **services;
 };

@@ -83,6 +83,9 @@ struct  Pipebus__Tasks__V1__Task
 struct  Pipebus__Tasks__V1__TaskList
 {
   ProtobufCMessage base;
+  /*
+   * pipebus: max_count 100000
+   */
   size_t n_tasks;
   Pipebus__Tasks__V1__Task **tasks;
 };

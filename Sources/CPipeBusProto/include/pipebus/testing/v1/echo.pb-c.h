@@ -28,6 +28,7 @@ typedef struct Pipebus__Testing__V1__RepeatRequest Pipebus__Testing__V1__RepeatR
 
 /*
  * Any bytes, sent and returned as they are (empty included).
+ * pipebus: raw
  */
 struct  Pipebus__Testing__V1__Payload
 {
@@ -40,6 +41,7 @@ struct  Pipebus__Testing__V1__Payload
 
 /*
  * 4 bytes: a big-endian uint32 number of milliseconds. Shorter bodies count as 0.
+ * pipebus: raw
  */
 struct  Pipebus__Testing__V1__SleepRequest
 {
@@ -52,6 +54,7 @@ struct  Pipebus__Testing__V1__SleepRequest
 
 /*
  * An empty body.
+ * pipebus: raw
  */
 struct  Pipebus__Testing__V1__SleepResponse
 {
@@ -64,6 +67,7 @@ struct  Pipebus__Testing__V1__SleepResponse
 
 /*
  * A big-endian uint32 count (4 bytes), then the payload: the reply is the payload, count times.
+ * pipebus: raw
  */
 struct  Pipebus__Testing__V1__RepeatRequest
 {
