@@ -1,3 +1,4 @@
+import PipeBusCore
 package import SystemPackage
 
 #if canImport(Glibc)
@@ -27,7 +28,7 @@ extension FilePath {
     /// removed.
     package func appending(rawName: [CChar]) -> FilePath {
         guard let component = FilePath.Component(platformString: rawName + [0]) else {
-            preconditionFailure("not one path component: \(FilePath.escaped(String(decoding: rawName.map { UInt8(bitPattern: $0) }, as: UTF8.self), quoted: true))")
+            preconditionFailure("not one path component: \(NameRule.escaped(String(decoding: rawName.map { UInt8(bitPattern: $0) }, as: UTF8.self), quoted: true))")
         }
         return appending(component)
     }
