@@ -11,6 +11,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PipeBusCore", targets: ["PipeBusCore"]),
+        .library(name: "PipeBusHealth", targets: ["PipeBusHealth"]),
+        .library(name: "PipeBusEcho", targets: ["PipeBusEcho"]),
+        .library(name: "PipeBusTasks", targets: ["PipeBusTasks"]),
         .library(name: "PipeBusPipes", targets: ["PipeBusPipes"]),
         .library(name: "PipeBusSidecar", targets: ["PipeBusSidecar"]),
         .library(name: "PipeBusClient", targets: ["PipeBusClient"]),
@@ -58,6 +61,11 @@ let package = Package(
             dependencies: ["CLZ4", "CProtobufC", "CPipeBusProto", "CPipeBusShim"],
             swiftSettings: strictSwift
         ),
+        // The services, each its `.proto`'s generated code (Generated/, by tools/protoc-gen-pipebus
+        // through scripts/generate-proto.sh) plus what the handlers and callers share.
+        .target(name: "PipeBusHealth", dependencies: ["PipeBusCore", "CPipeBusProto"], swiftSettings: strictSwift),
+        .target(name: "PipeBusEcho", dependencies: ["PipeBusCore"], swiftSettings: strictSwift),
+        .target(name: "PipeBusTasks", dependencies: ["PipeBusCore", "CPipeBusProto"], swiftSettings: strictSwift),
         // The one syscall layer: swift-system's FilePath, FileDescriptor and Errno, the calls it
         // lacks (mkfifo, flock, renameat2, fsync, poll, eventfd), and the one errno-to-status mapping.
         .target(
@@ -82,6 +90,9 @@ let package = Package(
         .target(
             name: "PipeBusSidecar",
             dependencies: [
+                "PipeBusHealth",
+                "PipeBusEcho",
+                "PipeBusTasks",
                 "PipeBusCore",
                 "PipeBusPipes",
                 "PipeBusSystem",
@@ -103,12 +114,15 @@ let package = Package(
         // The orchestrator's client: typed calls, fan-out over workers, circuit breakers.
         .target(
             name: "PipeBusClient",
-            dependencies: ["PipeBusCore", "PipeBusPipes", .product(name: "Tracing", package: "swift-distributed-tracing")],
+            dependencies: ["PipeBusHealth", "PipeBusTasks", "PipeBusCore", "PipeBusPipes", .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: strictSwift
         ),
         .executableTarget(
             name: "pipebus",
             dependencies: [
+                "PipeBusHealth",
+                "PipeBusEcho",
+                "PipeBusTasks",
                 "PipeBusSidecar",
                 "PipeBusClient",
                 "PipeBusCore",
@@ -126,6 +140,8 @@ let package = Package(
         .executableTarget(
             name: "pipebus-bench",
             dependencies: [
+                "PipeBusEcho",
+                "PipeBusHealth",
                 "PipeBusCore",
                 "PipeBusPipes",
                 "CPipeBusShim",
@@ -142,7 +158,7 @@ let package = Package(
         // A separate process for the transport tests: serves or calls over real FIFOs.
         .executableTarget(
             name: "pipebus-test-peer",
-            dependencies: ["PipeBusCore", "PipeBusPipes"],
+            dependencies: ["PipeBusEcho", "PipeBusHealth", "PipeBusCore", "PipeBusPipes"],
             path: "Tests/PipeBusTestPeer",
             swiftSettings: strictSwift
         ),
@@ -154,18 +170,29 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "PipeBusTestSupportTests",
+            dependencies: ["PipeBusTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        // protoc-c's code for the test-only protos (Tests/Protos: docs/ADDING-A-SERVICE.md's example).
+        .target(name: "CPipeBusExampleProto", dependencies: ["CProtobufC"], path: "Tests/CPipeBusExampleProto"),
+        .testTarget(
             name: "PipeBusPipesTests",
-            dependencies: ["PipeBusCore", "PipeBusPipes", "PipeBusTestSupport", "pipebus-test-peer"],
+            dependencies: [
+                "CPipeBusExampleProto",
+                "PipeBusEcho", "PipeBusHealth", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport", "pipebus-test-peer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PipeBusSidecarTests",
-            dependencies: ["PipeBusSidecar", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport"],
+            dependencies: ["PipeBusTasks", "PipeBusHealth", "PipeBusEcho", "PipeBusSidecar", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PipeBusCLITests",
-            dependencies: ["PipeBusClient", "PipeBusCore", "PipeBusTestSupport"],
+            dependencies: ["PipeBusTasks", "PipeBusHealth", "PipeBusClient", "PipeBusCore", "PipeBusTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -173,9 +200,16 @@ let package = Package(
             dependencies: ["PipeBusSystem", "PipeBusCore", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
+        // The task module's file contracts: task file, heartbeat, layout, names, timestamps, states.
+        .testTarget(
+            name: "PipeBusTasksTests",
+            dependencies: ["PipeBusTasks", "PipeBusCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "PipeBusCoreTests",
-            dependencies: ["PipeBusCore"],
+            dependencies: ["PipeBusTasks", "PipeBusCore"],
             swiftSettings: strictSwift
         ),
     ]

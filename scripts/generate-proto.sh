@@ -11,39 +11,52 @@ cd "$(dirname "$0")/.."
 # Each .proto with Swift services, and the folder its generated Swift goes to. (envelope.proto is
 # the connection's own framing: hand-written in PipeBusCore, on the hot path.)
 swift_outputs=(
-  "pipebus/health/v1/health.proto=Sources/PipeBusHealth/Generated"
-  "pipebus/testing/v1/echo.proto=Sources/PipeBusEcho/Generated"
-  "pipebus/tasks/v1/tasks.proto=Sources/PipeBusTasks/Generated"
+  "proto:pipebus/health/v1/health.proto=Sources/PipeBusHealth/Generated"
+  "proto:pipebus/testing/v1/echo.proto=Sources/PipeBusEcho/Generated"
+  "proto:pipebus/tasks/v1/tasks.proto=Sources/PipeBusTasks/Generated"
+  "Tests/Protos:pipebus/example/v1/inventory.proto=Tests/PipeBusPipesTests/Generated:Visibility=internal,CModule=CPipeBusExampleProto"
+)
+# The test-only protos (docs/ADDING-A-SERVICE.md's example) and their protobuf-c code.
+test_c_outputs=(
+  "Tests/Protos=Tests/CPipeBusExampleProto"
 )
 
 command -v protoc-c >/dev/null || { echo "protoc-c not found: apt-get install protobuf-c-compiler" >&2; exit 1; }
 
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-mapfile -t protos < <(cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
-(cd proto && protoc-c --c_out="$out" "${protos[@]}")
-
-target=Sources/CPipeBusProto
-staged=$(mktemp -d)
-trap 'rm -rf "$out" "$staged"' EXIT
-mkdir -p "$staged/include" "$staged/src"
-(cd "$out" && find . -name '*.pb-c.h' | while read -r h; do mkdir -p "$staged/include/$(dirname "$h")"; cp "$h" "$staged/include/$h"; done)
-(cd "$out" && find . -name '*.pb-c.c' | while read -r c; do mkdir -p "$staged/src/$(dirname "$c")"; cp "$c" "$staged/src/$c"; done)
-
-if [[ "${1:-}" == "--check" ]]; then
-  if diff -r "$staged/include" "$target/include" >/dev/null && diff -r "$staged/src" "$target/src" >/dev/null; then
-    echo "generated protobuf-c code matches proto/"
+# protobuf-c: every .proto under ROOT into TARGET's include/ and src/.
+generate_c() {
+  local root=$1 target=$2 out staged
+  out=$(mktemp -d) staged=$(mktemp -d)
+  local protos
+  mapfile -t protos < <(cd "$root" && find . -name '*.proto' | sed 's|^\./||' | sort)
+  (cd "$root" && protoc-c --c_out="$out" "${protos[@]}")
+  mkdir -p "$staged/include" "$staged/src"
+  (cd "$out" && find . -name '*.pb-c.h' | while read -r h; do mkdir -p "$staged/include/$(dirname "$h")"; cp "$h" "$staged/include/$h"; done)
+  (cd "$out" && find . -name '*.pb-c.c' | while read -r c; do mkdir -p "$staged/src/$(dirname "$c")"; cp "$c" "$staged/src/$c"; done)
+  local status=0
+  if [[ "$mode" == "--check" ]]; then
+    if diff -r "$staged/include" "$target/include" >/dev/null 2>&1 && diff -r "$staged/src" "$target/src" >/dev/null 2>&1; then
+      echo "generated protobuf-c code in $target matches $root/"
+    else
+      echo "generated protobuf-c code in $target is out of date with $root/; run scripts/generate-proto.sh" >&2
+      diff -ru "$target" "$staged" >&2 || true
+      status=1
+    fi
   else
-    echo "generated protobuf-c code is out of date with proto/; run scripts/generate-proto.sh" >&2
-    diff -ru "$target" "$staged" >&2 || true
-    exit 1
+    rm -rf "$target/include" "$target/src"
+    mkdir -p "$target"
+    cp -r "$staged/include" "$staged/src" "$target/"
+    echo "regenerated $target"
   fi
-else
-  rm -rf "$target/include" "$target/src"
-  mkdir -p "$target"
-  cp -r "$staged/include" "$staged/src" "$target/"
-  echo "regenerated $target"
-fi
+  rm -rf "$out" "$staged"
+  return $status
+}
+
+mode=${1:-}
+generate_c proto Sources/CPipeBusProto
+for entry in "${test_c_outputs[@]}"; do
+  generate_c "${entry%%=*}" "${entry#*=}"
+done
 
 # The Swift services.
 plugin=${PROTOC_GEN_PIPEBUS:-}
@@ -53,9 +66,12 @@ if [[ -z "$plugin" ]]; then
 fi
 swift_failed=0
 for entry in "${swift_outputs[@]}"; do
-  proto=${entry%%=*} folder=${entry#*=}
+  root=${entry%%:*} rest=${entry#*:}
+  proto=${rest%%=*} destination=${rest#*=}
+  folder=${destination%%:*} options=""
+  [[ "$destination" == *:* ]] && options="${destination#*:}:"
   generated=$(mktemp -d)
-  (cd proto && protoc --plugin=protoc-gen-pipebus="$plugin" --pipebus_out="$generated" "$proto")
+  (cd "$root" && protoc --plugin=protoc-gen-pipebus="$plugin" --pipebus_out="$options$generated" "$proto")
   if [[ "${1:-}" == "--check" ]]; then
     if ! diff -r "$generated" "$folder" >/dev/null 2>&1; then
       echo "generated Swift in $folder is out of date with proto/$proto; run scripts/generate-proto.sh" >&2
