@@ -27,6 +27,11 @@ public final class TemporaryDirectory: Sendable {
     /// Removes the directory and everything in it, without following symlinks (a test may plant
     /// one that points outside), unless `PIPEBUS_KEEP_TEST_ROOTS` is set.
     public func remove() {
+        Self.remove(path)
+    }
+
+    /// `remove()` for a directory known by its path only (a root a test passes around as a value).
+    public static func remove(_ path: String) {
         if ProcessInfo.processInfo.environment["PIPEBUS_KEEP_TEST_ROOTS"] != nil { return }
         removeTree(path)
     }
