@@ -12,8 +12,9 @@ SWIFTPM_FLAGS ?=
 demo: deps
 	$(SWIFT) run $(SWIFTPM_FLAGS) -c release pipebus demo
 
-# Warnings are errors; the generated protobuf-c code must match proto/, and the drift check must
-# itself be able to fail. The alert rules pass promtool's checks and their unit tests.
+# Warnings are errors; the generated protobuf-c and Swift code must match proto/, the drift check
+# must itself be able to fail, and the Swift generator passes its golden-file tests. The alert
+# rules pass promtool's checks and their unit tests.
 # The Python client's suite (clients/python/tests, with its own drift check of the _pb2 modules)
 # runs against sidecars of the build just made.
 test: deps
@@ -24,6 +25,7 @@ test: deps
 	promtool test rules deploy/prometheus/alerts.test.yml
 	scripts/generate-proto.sh --check
 	scripts/check-proto-drift-test.sh
+	$(SWIFT) test --package-path tools/protoc-gen-pipebus
 	PIPEBUS_EXECUTABLE="$$($(SWIFT) build $(SWIFTPM_FLAGS) --show-bin-path)/pipebus" PYTHONPATH=clients/python \
 		$${PIPEBUS_TEST_VENV:-.build/test-venv}/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
 

@@ -33,14 +33,13 @@ generate_c() {
   mkdir -p "$staged/include" "$staged/src"
   (cd "$out" && find . -name '*.pb-c.h' | while read -r h; do mkdir -p "$staged/include/$(dirname "$h")"; cp "$h" "$staged/include/$h"; done)
   (cd "$out" && find . -name '*.pb-c.c' | while read -r c; do mkdir -p "$staged/src/$(dirname "$c")"; cp "$c" "$staged/src/$c"; done)
-  local status=0
   if [[ "$mode" == "--check" ]]; then
     if diff -r "$staged/include" "$target/include" >/dev/null 2>&1 && diff -r "$staged/src" "$target/src" >/dev/null 2>&1; then
       echo "generated protobuf-c code in $target matches $root/"
     else
       echo "generated protobuf-c code in $target is out of date with $root/; run scripts/generate-proto.sh" >&2
       diff -ru "$target" "$staged" >&2 || true
-      status=1
+      failed=1
     fi
   else
     rm -rf "$target/include" "$target/src"
@@ -49,10 +48,11 @@ generate_c() {
     echo "regenerated $target"
   fi
   rm -rf "$out" "$staged"
-  return $status
 }
 
 mode=${1:-}
+# With --check, every check runs and reports before the script fails.
+failed=0
 generate_c proto Sources/CPipeBusProto
 for entry in "${test_c_outputs[@]}"; do
   generate_c "${entry%%=*}" "${entry#*=}"
@@ -64,7 +64,6 @@ if [[ -z "$plugin" ]]; then
   swift build --package-path tools/protoc-gen-pipebus --product protoc-gen-pipebus >&2
   plugin="$(swift build --package-path tools/protoc-gen-pipebus --show-bin-path)/protoc-gen-pipebus"
 fi
-swift_failed=0
 for entry in "${swift_outputs[@]}"; do
   root=${entry%%:*} rest=${entry#*:}
   proto=${rest%%=*} destination=${rest#*=}
@@ -76,7 +75,7 @@ for entry in "${swift_outputs[@]}"; do
     if ! diff -r "$generated" "$folder" >/dev/null 2>&1; then
       echo "generated Swift in $folder is out of date with proto/$proto; run scripts/generate-proto.sh" >&2
       diff -ru "$folder" "$generated" >&2 || true
-      swift_failed=1
+      failed=1
     fi
   else
     rm -rf "$folder"
@@ -85,9 +84,9 @@ for entry in "${swift_outputs[@]}"; do
   fi
   rm -rf "$generated"
 done
-if [[ "${1:-}" == "--check" ]]; then
-  [[ $swift_failed == 0 ]] || exit 1
-  echo "generated Swift services match proto/"
+if [[ "$mode" == "--check" ]]; then
+  [[ $failed == 0 ]] || exit 1
+  echo "generated Swift services match their .proto files"
 else
   echo "regenerated the Swift services"
 fi
