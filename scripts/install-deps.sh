@@ -5,7 +5,8 @@
 #   protobuf-c-compiler                         protoc-c, for scripts/generate-proto.sh
 #   protobuf-compiler                           protoc, for clients/python/scripts/generate-proto.sh
 #   prometheus                                  promtool and a real server, to check /metrics
-#   python3, curl                               the runbook's snippets and a scrape, in the sidecar tests
+#   python3                                     the runbook's snippets, in the sidecar tests
+#   curl                                        scripts/soak.sh and scripts/runbook-walk.sh
 #   python3-venv                                a venv for the tests' Python peers (install-test-python.sh)
 #
 # Safe to run again and again: with everything installed it does nothing, and needs no network.

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Synchronization
 import Testing
 
@@ -36,7 +37,7 @@ struct SidecarFaultTests {
             // The baseline once the only connection left is the bystander's (the start-up health
             // check's connection may still be closing).
             var before = try Resources(pid: sidecar.pid, pipes: pipes)
-            try await Integration.eventually("only the bystander's connection to be open") {
+            try await eventually("only the bystander's connection to be open") {
                 before = try Resources(pid: sidecar.pid, pipes: pipes)
                 return before.connectionDescriptors == 2
             }
@@ -64,7 +65,7 @@ struct SidecarFaultTests {
 
             for (index, (what, bytes)) in Self.connectFIFOGarbage.enumerated() {
                 try RawConnection.writeToConnectFIFO(bytes, pipes: pipes)
-                try await Integration.eventually("\(what) on the connect FIFO to be counted") {
+                try await eventually("\(what) on the connect FIFO to be counted") {
                     try await Self.connectionErrors(port: port)["bad_connect_record", default: 0] == Double(index + 1)
                 }
             }
@@ -75,12 +76,12 @@ struct SidecarFaultTests {
                 raw.closeWriteEnd()
                 #expect(try await raw.waitForEndOfStream(within: .seconds(5)), "\(what): the sidecar kept the connection")
                 expected[reason, default: 0] += 1
-                try await Integration.eventually("\(what) on a connection to be counted as \(reason)") {
+                try await eventually("\(what) on a connection to be counted as \(reason)") {
                     try await Self.connectionErrors(port: port)[reason, default: 0] == expected[reason]
                 }
             }
             // Enough calls for a 99th percentile that means something, part of them during the faults.
-            try await Integration.eventually("100 calls by the other client", timeout: .seconds(20)) { latencies.count >= 100 }
+            try await eventually("100 calls by the other client", timeout: .seconds(20)) { latencies.count >= 100 }
             calling.cancel()
             _ = await calling.result
             #expect(try await Self.connectionErrors(port: port) == expected)
@@ -93,7 +94,7 @@ struct SidecarFaultTests {
             #expect(try await bystander.health().status == .serving)
             var after = before
             do {
-                try await Integration.eventually("fds and FIFOs to be as before (\(before))") {
+                try await eventually("fds and FIFOs to be as before (\(before))") {
                     after = try Resources(pid: sidecar.pid, pipes: pipes)
                     return after == before
                 }
@@ -115,14 +116,14 @@ struct SidecarFaultTests {
         try await Self.withSidecar(root: root, heartbeatInterval: interval, command: ["sleep", "1000"]) { sidecar in
             let client = try await Integration.Client.connect(root, timeout: .seconds(10))
             defer { client.close() }
-            try await Integration.eventually("SERVING with the worker alive") {
+            try await eventually("SERVING with the worker alive") {
                 try await client.health().status == .serving && root.heartbeat()?["worker_alive"] as? Bool == true
             }
             let workerPID = pid_t(try #require(root.heartbeat()?["worker_pid"] as? Int))
 
             kill(workerPID, SIGSTOP)
             let stopped = ContinuousClock.now
-            try await Integration.eventually("NOT_SERVING naming the stopped worker", timeout: .seconds(5)) {
+            try await eventually("NOT_SERVING naming the stopped worker", timeout: .seconds(5)) {
                 let health = try await client.health()
                 return health.status == .notServing && health.message.contains("stopped")
                     && root.heartbeat()?["worker_alive"] as? Bool == false
@@ -132,7 +133,7 @@ struct SidecarFaultTests {
 
             kill(workerPID, SIGCONT)
             let continued = ContinuousClock.now
-            try await Integration.eventually("SERVING again after SIGCONT", timeout: .seconds(5)) {
+            try await eventually("SERVING again after SIGCONT", timeout: .seconds(5)) {
                 try await client.health().status == .serving && root.heartbeat()?["worker_alive"] as? Bool == true
             }
             let recovered = continued.duration(to: .now)
@@ -154,7 +155,7 @@ struct SidecarFaultTests {
 
             try FileManager.default.removeItem(atPath: pipes)
             let deleted = ContinuousClock.now
-            try await Integration.eventually("the connect FIFO and the lock to be back", timeout: .seconds(5)) {
+            try await eventually("the connect FIFO and the lock to be back", timeout: .seconds(5)) {
                 Integration.lstatKind("\(pipes)/connect") == S_IFIFO && Integration.lstatKind("\(pipes)/server.lock") == S_IFREG
             }
             let recreated = deleted.duration(to: .now)
@@ -194,7 +195,7 @@ struct SidecarFaultTests {
 
     /// `pipe_connection_errors_total` by reason.
     static func connectionErrors(port: Int) async throws -> [String: Double] {
-        let exposition = try await Integration.scrape(port: port)
+        let exposition = try await LoopbackHTTPClient(port: port).scrapeMetrics()
         var counts: [String: Double] = [:]
         for line in exposition.split(separator: "\n") where line.hasPrefix("pipe_connection_errors_total{") {
             guard let reasonStart = line.range(of: "reason=\""),
@@ -266,7 +267,7 @@ private final class RawConnection: Sendable {
         guard readFD >= 0 else { throw Integration.Failure("open \(s2c): errno \(errno)") }
         try writeToConnectFIFO(connectRecordFrame(id: id), pipes: pipes)
         var first = [UInt8](repeating: 0, count: 4096)
-        try await Integration.eventually("HELLO_ACK", timeout: .seconds(5), every: .milliseconds(5)) {
+        try await eventually("HELLO_ACK", timeout: .seconds(5), every: .milliseconds(5)) {
             first.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) } > 0
         }
         let writeFD = Glibc.open(c2s, O_WRONLY | O_NONBLOCK | O_CLOEXEC)

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 @testable import PipeBusSidecar
@@ -17,35 +18,33 @@ struct SidecarKillTests {
     func sameCommandLineStartsAgainAfterSIGKILL() async throws {
         let root = try Integration.Root.make(worker: "marie")
         defer { root.remove() }
-        let port = try LoopbackHTTPClient.freePort()
         let childFile = "\(root.path)/worker-child.pid"
         // The worker leaves a child in its process group: PR_SET_PDEATHSIG reaches only the
         // worker itself, so that child is the next sidecar's to stop.
         let worker = ["sh", "-c", "sleep 1000 & echo $! > \(childFile); wait"]
-        let sidecar = try await Integration.SidecarProcess(
-            root: root,
-            extraArguments: ["--metrics-address", "127.0.0.1:\(port)"],
-            command: worker
-        )
+        // Port 0 for the first start (no port picked in advance that another program could
+        // take); the restart asks for the same port explicitly.
+        let sidecar = try await Integration.SidecarProcess(root: root, metrics: true, command: worker)
         do {
+            let port = try await sidecar.metricsPort()
             let workerPID = try await Self.liveWorkerPID(root)
-            let child = try await Integration.value("the worker's child pid in \(childFile)") { () -> Int32? in
+            let child = try await eventuallyValue("the worker's child pid in \(childFile)") { () -> Int32? in
                 (try? String(contentsOfFile: childFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             }
             let workerProcess = try #require(ProcessIdentity.of(workerPID)?.identity)
             let childProcess = try #require(ProcessIdentity.of(child)?.identity)
-            #expect(Integration.metricValue("pipebus_worker_up", in: try await Integration.scrape(port: port)) == 1)
+            #expect(Integration.metricValue("pipebus_worker_up", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) == 1)
 
             await sidecar.process.killAndReap()
-            try await Integration.eventually("the worker to die with its sidecar (PR_SET_PDEATHSIG)", timeout: .seconds(10)) {
+            try await eventually("the worker to die with its sidecar (PR_SET_PDEATHSIG)", timeout: .seconds(10)) {
                 !workerProcess.isRunning
             }
             #expect(childProcess.isRunning, "the worker's child is not reached by the death signal: the restart must stop it")
 
-            try await sidecar.restart(waitUntilAnswering: false)
+            try await sidecar.restart(waitUntilAnswering: false, extraArguments: ["--metrics-address", "127.0.0.1:\(port)"])
             // A failure timeout, not a performance figure: the issue's "SERVING within 5 s".
-            try await Integration.eventually("the restarted sidecar to be SERVING; log:\n\(sidecar.logTail())", timeout: .seconds(5)) {
-                if let exit = sidecar.process.poll() { throw Integration.Failure("the restarted sidecar exited (\(exit))") }
+            try await eventually("the restarted sidecar to be SERVING; log:\n\(sidecar.logTail())", timeout: .seconds(5)) {
+                if let exit = sidecar.process.exited { throw Integration.Failure("the restarted sidecar exited (\(exit))") }
                 guard let client = try? Integration.Client.connect(root, instance: sidecar.instance) else { return false }
                 defer { client.close() }
                 return (try? await client.health(timeout: .seconds(1)))?.status == .serving
@@ -58,7 +57,7 @@ struct SidecarKillTests {
             // The previous sidecar's last heartbeat names the old worker until the new one beats.
             let newWorker = try await Self.liveWorkerPID(root, otherThan: workerPID)
             #expect(ProcessIdentity.of(newWorker)?.identity.isRunning == true)
-            #expect(Integration.metricValue("pipebus_worker_up", in: try await Integration.scrape(port: port)) == 1)
+            #expect(Integration.metricValue("pipebus_worker_up", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) == 1)
         } catch {
             Issue.record("sidecar log tail:\n\(sidecar.logTail(60))")
             await sidecar.killEverything()
@@ -94,7 +93,7 @@ struct SidecarKillTests {
 
     /// The supervised worker's pid, once a heartbeat reports it alive.
     static func liveWorkerPID(_ root: Integration.Root, otherThan previous: Int32? = nil) async throws -> Int32 {
-        try await Integration.value("a heartbeat with a live worker_pid") { () -> Int32? in
+        try await eventuallyValue("a heartbeat with a live worker_pid") { () -> Int32? in
             guard let heartbeat = root.heartbeat(), heartbeat["worker_alive"] as? Bool == true,
                 let pid = heartbeat["worker_pid"] as? Int, pid > 0, Int32(pid) != previous
             else { return nil }

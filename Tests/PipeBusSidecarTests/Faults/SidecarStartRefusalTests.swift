@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -21,14 +22,13 @@ struct SidecarStartRefusalTests {
             // command), on another instance: the same process start-up, in the same conditions.
             let baselineStart = ContinuousClock.now
             let baseline = try await Integration.run(
-                Self.sidecarArguments(root, instance: "baseline", metricsPort: try LoopbackHTTPClient.freePort()) + ["--", "/nonexistent/worker"]
+                Self.sidecarArguments(root, instance: "baseline") + ["--", "/nonexistent/worker"]
             )
             let baselineDuration = baselineStart.duration(to: .now)
             #expect(baseline.exit.code == 1, "\(baseline.output)")
 
-            let secondPort = try LoopbackHTTPClient.freePort()
             let start = ContinuousClock.now
-            let second = try await Integration.run(Self.sidecarArguments(root, instance: first.instance, metricsPort: secondPort))
+            let second = try await Integration.run(Self.sidecarArguments(root, instance: first.instance))
             let duration = start.duration(to: .now)
             #expect(second.exit.code == 1, "\(second.output)")
             #expect(second.output.contains("another sidecar (pid \(first.pid)) is running as instance \(first.instance) of worker marie"), "\(second.output)")
@@ -38,7 +38,7 @@ struct SidecarStartRefusalTests {
 
             // The first one is unharmed.
             #expect(first.process.isRunning)
-            #expect(Integration.metricValue("pipebus_worker_up", in: try await Integration.scrape(port: firstPort)) != nil)
+            #expect(Integration.metricValue("pipebus_worker_up", in: try await LoopbackHTTPClient(port: firstPort).scrapeMetrics()) != nil)
             let client = try await Integration.Client.connect(root, instance: first.instance, timeout: .seconds(5))
             defer { client.close() }
             _ = try await client.health()
@@ -70,7 +70,7 @@ struct SidecarStartRefusalTests {
             expected = "cannot start worker \(command): No such file or directory"
         }
         let (exit, output) = try await Integration.run(
-            Self.sidecarArguments(root, instance: "it", metricsPort: try LoopbackHTTPClient.freePort()) + ["--", command]
+            Self.sidecarArguments(root, instance: "it") + ["--", command]
         )
         #expect(exit.code == 1, "\(output)")
         #expect(output.contains(expected), "\(output)")
@@ -80,10 +80,12 @@ struct SidecarStartRefusalTests {
         #expect(fifos.isEmpty, "FIFOs left behind: \(fifos)")
     }
 
-    static func sidecarArguments(_ root: Integration.Root, instance: String, metricsPort: Int) -> [String] {
+    /// With `/metrics` on port 0: a sidecar that got as far as binding would say "serving
+    /// /metrics", and no port is picked in advance that another program could take meanwhile.
+    static func sidecarArguments(_ root: Integration.Root, instance: String) -> [String] {
         [
             Integration.executable, "sidecar", "--worker", root.worker, "--root", root.path, "--instance", instance,
-            "--heartbeat-interval", "0.5", "--metrics-address", "127.0.0.1:\(metricsPort)",
+            "--heartbeat-interval", "0.5", "--metrics-address", "127.0.0.1:0",
         ]
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -24,7 +25,7 @@ struct CrashSafetyTests {
             for round in 0..<Self.restarts {
                 // Load is flowing into this incarnation before it is killed.
                 let before = load.acknowledged.count
-                try await Integration.eventually("round \(round): submits acknowledged by the new sidecar", timeout: .seconds(20)) {
+                try await eventually("round \(round): submits acknowledged by the new sidecar", timeout: .seconds(20)) {
                     load.acknowledged.count >= before + 5
                 }
                 // A random moment (not a wait for a condition: the randomness is the point).
@@ -94,7 +95,7 @@ struct CrashSafetyTests {
         do {
             for round in 0..<8 {
                 let before = acknowledgedCount()
-                try await Integration.eventually("round \(round): submits acknowledged by the new sidecar", timeout: .seconds(30)) {
+                try await eventually("round \(round): submits acknowledged by the new sidecar", timeout: .seconds(30)) {
                     acknowledgedCount() >= before + 32
                 }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...250, using: &generator)))
@@ -141,7 +142,7 @@ struct CrashSafetyTests {
             let ids = ["leased-0", "leased-1", "leased-2"]
             for id in ids { _ = try await client.submit(#"{"prompt":"p"}"#, id: id) }
             client.close()
-            try await Integration.eventually("the pipe worker to hold all 3") { Set(worker.received) == Set(ids) }
+            try await eventually("the pipe worker to hold all 3") { Set(worker.received) == Set(ids) }
             #expect(root.taskIDs("active").sorted() == ids)
 
             await sidecar.process.killAndReap()
@@ -149,7 +150,7 @@ struct CrashSafetyTests {
             // The worker reconnects and leases again; the tasks the dead incarnation had handed out
             // must come back (DESIGN §1: the sidecar owns a pipe worker's renames; a lost lease
             // returns its tasks to pending/).
-            try await Integration.eventually("the 3 leased tasks re-queued or re-leased after the restart", timeout: .seconds(10)) {
+            try await eventually("the 3 leased tasks re-queued or re-leased after the restart", timeout: .seconds(10)) {
                 worker.received.count >= 6 || root.taskIDs("pending").count == 3
             }
         } catch {

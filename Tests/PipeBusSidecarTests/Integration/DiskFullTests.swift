@@ -1,6 +1,8 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
+import PipeBusHealth
 
 #if canImport(Glibc)
 import Glibc
@@ -48,14 +50,14 @@ struct DiskFullTests {
         defer { client.close() }
         do {
             _ = try await client.submit(#"{"prompt":"before"}"#, id: "before-full")
-            try await Integration.eventually("SERVING before the disk fills") {
+            try await eventually("SERVING before the disk fills") {
                 try await client.health().status == .serving
             }
 
             // Fill the disk; keep it full until the sidecar has noticed (≤ a few heartbeats).
             try Self.fill(filler)
-            let notServing = try await Integration.value("NOT_SERVING within a few heartbeat intervals of the disk filling", timeout: .seconds(3)) {
-                () -> Health.CheckResponse? in
+            let notServing = try await eventuallyValue("NOT_SERVING within a few heartbeat intervals of the disk filling", timeout: .seconds(3)) {
+                () -> Pipebus_Health_V1_HealthCheckResponse? in
                 try Self.fill(filler)
                 let health = try await client.health()
                 return health.status == .notServing ? health : nil
@@ -80,7 +82,7 @@ struct DiskFullTests {
 
             // Free the space: both recover.
             unlink(filler)
-            try await Integration.eventually("SERVING again within a few heartbeat intervals of freeing space", timeout: .seconds(5)) {
+            try await eventually("SERVING again within a few heartbeat intervals of freeing space", timeout: .seconds(5)) {
                 try await client.health().status == .serving
             }
             let after = try await client.submit(#"{"prompt":"\#(big)"}"#, id: "after-full")

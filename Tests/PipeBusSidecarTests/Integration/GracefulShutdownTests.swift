@@ -1,6 +1,8 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
+import PipeBusHealth
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +20,7 @@ struct GracefulShutdownTests {
         let worker = Integration.LeaseWorker(root, maxInFlight: 4, hold: true)
         let load = Integration.SubmitLoad(root, prefix: "term")
         do {
-            try await Integration.eventually("4 tasks leased and 50 submits acknowledged", timeout: .seconds(20)) {
+            try await eventually("4 tasks leased and 50 submits acknowledged", timeout: .seconds(20)) {
                 worker.received.count >= 4 && load.acknowledged.count >= 50
             }
         } catch {
@@ -46,7 +48,7 @@ struct GracefulShutdownTests {
         let heartbeat = try #require(root.heartbeat())
         let seqAfter = try #require(heartbeat["seq"] as? Int)
         #expect(seqAfter > seqBefore)
-        #expect(heartbeat["health"] as? String == "\(Health.ServingStatus.notServing)")
+        #expect(heartbeat["health"] as? String == "\(Pipebus_Health_V1_HealthCheckResponse.ServingStatus.notServing)")
         #expect((heartbeat["health_message"] as? String)?.contains("shutting down") == true, "\(heartbeat)")
         if let stamp = heartbeat["timestamp"] as? String {
             let formatter = ISO8601DateFormatter()

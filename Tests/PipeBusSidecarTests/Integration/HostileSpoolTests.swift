@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -40,7 +41,7 @@ struct HostileSpoolTests {
         let client = try await Integration.Client.connect(root, timeout: .seconds(10))
         do {
             _ = try await client.submit(#"{"prompt":"first"}"#, id: "good-0")
-            try await Integration.eventually("good-0 completed by the pipe worker") { root.state(of: "good-0") == "completed" }
+            try await eventually("good-0 completed by the pipe worker") { root.state(of: "good-0") == "completed" }
 
             // The hostile entries, dropped in while the sidecar runs.
             let pending = root.folder("pending")
@@ -51,13 +52,13 @@ struct HostileSpoolTests {
 
             // The sidecar keeps serving: health answers, a new task flows through the lease.
             _ = try await client.submit(#"{"prompt":"second"}"#, id: "good-1")
-            try await Integration.eventually("good-1 completed by the pipe worker (nothing blocked)") { root.state(of: "good-1") == "completed" }
+            try await eventually("good-1 completed by the pipe worker (nothing blocked)") { root.state(of: "good-1") == "completed" }
             for _ in 0..<5 {
                 #expect(try await client.health(timeout: .seconds(2)).status == .serving)
             }
             // Each one is refused with a log line naming it.
             for name in Self.hostile {
-                try await Integration.eventually("a log line refusing \(name).json") { !logMentions(sidecar, name).isEmpty }
+                try await eventually("a log line refusing \(name).json") { !logMentions(sidecar, name).isEmpty }
             }
             // A symlink or a FIFO is never a task: left where it is (refused), or moved aside at once.
             for name in ["evil-link", "evil-fifo"] {
@@ -100,7 +101,7 @@ struct HostileSpoolTests {
             let after = try await Integration.Client.connect(root, timeout: .seconds(10))
             defer { after.close() }
             _ = try await after.submit(#"{"prompt":"third"}"#, id: "good-2")
-            try await Integration.eventually("good-2 completed after the restart") { root.state(of: "good-2") == "completed" }
+            try await eventually("good-2 completed after the restart") { root.state(of: "good-2") == "completed" }
         } catch {
             Issue.record("sidecar log tail:\n\(sidecar.logTail(60))")
             await worker.stop()

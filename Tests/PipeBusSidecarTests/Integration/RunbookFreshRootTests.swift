@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 extension Integration.RunbookScripts {
@@ -97,7 +98,7 @@ struct RunbookFreshRootTests {
 
             let tuned = try await Integration.RunbookScripts.runPython(scripts, "optimize_batch_size.py", [root.path, "marie"])
             #expect(tuned.exit.code == 0, "\(tuned)")
-            try await Integration.eventually("the sidecar to apply batch_size 5", timeout: .seconds(20)) {
+            try await eventually("the sidecar to apply batch_size 5", timeout: .seconds(20)) {
                 try await client.status().batchSize == 5
             }
             client.close()
@@ -138,7 +139,7 @@ struct RunbookFreshRootTests {
 
 extension Integration.RunbookScripts {
     /// Runs a script written by the test with `python3`; its exit and output (not thrown on failure).
-    static func runPython(_ directory: String, _ script: String, _ arguments: [String]) async throws -> (exit: Integration.Exit, output: String) {
+    static func runPython(_ directory: String, _ script: String, _ arguments: [String]) async throws -> (exit: ChildProcess.Exit, output: String) {
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         return try await Integration.run(["python3", "\(directory)/\(script)"] + arguments, environment: environment)

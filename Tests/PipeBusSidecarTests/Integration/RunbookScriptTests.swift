@@ -1,6 +1,8 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
+import PipeBusTasks
 
 /// The runbook's own Python snippets (runbook/slow-task-processing.md), run with `python3`
 /// against a live `pipebus sidecar`, and what the sidecar reports about their effects.
@@ -29,7 +31,7 @@ struct RunbookScriptTests {
                 try await events.first("\(id) pending → active") { $0.kind == .transition && $0.taskID == id && $0.toState == .active }
             }
             _ = try await Integration.RunbookScripts.run("age_file.py", in: scripts, [root.taskPath("health-a", "active"), "100"])
-            try await Integration.eventually("a heartbeat counting 2 active tasks") {
+            try await eventually("a heartbeat counting 2 active tasks") {
                 ((root.heartbeat()?["counts"] as? [String: Any])?["active"] as? Int) == 2
             }
 
@@ -94,7 +96,7 @@ struct RunbookScriptTests {
             #expect(arrival.toState == .pending)
             #expect(arrival.fromState == .unspecified)
             // ... in a log line with the task id ...
-            try await Integration.eventually("a \"task appeared\" log line for slow-1_replay") {
+            try await eventually("a \"task appeared\" log line for slow-1_replay") {
                 !sidecar.logLines(containing: "task appeared", fields: ["task_id": "slow-1_replay"]).isEmpty
             }
             let appeared = try #require(sidecar.logLines(containing: "task appeared", fields: ["task_id": "slow-1_replay"]).first)
@@ -104,7 +106,7 @@ struct RunbookScriptTests {
             #expect(appeared["worker"] as? String == "marie")
 
             // ... and serves it as a pending task, with the runbook's flags and a fresh trace.
-            let replay = try await Integration.value("Tasks.Get slow-1_replay with the sidecar's keys") { () -> Tasks.TaskInfo? in
+            let replay = try await eventuallyValue("Tasks.Get slow-1_replay with the sidecar's keys") { () -> Pipebus_Tasks_V1_Task? in
                 let info = try await client.get("slow-1_replay")
                 return info.traceparent.isEmpty ? nil : info
             }
@@ -133,7 +135,7 @@ struct RunbookScriptTests {
             }
             // stuck-1 has been active for 10 minutes (by its mtime); busy-1 just started.
             _ = try await Integration.RunbookScripts.run("age_file.py", in: scripts, [root.taskPath("stuck-1", "active"), "600"])
-            let failedBefore = Integration.metricValue("task_failed_total", in: try await Integration.scrape(port: port)) ?? 0
+            let failedBefore = Integration.metricValue("task_failed_total", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) ?? 0
 
             let output = try await Integration.RunbookScripts.run("clear_stuck_tasks.py", in: scripts, [root.path])
             #expect(output.contains("Moved stuck task: stuck-1.json"), "output:\n\(output)")
@@ -146,8 +148,8 @@ struct RunbookScriptTests {
             #expect(event.fromState == .active)
             #expect(event.toState == .failed)
             #expect(!event.correlationID.isEmpty)
-            try await Integration.eventually("task_failed_total to count the cleared task") {
-                Integration.metricValue("task_failed_total", in: try await Integration.scrape(port: port)) == failedBefore + 1
+            try await eventually("task_failed_total to count the cleared task") {
+                Integration.metricValue("task_failed_total", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) == failedBefore + 1
             }
             #expect(!sidecar.logLines(containing: "task active → failed", fields: ["task_id": "stuck-1"]).isEmpty)
             #expect(root.state(of: "stuck-1") == "failed")

@@ -1,7 +1,9 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Synchronization
 import Testing
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -60,7 +62,7 @@ struct ScaledWorkerTests {
         }
 
         func waitUntilCompleted(_ count: Int, timeout: Duration = .seconds(240)) async throws {
-            try await Integration.eventually("\(count) tasks in completed/ (now \(root.taskIDs("completed").count))", timeout: timeout, every: .milliseconds(200)) {
+            try await eventually("\(count) tasks in completed/ (now \(root.taskIDs("completed").count))", timeout: timeout, every: .milliseconds(200)) {
                 root.taskIDs("completed").count >= count
             }
         }
@@ -69,14 +71,14 @@ struct ScaledWorkerTests {
         func scrapes() async throws -> [String: String] {
             var scrapes: [String: String] = [:]
             for name in names {
-                guard let sidecar = sidecars[name], sidecar.process.poll() == nil else { continue }
-                scrapes[name] = try await Integration.scrape(port: try await sidecar.metricsPort())
+                guard let sidecar = sidecars[name], sidecar.process.exited == nil else { continue }
+                scrapes[name] = try await LoopbackHTTPClient(port: try await sidecar.metricsPort()).scrapeMetrics()
             }
             return scrapes
         }
 
         /// Transitions into `to` on every instance's event stream, by task id.
-        func transitions(to state: Tasks.State, from: Tasks.State? = nil) -> [String: Int] {
+        func transitions(to state: Pipebus_Tasks_V1_TaskState, from: Pipebus_Tasks_V1_TaskState? = nil) -> [String: Int] {
             var seen: [String: Int] = [:]
             for collector in events.values {
                 for event in collector.messages where event.kind == .transition && event.toState == state && (from.map { event.fromState == $0 } ?? true) {
@@ -121,10 +123,10 @@ struct ScaledWorkerTests {
                 #expect(Set(byInstance.keys) == Set(names), "\(names.count) instances: tasks done per instance \(byInstance)")
 
                 // Each transition on exactly one instance's event stream.
-                try await Integration.eventually("every completion on an event stream", timeout: .seconds(10)) {
+                try await eventually("every completion on an event stream", timeout: .seconds(10)) {
                     instances.transitions(to: .completed).count == Self.taskCount
                 }
-                for (state, from) in [(Tasks.State.pending, Tasks.State.unspecified), (.active, .pending), (.completed, .active)] {
+                for (state, from) in [(Pipebus_Tasks_V1_TaskState.pending, Pipebus_Tasks_V1_TaskState.unspecified), (.active, .pending), (.completed, .active)] {
                     let seen = instances.transitions(to: state, from: from)
                     #expect(seen.count == Self.taskCount, "\(names.count) instances: \(seen.count) tasks had \(from) → \(state) reported")
                     let twice = seen.filter { $0.value != 1 }
@@ -154,7 +156,7 @@ struct ScaledWorkerTests {
         do {
             // Tasks that take a little time, so that b holds leases when it dies.
             try await instances.submit(Self.taskCount, payload: #"{"prompt":"scale","duration_ms":20}"#)
-            try await Integration.eventually("b to hold leases", timeout: .seconds(60), every: .milliseconds(5)) {
+            try await eventually("b to hold leases", timeout: .seconds(60), every: .milliseconds(5)) {
                 let leases = (try? FileManager.default.contentsOfDirectory(atPath: "\(root.workerDirectory)/instances/b/leases")) ?? []
                 return leases.count >= 3
             }
@@ -195,7 +197,7 @@ struct ScaledWorkerTests {
             #expect(completions.filter { $0.value > 1 }.isEmpty, "completions reported twice")
             // The worker's heartbeat is kept by the survivors.
             let before = try #require(root.heartbeat()?["seq"] as? Int)
-            try await Integration.eventually("the worker's heartbeat seq to go on increasing", timeout: .seconds(5)) {
+            try await eventually("the worker's heartbeat seq to go on increasing", timeout: .seconds(5)) {
                 ((root.heartbeat()?["seq"] as? Int) ?? 0) > before
             }
         } catch {
@@ -213,7 +215,7 @@ struct ScaledWorkerTests {
         let instances = try await Instances.start(root, ["a", "b"], workers: false)
         do {
             try await instances.submit(50)
-            try await Integration.eventually("task_queue_depth summed over the instances to be 50", timeout: .seconds(10)) {
+            try await eventually("task_queue_depth summed over the instances to be 50", timeout: .seconds(10)) {
                 let scrapes = try await instances.scrapes()
                 let depths = scrapes.values.compactMap { Integration.metricValue("task_queue_depth", in: $0) }
                 return depths.count == 2 && depths.reduce(0, +) == 50 && depths.contains(0)

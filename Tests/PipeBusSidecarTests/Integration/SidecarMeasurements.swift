@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -96,7 +97,7 @@ struct SidecarMeasurements {
         print("MEASURE [\(mode)] Health.Check round trip, same connection: \(summary(health))")
         #expect(root.taskIDs("pending").count == 1020)
         if let receiver {
-            try await Integration.eventually("the submit spans at the receiver", timeout: .seconds(30)) {
+            try await eventually("the submit spans at the receiver", timeout: .seconds(30)) {
                 receiver.spans.filter { $0["name"] as? String == "pipebus.submit" }.count >= 1020
             }
             print("MEASURE [\(mode)] spans received: \(receiver.spans.count)")

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -62,11 +63,11 @@ struct SpoolScaleTests {
             // Settled: start-up's one listing is over and a few beats went by.
             func seq() -> Int { root.heartbeat(instance: "it")?["seq"] as? Int ?? 0 }
             let settled = seq() + 5
-            try await Integration.eventually("5 heartbeats", timeout: .seconds(60)) { seq() >= settled }
+            try await eventually("5 heartbeats", timeout: .seconds(60)) { seq() >= settled }
 
             let firstSeq = seq()
             let cpu0 = cpuNanoseconds(sidecar.pid)
-            try await Integration.eventually("\(beats) heartbeats", timeout: .seconds(120)) { seq() >= firstSeq + beats }
+            try await eventually("\(beats) heartbeats", timeout: .seconds(120)) { seq() >= firstSeq + beats }
             let cpu1 = cpuNanoseconds(sidecar.pid)
             let heartbeat = Double(cpu1 - cpu0) / Double(seq() - firstSeq)
 

@@ -1,6 +1,8 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -46,7 +48,7 @@ struct SpoolSemanticsTests {
             #expect(try root.object("stuck", "failed")["error"] as? String != nil)
 
             // The sidecar stamps the claim on the file: the runbook's mtime-based snippets agree.
-            try await Integration.eventually("the sidecar to stamp waited's move into active/ on its mtime") {
+            try await eventually("the sidecar to stamp waited's move into active/ on its mtime") {
                 try mtimeAge(root.taskPath("waited", "active")) < 60
             }
             let clearOutput = try await Integration.RunbookScripts.run("clear_stuck_tasks.py", in: scripts, [root.path])
@@ -72,7 +74,7 @@ struct SpoolSemanticsTests {
         try await Integration.withRunbookSidecar(mode: "pipe") { root, _, client, _ in
             let worker = try await Integration.Client.connect(root, timeout: .seconds(10))
             defer { worker.close() }
-            let lease = Integration.LeaseCollector(worker, Tasks.lease, request: Tasks.LeaseRequest(maxInFlight: 0))
+            let lease = Integration.LeaseCollector(worker, Pipebus_Tasks_V1_Tasks.Method.Lease.descriptor, request: Pipebus_Tasks_V1_LeaseRequest(maxInFlight: 0))
             defer { lease.stop() }
             _ = try await client.submit(#"{"prompt":"long"}"#, id: "long-1")
             try await lease.first("long-1 leased") { $0.id == "long-1" }
@@ -103,11 +105,11 @@ struct SpoolSemanticsTests {
             #expect(try await client.clearStuck(olderThan: .seconds(1)).map(\.id) == ["dup-1"])
             // The worker writes its result as completed/dup-1.json (then would unlink active/).
             try root.write(#"{"id":"dup-1","result":"late"}"#, to: root.taskPath("dup-1", "completed"))
-            try await Integration.eventually("the late copy to leave completed/") {
+            try await eventually("the late copy to leave completed/") {
                 root.locations()["dup-1"] == ["failed"]
             }
             #expect(root.names(in: root.quarantine).contains { $0.hasPrefix("completed.") && $0.hasSuffix("dup-1.json") })
-            try await Integration.eventually("an error log line naming dup-1") {
+            try await eventually("an error log line naming dup-1") {
                 !sidecar.logLines(containing: "completed/ and failed/ at once", fields: ["task_id": "dup-1"]).isEmpty
             }
         }
@@ -124,7 +126,7 @@ struct SpoolSemanticsTests {
             _ = try await client.submit(#"{"prompt":"p"}"#, id: "ok-1")
             try root.move("ok-1", from: "pending", to: "active")
             try root.move("ok-1", from: "active", to: "completed")
-            try await Integration.eventually("status to count 3 failures") { try await client.status().failuresLast5m == 3 }
+            try await eventually("status to count 3 failures") { try await client.status().failuresLast5M == 3 }
             client.close()
 
             sidecar.process.signal(SIGTERM)
@@ -132,11 +134,11 @@ struct SpoolSemanticsTests {
             try await sidecar.restart()
             let again = try await Integration.Client.connect(root, timeout: .seconds(10))
             defer { again.close() }
-            #expect(try await again.status().failuresLast5m == 3)
+            #expect(try await again.status().failuresLast5M == 3)
             let events = try await Integration.subscribeToEvents(again)
             defer { events.stop() }
             let beat = try await events.first("a heartbeat after the restart") { $0.kind == .heartbeat }
-            #expect(beat.status?.failuresLast5m == 3)
+            #expect(beat.status?.failuresLast5M == 3)
         }
     }
 
@@ -148,17 +150,17 @@ struct SpoolSemanticsTests {
             try root.move("real-1", from: "pending", to: "active")
             try root.write("", to: "\(root.folder("active"))/empty-1.json")
 
-            try await Integration.eventually("empty-1.json to be quarantined") {
+            try await eventually("empty-1.json to be quarantined") {
                 root.names(in: root.quarantine).contains { $0.hasSuffix("empty-1.json") }
             }
             // A few heartbeats later (0.5 s apart): still one log line, one task everywhere.
             let seq = try await client.status().heartbeatSeq
-            try await Integration.eventually("three more heartbeats") { try await client.status().heartbeatSeq >= seq + 3 }
+            try await eventually("three more heartbeats") { try await client.status().heartbeatSeq >= seq + 3 }
             #expect(sidecar.logLines(containing: "quarantined a spool entry").count == 1)
             #expect(sidecar.logLines(containing: "skipping a spool entry").isEmpty, "warned about at every heartbeat")
             #expect(try await client.status().active == 1)
             #expect(((root.heartbeat()?["counts"] as? [String: Any])?["active"] as? Int) == 1)
-            #expect(Integration.metricValue("active_tasks", in: try await Integration.scrape(port: port)) == 1)
+            #expect(Integration.metricValue("active_tasks", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) == 1)
             #expect(root.taskIDs("active") == ["real-1"])
         }
     }
@@ -167,7 +169,7 @@ struct SpoolSemanticsTests {
     func claudeErrorKindIsCounted() async throws {
         try await Integration.withRunbookSidecar(metrics: true) { root, sidecar, client, _ in
             let port = try await sidecar.metricsPort()
-            let before = Integration.metricValue("claude_api_errors_total", in: try await Integration.scrape(port: port)) ?? 0
+            let before = Integration.metricValue("claude_api_errors_total", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) ?? 0
             for (id, kind) in [("claude-1", #","error_kind":"claude_api""#), ("other-1", "")] {
                 _ = try await client.submit(#"{"prompt":"p"}"#, id: id)
                 try root.move(id, from: "pending", to: "active")
@@ -179,12 +181,12 @@ struct SpoolSemanticsTests {
                 try root.write(String(text), to: root.taskPath(id, "active"))
                 try root.move(id, from: "active", to: "failed")
             }
-            try await Integration.eventually("both failures reported") { try await client.status().failuresLast5m == 2 }
-            try await Integration.eventually("claude_api_errors_total to count the claude_api failure") {
-                Integration.metricValue("claude_api_errors_total", in: try await Integration.scrape(port: port)) == before + 1
+            try await eventually("both failures reported") { try await client.status().failuresLast5M == 2 }
+            try await eventually("claude_api_errors_total to count the claude_api failure") {
+                Integration.metricValue("claude_api_errors_total", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) == before + 1
             }
             try await Task.sleep(for: .seconds(1))
-            #expect(Integration.metricValue("claude_api_errors_total", in: try await Integration.scrape(port: port)) == before + 1)
+            #expect(Integration.metricValue("claude_api_errors_total", in: try await LoopbackHTTPClient(port: port).scrapeMetrics()) == before + 1)
         }
     }
 
@@ -201,7 +203,7 @@ struct SpoolSemanticsTests {
             let replayedAt = Date()
 
             _ = try await Integration.RunbookScripts.run("replay_slow_task.py", in: scripts, [root.path, "slow-1", "marie"])
-            let replay = try await Integration.value("slow-1_replay adopted by the sidecar") { () -> [String: Any]? in
+            let replay = try await eventuallyValue("slow-1_replay adopted by the sidecar") { () -> [String: Any]? in
                 let object = try? root.object("slow-1_replay", "pending")
                 return object?["id"] as? String == "slow-1_replay" ? object : nil
             }

@@ -1,6 +1,8 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +18,7 @@ struct TracingTests {
 
     /// `scripts/otlp-receiver.py` in the tests' venv, appending each span it decodes to a file.
     final class Receiver: Sendable {
-        let process: Integration.Spawned
+        let process: ChildProcess
         let port: Int
         let spansPath: String
 
@@ -27,15 +29,14 @@ struct TracingTests {
                 throw Integration.Failure("no Python with opentelemetry-proto at \(python): run scripts/install-test-python.sh (make test does)")
             }
             spansPath = "\(root.path)/spans.jsonl"
-            process = try Integration.Spawned(
+            let process = try ChildProcess(
                 [python, "\(TracingTests.repository)/scripts/otlp-receiver.py", "--port", "0", "--out", spansPath],
-                output: "\(root.path)/receiver.log"
+                stderr: .stdout
             )
-            let process = process
-            port = try await Integration.value("the OTLP receiver to listen", timeout: .seconds(30)) { () -> Int? in
-                if let exit = process.poll() { throw Integration.Failure("the receiver exited (\(exit)): \(process.output)") }
-                return process.output.split(separator: "\n").first { $0.hasPrefix("listening on ") }.flatMap { Int($0.dropFirst(13)) }
-            }
+            self.process = process
+            let line = try await process.line(startingWith: "listening on ", within: .seconds(30))
+            guard let port = Int(line.dropFirst(13)) else { throw Integration.Failure("the receiver said \(line)") }
+            self.port = port
         }
 
         var spans: [[String: Any]] {
@@ -44,7 +45,7 @@ struct TracingTests {
         }
 
         func span(named name: String, attribute key: String = "pipebus.task.id", equals value: String, timeout: Duration = .seconds(30)) async throws -> [String: Any] {
-            try await Integration.value("a \(name) span with \(key)=\(value) at the receiver", timeout: timeout) {
+            try await eventuallyValue("a \(name) span with \(key)=\(value) at the receiver", timeout: timeout) {
                 spans.first { $0["name"] as? String == name && ($0["attributes"] as? [String: Any])?[key] as? String == value }
             }
         }
@@ -77,11 +78,11 @@ struct TracingTests {
             let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
             let callerSpan = "00f067aa0ba902b7"
             let submitted = try await client.connection.unary(
-                Tasks.submit,
-                request: Tasks.SubmitRequest(id: "traced-1", json: Array(#"{"prompt":"trace me","duration_ms":300}"#.utf8)),
+                Pipebus_Tasks_V1_Tasks.Method.Submit.descriptor,
+                request: Pipebus_Tasks_V1_SubmitRequest(id: "traced-1", json: Array(#"{"prompt":"trace me","duration_ms":300}"#.utf8)),
                 metadata: [MetadataKey.traceparent: "00-\(traceID)-\(callerSpan)-01"],
                 timeout: .seconds(5),
-                responseType: Tasks.TaskInfo.self
+                responseType: Pipebus_Tasks_V1_Task.self
             )
             let fields = submitted.traceparent.split(separator: "-").map(String.init)
             #expect(fields.count == 4 && fields[1] == traceID, "the task file's traceparent \(submitted.traceparent) is not in the caller's trace")
@@ -180,8 +181,11 @@ struct TracingTests {
     func collectorDown() async throws {
         let root = try Integration.Root.make(worker: "marie")
         defer { root.remove() }
-        // A port nobody listens on: every export is refused.
-        let closed = try Self.unusedPort()
+        // A port held bound by this test, never listened on: every export is refused, and no
+        // other program can start listening there meanwhile.
+        let reserved = try ReservedPort()
+        defer { withExtendedLifetime(reserved) {} }
+        let closed = reserved.port
         let sidecar = try await Integration.SidecarProcess(
             root: root, mode: "pipe", metrics: true, command: Self.worker, environment: Self.exportEnvironment(port: closed)
         )
@@ -192,11 +196,11 @@ struct TracingTests {
             for index in 0..<count {
                 _ = try await client.submit(#"{"prompt":"no collector","duration_ms":0}"#, id: "dark-\(index)")
             }
-            try await Integration.eventually("\(count) tasks completed with no collector", timeout: .seconds(120)) {
+            try await eventually("\(count) tasks completed with no collector", timeout: .seconds(120)) {
                 root.taskIDs("completed").count == count
             }
-            try await Integration.eventually("pipebus_trace_spans_dropped_total to rise", timeout: .seconds(60), every: .milliseconds(250)) {
-                let scrape = try await Integration.scrape(port: port)
+            try await eventually("pipebus_trace_spans_dropped_total to rise", timeout: .seconds(60), every: .milliseconds(250)) {
+                let scrape = try await LoopbackHTTPClient(port: port).scrapeMetrics()
                 return (Integration.metricValue("pipebus_trace_spans_dropped_total", in: scrape) ?? 0) > 0
             }
             #expect(try await client.health().status == .serving)
@@ -207,21 +211,5 @@ struct TracingTests {
         }
         client.close()
         await sidecar.killEverything()
-    }
-
-    /// A TCP port that was free a moment ago (bound, then closed).
-    static func unusedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw Integration.Failure("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

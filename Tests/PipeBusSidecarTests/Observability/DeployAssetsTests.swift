@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -101,7 +102,7 @@ struct DeployAssetsTests {
     ) async throws {
         var ports: [Int] = []
         for sidecar in sidecars { ports.append(try await sidecar.metricsPort()) }
-        let prometheus = try PrometheusProcess(binary: binary, scrapingAll: ports, ruleFiles: [DeployAssets.alertRules])
+        let prometheus = try await PrometheusProcess(binary: binary, scrapingAll: ports, ruleFiles: [DeployAssets.alertRules])
 
         // anga has no worker: its tasks wait (a queue). marie gets a stuck task, then a steady
         // stream of tasks, one in four failing, so that every rate() has something to show.
@@ -127,13 +128,13 @@ struct DeployAssetsTests {
         feeding.cancel()
         await feeding.value
         marieClient.close()
-        prometheus.stop()
+        await prometheus.stop()
         if let failure { throw failure }
     }
 
     private func check(_ prometheus: PrometheusProcess, sidecarPorts: [Int]) async throws {
         // Enough scrapes of both targets for rate() over a minute, and the rules evaluated.
-        try await Integration.eventually("5 scrapes of both sidecars", timeout: .seconds(90), every: .milliseconds(500)) {
+        try await eventually("5 scrapes of both sidecars", timeout: .seconds(90), every: .milliseconds(500)) {
             let counts = prometheus.query(#"count_over_time(up{job="pipebus"}[1m])"#) ?? []
             return counts.count == sidecarPorts.count && counts.allSatisfy { (Double($0.value) ?? 0) >= 5 }
         }
@@ -143,7 +144,7 @@ struct DeployAssetsTests {
 
         var exported = Set(["up"])
         for port in sidecarPorts {
-            for line in try await Integration.scrape(port: port).split(separator: "\n") where line.hasPrefix("# TYPE ") {
+            for line in try await LoopbackHTTPClient(port: port).scrapeMetrics().split(separator: "\n") where line.hasPrefix("# TYPE ") {
                 let family = line.split(separator: " ")[2]
                 exported.formUnion([String(family), "\(family)_bucket", "\(family)_sum", "\(family)_count"])
             }
@@ -158,7 +159,7 @@ struct DeployAssetsTests {
                 let where_ = "\(name) / \"\(query.panel)\": \(expr)"
                 let unknown = DeployAssets.metricNames(in: expr).subtracting(exported)
                 #expect(unknown.isEmpty, "\(where_) reads metrics no sidecar exports: \(unknown.sorted())")
-                let samples = try await Integration.value("series from \(where_)", timeout: .seconds(20), every: .milliseconds(500)) {
+                let samples = try await eventuallyValue("series from \(where_)", timeout: .seconds(20), every: .milliseconds(500)) {
                     () -> [(labels: [String: String], value: String)]? in
                     switch prometheus.evaluate(expr) {
                     case .error(let message)?: throw DeployAssetsError("\(where_) is refused: \(message)")
@@ -177,7 +178,7 @@ struct DeployAssetsTests {
         }
 
         // Rules: evaluated by Prometheus without error, on names the sidecars export.
-        let rules = try await Integration.value("every rule evaluated", timeout: .seconds(20), every: .milliseconds(500)) {
+        let rules = try await eventuallyValue("every rule evaluated", timeout: .seconds(20), every: .milliseconds(500)) {
             () -> [(name: String, query: String, health: String, lastError: String)]? in
             guard let rules = prometheus.rules(), !rules.isEmpty, rules.allSatisfy({ $0.health != "unknown" }) else {
                 return nil
@@ -209,7 +210,7 @@ struct DeployAssetsTests {
             }
             let selector = String(query[query.index(query.startIndex, offsetBy: 13)..<comma])
             let label = query[query.index(after: comma)...].dropLast().trimmingCharacters(in: .whitespaces)
-            let found = try await Integration.value("values of $\(variable.name) (\(query))", timeout: .seconds(20), every: .milliseconds(500)) {
+            let found = try await eventuallyValue("values of $\(variable.name) (\(query))", timeout: .seconds(20), every: .milliseconds(500)) {
                 () -> [String]? in
                 let samples = prometheus.query("count by (\(label)) (\(selector))") ?? []
                 let found = samples.compactMap { $0.labels[label] }.sorted()

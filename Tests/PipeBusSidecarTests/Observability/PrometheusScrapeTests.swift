@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 import Synchronization
 import Testing
 
@@ -18,7 +19,7 @@ struct PrometheusScrapeTests {
         let metrics = SidecarMetrics(worker: "marie", instance: "marie-1", transport: transport)
         let server = MetricsHTTPServer(metrics: metrics, health: { (200, "SERVING\n") })
         let targetPort = try await server.start(host: "127.0.0.1", port: 0)
-        let prometheus = try PrometheusProcess(binary: binary, scraping: targetPort)
+        let prometheus = try await PrometheusProcess(binary: binary, scraping: targetPort)
 
         // Keeps latencies and failures coming, so every scrape sees the counters grow.
         let feeding = Task.detached {
@@ -27,7 +28,7 @@ struct PrometheusScrapeTests {
                 for sample in UInt64(0)..<50 {
                     transport.writeLatency.record(nanoseconds: 2_000 + (sample * 997 + round) % 40_000)
                 }
-                metrics.transition(from: "active", to: "failed", processingSeconds: 31, queueWaitSeconds: nil)
+                metrics.transition(from: .active, to: .failed, processingSeconds: 31, queueWaitSeconds: nil)
                 round += 1
                 try? await Task.sleep(for: .milliseconds(200))
             }
@@ -40,7 +41,7 @@ struct PrometheusScrapeTests {
         }
         feeding.cancel()
         await feeding.value
-        prometheus.stop()
+        await prometheus.stop()
         await server.shutdown()
         if let failure { Issue.record(failure) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 @testable import PipeBusSidecar
@@ -11,11 +12,12 @@ import Glibc
 struct ResourceSamplerTests {
     static let cpuCount = Double(ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Starts `/bin/sh -c script`, and always kills its whole tree when `body` returns.
-    func withShell<T>(_ script: String, _ body: (ChildProcessTree) throws -> T) throws -> T {
-        let tree = try ChildProcessTree(script)
-        defer { tree.kill() }
-        return try body(tree)
+    /// Starts `/bin/sh -c script` in a process group of its own, and always kills the group (the
+    /// shell and whatever it started) when `body` returns.
+    func withShell<T>(_ script: String, _ body: (ChildProcess) throws -> T) throws -> T {
+        let shell = try ChildProcess(["/bin/sh", "-c", script], stdout: .null, stderr: .null, newProcessGroup: true)
+        defer { shell.stop() }
+        return try body(shell)
     }
 
     static func now(_ clock: clockid_t) -> Double {
@@ -76,11 +78,11 @@ struct ResourceSamplerTests {
     func aChildTreeOfSleeps() throws {
         try withShell("sleep 30 & sleep 30 & wait") { shell in
             let sampler = ResourceSampler()
-            let sample = sample(sampler, root: shell.rootPID) { $0.processCount == 3 }
+            let sample = sample(sampler, root: shell.pid) { $0.processCount == 3 }
             #expect(sample.processCount == 3)
             #expect((sample.treeRSSBytes ?? 0) > 0)
             usleep(200_000)
-            let idle = sampler.sample(treeRootedAt: shell.rootPID)
+            let idle = sampler.sample(treeRootedAt: shell.pid)
             #expect(idle.processCount == 3)
             #expect(
                 idle.treeCPUPercent.map { $0 < 20 } == true,
@@ -96,12 +98,12 @@ struct ResourceSamplerTests {
         // up to 10 s until some CPU shows.
         try withShell("sh -c 'while :; do :; done' & wait") { shell in
             let sampler = ResourceSampler()
-            _ = sample(sampler, root: shell.rootPID) { $0.processCount == 2 }
+            _ = sample(sampler, root: shell.pid) { $0.processCount == 2 }
             let deadline = Date().addingTimeInterval(10)
-            var busy = sampler.sample(treeRootedAt: shell.rootPID)
+            var busy = sampler.sample(treeRootedAt: shell.pid)
             while (busy.treeCPUPercent ?? 0) < 1 && Date() < deadline {
                 usleep(300_000)
-                busy = sampler.sample(treeRootedAt: shell.rootPID)
+                busy = sampler.sample(treeRootedAt: shell.pid)
             }
             #expect(busy.processCount == 2)
             let cpu = busy.treeCPUPercent ?? 0
@@ -111,7 +113,7 @@ struct ResourceSamplerTests {
 
     @Test
     func aVanishedRootIsAnEmptyTree() throws {
-        let pid = try withShell("exit 0") { $0.rootPID }
+        let pid = try withShell("exit 0") { $0.pid }
         let sample = ResourceSampler().sample(treeRootedAt: pid)
         #expect(sample.processCount == 0)
         #expect(sample.treeRSSBytes == 0)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PipeBusCore
+import PipeBusTestSupport
 import Testing
 
 @testable import PipeBusSidecar
@@ -8,18 +9,6 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A fresh directory under /tmp, removed when the body returns.
-@discardableResult
-func withTemporaryDirectory<Result>(_ body: (String) throws -> Result) throws -> Result {
-    var template = Array("/tmp/pipebus-spool-XXXXXX".utf8CString)
-    guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-        throw RPCError(code: .internal, message: "mkdtemp failed: errno \(errno)")
-    }
-    let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
-}
 
 /// A spool in a fresh directory, with its logger's lines recorded.
 @discardableResult

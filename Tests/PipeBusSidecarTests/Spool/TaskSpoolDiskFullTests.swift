@@ -1,5 +1,7 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
+import PipeBusTestSupport
 import Testing
 
 @testable import PipeBusSidecar
@@ -25,13 +27,8 @@ struct TaskSpoolDiskFullTests {
 
     @discardableResult
     private func run(_ tool: String, _ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        guard let process = try? ChildProcess([tool] + arguments, stdout: .null, stderr: .null) else { return false }
+        return process.waitBlocking(timeout: .seconds(30)) == .code(0)
     }
 
     @Test(

@@ -1,5 +1,7 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
+import PipeBusTestSupport
 import Testing
 
 @testable import PipeBusSidecar
@@ -42,8 +44,8 @@ struct TaskSpoolRecoveryTests {
 
     /// The pid of a process that has ended: a child started and reaped here.
     static func pidOfAReapedChild() throws -> Int32 {
-        let child = try Integration.Spawned(["true"], output: "/dev/null")
-        while child.poll() == nil { usleep(1_000) }
+        let child = try ChildProcess(["true"], stdout: .null, stderr: .null)
+        guard child.waitBlocking(timeout: .seconds(10)) != nil else { throw TestSupportError("`true` did not end: \(child)") }
         return child.pid
     }
 

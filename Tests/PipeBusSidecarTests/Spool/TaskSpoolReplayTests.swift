@@ -1,5 +1,7 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
+import PipeBusTestSupport
 import Testing
 
 @testable import PipeBusSidecar
@@ -101,12 +103,9 @@ struct TaskSpoolReplayTests {
                         json.dump(task_data, f, indent=2)
                 replay_slow_task("task-123", "marie")
                 """
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-c", script]
-            try process.run()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            let process = try ChildProcess([python, "-c", script])
+            let exit = process.waitBlocking(timeout: .seconds(60))
+            #expect(exit == .code(0), "\(process)")
 
             let replayID = try TaskID("task-123_replay")
             let theirs = try #require(try runbookSpool.get(replayID))

@@ -1,5 +1,7 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
+import PipeBusTestSupport
 import Testing
 
 @testable import PipeBusSidecar

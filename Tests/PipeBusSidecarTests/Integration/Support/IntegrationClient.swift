@@ -1,7 +1,10 @@
 import Foundation
 import PipeBusCore
 import PipeBusPipes
+import PipeBusTestSupport
 import Synchronization
+import PipeBusTasks
+import PipeBusHealth
 
 extension Integration {
     /// One pipe connection to a sidecar, with typed calls (what `PipeBusClient.SidecarClient`
@@ -23,55 +26,55 @@ extension Integration {
 
         /// Connects, retrying until the sidecar listens (at most `timeout`).
         static func connect(_ root: Root, instance: String = "it", timeout: Duration) async throws -> Client {
-            try await Integration.value("a connection to the sidecar of \(root.worker)", timeout: timeout, every: .milliseconds(10)) {
+            try await eventuallyValue("a connection to the sidecar of \(root.worker)", timeout: timeout, every: .milliseconds(10)) {
                 try connect(root, instance: instance)
             }
         }
 
         func close() { connection.close() }
 
-        func submit(_ json: String, id: String = "", correlationID: String = "") async throws -> Tasks.TaskInfo {
+        func submit(_ json: String, id: String = "", correlationID: String = "") async throws -> Pipebus_Tasks_V1_Task {
             try await connection.unary(
-                Tasks.submit,
-                request: Tasks.SubmitRequest(id: id, json: Array(json.utf8), correlationID: correlationID),
+                Pipebus_Tasks_V1_Tasks.Method.Submit.descriptor,
+                request: Pipebus_Tasks_V1_SubmitRequest(id: id, json: Array(json.utf8), correlationID: correlationID),
                 timeout: callTimeout,
-                responseType: Tasks.TaskInfo.self
+                responseType: Pipebus_Tasks_V1_Task.self
             )
         }
 
-        func get(_ id: String) async throws -> Tasks.TaskInfo {
-            try await connection.unary(Tasks.get, request: Tasks.TaskRef(id: id), timeout: callTimeout, responseType: Tasks.TaskInfo.self)
+        func get(_ id: String) async throws -> Pipebus_Tasks_V1_Task {
+            try await connection.unary(Pipebus_Tasks_V1_Tasks.Method.Get.descriptor, request: Pipebus_Tasks_V1_TaskRef(id: id), timeout: callTimeout, responseType: Pipebus_Tasks_V1_Task.self)
         }
 
-        func status() async throws -> Tasks.WorkerStatus {
-            try await connection.unary(Tasks.status, request: Tasks.Empty(), timeout: callTimeout, responseType: Tasks.WorkerStatus.self)
+        func status() async throws -> Pipebus_Tasks_V1_WorkerStatus {
+            try await connection.unary(Pipebus_Tasks_V1_Tasks.Method.Status.descriptor, request: Pipebus_Tasks_V1_Empty(), timeout: callTimeout, responseType: Pipebus_Tasks_V1_WorkerStatus.self)
         }
 
-        func health(timeout: Duration? = nil) async throws -> Health.CheckResponse {
+        func health(timeout: Duration? = nil) async throws -> Pipebus_Health_V1_HealthCheckResponse {
             try await connection.unary(
-                Health.check,
-                request: Health.CheckRequest(service: ""),
+                Pipebus_Health_V1_Health.Method.Check.descriptor,
+                request: Pipebus_Health_V1_HealthCheckRequest(service: ""),
                 timeout: timeout ?? callTimeout,
-                responseType: Health.CheckResponse.self
+                responseType: Pipebus_Health_V1_HealthCheckResponse.self
             )
         }
 
-        func clearStuck(olderThan: Duration, dryRun: Bool = false) async throws -> [Tasks.TaskInfo] {
+        func clearStuck(olderThan: Duration, dryRun: Bool = false) async throws -> [Pipebus_Tasks_V1_Task] {
             let milliseconds = UInt64(olderThan.components.seconds) * 1000 + UInt64(olderThan.components.attoseconds / 1_000_000_000_000_000)
             return try await connection.unary(
-                Tasks.clearStuck,
-                request: Tasks.ClearStuckRequest(olderThanMs: milliseconds, dryRun: dryRun),
+                Pipebus_Tasks_V1_Tasks.Method.ClearStuck.descriptor,
+                request: Pipebus_Tasks_V1_ClearStuckRequest(olderThanMs: milliseconds, dryRun: dryRun),
                 timeout: callTimeout,
-                responseType: Tasks.TaskList.self
+                responseType: Pipebus_Tasks_V1_TaskList.self
             ).tasks
         }
 
-        func finish(_ id: String, result: String = "{\"ok\":true}") async throws -> Tasks.TaskInfo {
+        func finish(_ id: String, result: String = "{\"ok\":true}") async throws -> Pipebus_Tasks_V1_Task {
             try await connection.unary(
-                Tasks.finish,
-                request: Tasks.FinishRequest(id: id, resultJSON: Array(result.utf8)),
+                Pipebus_Tasks_V1_Tasks.Method.Finish.descriptor,
+                request: Pipebus_Tasks_V1_FinishRequest(id: id, resultJson: Array(result.utf8)),
                 timeout: callTimeout,
-                responseType: Tasks.TaskInfo.self
+                responseType: Pipebus_Tasks_V1_Task.self
             )
         }
     }
@@ -115,7 +118,7 @@ extension Integration {
             timeout: Duration = .seconds(10),
             where predicate: (Message) -> Bool
         ) async throws -> Message {
-            try await Integration.value(what(), timeout: timeout) {
+            try await eventuallyValue(what(), timeout: timeout) {
                 if let found = messages.first(where: predicate) { return found }
                 if ended { throw Failure("the stream ended: \(error ?? "OK")") }
                 return nil
@@ -123,13 +126,13 @@ extension Integration {
         }
     }
 
-    typealias EventCollector = StreamCollector<Tasks.Event>
-    typealias LeaseCollector = StreamCollector<Tasks.TaskInfo>
+    typealias EventCollector = StreamCollector<Pipebus_Tasks_V1_Event>
+    typealias LeaseCollector = StreamCollector<Pipebus_Tasks_V1_Task>
 
     /// Subscribes to the event stream and returns once the subscription surely is in place
     /// (its first event, a heartbeat at the latest, has arrived).
     static func subscribeToEvents(_ client: Client, timeout: Duration = .seconds(10)) async throws -> EventCollector {
-        let events = EventCollector(client, Tasks.watchEvents, request: Tasks.WatchRequest(afterSeq: 0))
+        let events = EventCollector(client, Pipebus_Tasks_V1_Tasks.Method.WatchEvents.descriptor, request: Pipebus_Tasks_V1_WatchRequest(afterSeq: 0))
         try await events.first("the first event", timeout: timeout) { _ in true }
         return events
     }

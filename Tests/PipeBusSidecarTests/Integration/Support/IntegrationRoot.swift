@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -12,18 +13,12 @@ extension Integration {
 
         /// Creates `/tmp/pipebus-it-XXXXXX`.
         static func make(worker: String = "marie") throws -> Root {
-            var template = Array("/tmp/pipebus-it-XXXXXX".utf8CString)
-            guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-                throw Failure("mkdtemp failed: errno \(errno)")
-            }
-            let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            return Root(path: path, worker: worker)
+            Root(path: try TemporaryDirectory(prefix: "pipebus-it").path, worker: worker)
         }
 
         /// Deletes the root, unless PIPEBUS_KEEP_TEST_ROOTS is set (to look at a failure).
         func remove() {
-            if ProcessInfo.processInfo.environment["PIPEBUS_KEEP_TEST_ROOTS"] != nil { return }
-            try? FileManager.default.removeItem(atPath: path)
+            TemporaryDirectory.remove(path)
         }
 
         static let states = ["pending", "active", "completed", "failed"]

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTestSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -12,10 +13,10 @@ extension Integration {
     final class SidecarProcess: Sendable {
         let root: Root
         let instance: String
-        let arguments: [String]
+        private let startArguments: Mutex<[String]>
         let environment: [String: String]?
         let logPath: String
-        private let current: Mutex<Spawned>
+        private let current: Mutex<ChildProcess>
 
         /// Starts a sidecar for `root.worker` and waits until it answers a health check.
         init(
@@ -42,30 +43,43 @@ extension Integration {
             ]
             arguments += extraArguments
             if !command.isEmpty { arguments += ["--"] + command }
-            self.arguments = arguments
+            self.startArguments = Mutex(arguments)
             self.logPath = instance == "it" ? "\(root.path)/sidecar.log" : "\(root.path)/sidecar-\(instance).log"
             guard FileManager.default.isExecutableFile(atPath: Integration.executable) else {
                 throw Failure("no pipebus executable at \(Integration.executable); build it (swift build) first")
             }
-            current = Mutex(try Spawned(arguments, output: logPath, environment: environment))
+            current = Mutex(try Self.spawn(arguments, log: logPath, environment: environment))
             try await waitUntilAnswering()
         }
 
-        var process: Spawned { current.withLock { $0 } }
+        var process: ChildProcess { current.withLock { $0 } }
+        /// The command line of the latest start.
+        var arguments: [String] { startArguments.withLock { $0 } }
+
+        /// stdout and stderr appended to `log`, across restarts.
+        private static func spawn(_ arguments: [String], log: String, environment: [String: String]?) throws -> ChildProcess {
+            try ChildProcess(arguments, environment: environment, stdout: .file(log, append: true), stderr: .stdout)
+        }
         var pid: pid_t { process.pid }
 
-        /// Starts the sidecar again after it exited (or was killed) and waits until it answers.
-        func restart(waitUntilAnswering wait: Bool = true) async throws {
-            guard process.poll() != nil else { throw Failure("restart: the sidecar is still running") }
-            let spawned = try Spawned(arguments, output: logPath, environment: environment)
+        /// Starts the sidecar again after it exited (or was killed), with `extraArguments` added
+        /// to its options (a later option wins; kept for later restarts), and waits until it answers.
+        func restart(waitUntilAnswering wait: Bool = true, extraArguments: [String] = []) async throws {
+            guard process.exited != nil else { throw Failure("restart: the sidecar is still running") }
+            let arguments = startArguments.withLock { arguments in
+                // Before the worker's command, which follows "--".
+                arguments.insert(contentsOf: extraArguments, at: arguments.firstIndex(of: "--") ?? arguments.endIndex)
+                return arguments
+            }
+            let spawned = try Self.spawn(arguments, log: logPath, environment: environment)
             current.withLock { $0 = spawned }
             if wait { try await waitUntilAnswering() }
         }
 
         /// Waits until a fresh connection gets an answer to Health.Check (any status).
         func waitUntilAnswering(timeout: Duration = .seconds(30)) async throws {
-            try await Integration.eventually("sidecar \(root.worker) to answer a health check; log:\n\(logTail())", timeout: timeout) {
-                if let exit = process.poll() { throw Failure("the sidecar exited (\(exit))") }
+            try await eventually("sidecar \(root.worker) to answer a health check; log:\n\(logTail())", timeout: timeout) {
+                if let exit = process.exited { throw Failure("the sidecar exited (\(exit))") }
                 guard let client = try? Client.connect(root, instance: instance) else { return false }
                 defer { client.close() }
                 return (try? await client.health(timeout: .seconds(2))) != nil
@@ -95,7 +109,7 @@ extension Integration {
 
         /// The port `/metrics` is served on, from the latest "serving /metrics" log line.
         func metricsPort() async throws -> Int {
-            try await Integration.value("the \"serving /metrics\" log line") {
+            try await eventuallyValue("the \"serving /metrics\" log line") {
                 guard let address = logLines(containing: "serving /metrics").last?["address"] as? String,
                     let colon = address.lastIndex(of: ":")
                 else { return nil }
@@ -112,13 +126,6 @@ extension Integration {
                 _ = kill(pid_t(workerPID), SIGKILL)
             }
         }
-    }
-
-    /// `/metrics` fetched with curl.
-    static func scrape(port: Int) async throws -> String {
-        let (exit, output) = try await run(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"], timeout: .seconds(10))
-        guard exit.code == 0 else { throw Failure("curl /metrics failed (\(exit)): \(output)") }
-        return output
     }
 
     /// The sum of a metric's samples over all its label sets (nil when it is not there).

@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 import Testing
 
 /// Finds and runs an external program (promtool, prometheus) for the observability tests.
@@ -25,20 +26,13 @@ struct CommandLineTool {
     }
 
     /// Runs to completion with `input` on stdin; returns the exit status and stdout + stderr.
-    func run(_ arguments: [String], input: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        let stdin = Pipe()
-        let output = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Killed, and a failure, if it has not finished after `timeout` (a bound, not a figure).
+    func run(_ arguments: [String], input: String, timeout: Duration = .seconds(60)) throws -> (status: Int32, output: String) {
+        let child = try ChildProcess([url.path] + arguments, stdin: .text(input), stderr: .stdout)
+        guard let exit = child.waitBlocking(timeout: timeout) else {
+            child.stop()
+            throw TestSupportError("\(url.lastPathComponent) did not finish within \(timeout)\n\(child)")
+        }
+        return (exit.shellStatus, child.stdout)
     }
 }

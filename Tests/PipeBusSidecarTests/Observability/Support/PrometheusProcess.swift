@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -7,19 +8,20 @@ import Glibc
 /// A real Prometheus server (Debian's `prometheus`) on 127.0.0.1 scraping its targets every second
 /// (and evaluating its rule files as often), with its config and TSDB in a temporary directory that
 /// `stop()` removes.
+///
+/// It listens on port 0: the port it got is read from the kernel (`LoopbackPort.listeningPorts`),
+/// so no port is picked in advance that another program could take first.
 final class PrometheusProcess {
     let port: Int
-    private let process = Process()
-    private let directory: URL
-    private let log: FileHandle
+    private let process: ChildProcess
+    private let directory: TemporaryDirectory
 
-    convenience init(binary: CommandLineTool, scraping targetPort: Int) throws {
-        try self.init(binary: binary, scrapingAll: [targetPort])
+    convenience init(binary: CommandLineTool, scraping targetPort: Int) async throws {
+        try await self.init(binary: binary, scrapingAll: [targetPort])
     }
 
-    init(binary: CommandLineTool, scrapingAll targetPorts: [Int], ruleFiles: [String] = []) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipebus-prom-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    init(binary: CommandLineTool, scrapingAll targetPorts: [Int], ruleFiles: [String] = []) async throws {
+        directory = try TemporaryDirectory(prefix: "pipebus-prom")
         let config = """
             global:
               scrape_interval: 1s
@@ -31,29 +33,33 @@ final class PrometheusProcess {
                 static_configs:
                   - targets: [\(targetPorts.map { "'127.0.0.1:\($0)'" }.joined(separator: ", "))]
             """
-        let configURL = directory.appendingPathComponent("prometheus.yml")
-        try config.write(to: configURL, atomically: true, encoding: .utf8)
-        let logURL = directory.appendingPathComponent("prometheus.log")
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        log = try FileHandle(forWritingTo: logURL)
-
-        port = try LoopbackHTTPClient.freePort()
-        process.executableURL = binary.url
-        process.arguments = [
-            "--config.file=\(configURL.path)",
-            "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
-            "--web.listen-address=127.0.0.1:\(port)",
-            "--log.level=warn",
-        ]
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let configPath = directory.file("prometheus.yml")
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let process = try ChildProcess(
+            [
+                binary.url.path,
+                "--config.file=\(configPath)",
+                "--storage.tsdb.path=\(directory.file("data"))",
+                "--web.listen-address=127.0.0.1:0",
+                "--log.level=warn",
+            ],
+            stderr: .stdout
+        )
+        self.process = process
+        do {
+            port = try await eventuallyValue("Prometheus to listen", timeout: .seconds(30)) { () -> Int? in
+                if let exit = process.exited { throw TestSupportError("Prometheus exited (\(exit)): \(process.stdout)") }
+                return LoopbackPort.listeningPorts(of: process.pid).first
+            }
+        } catch {
+            process.stop()
+            directory.remove()
+            throw error
+        }
     }
 
     /// What Prometheus logged, for a failure message.
-    var logText: String {
-        (try? String(contentsOf: directory.appendingPathComponent("prometheus.log"), encoding: .utf8)) ?? ""
-    }
+    var logText: String { process.stdout }
 
     /// Runs an instant query; returns the result vector's samples (labels, value), or nil while
     /// Prometheus is not answering yet (or refuses the query).
@@ -112,17 +118,9 @@ final class PrometheusProcess {
         }
     }
 
-    /// SIGTERM, then SIGKILL after 5 s: a child started from a concurrency-pool thread inherits
-    /// its blocked signal mask, and may never see the SIGTERM.
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        try? log.close()
-        try? FileManager.default.removeItem(at: directory)
+    /// Stops Prometheus (SIGTERM, SIGKILL after 10 s) and removes its directory.
+    func stop() async {
+        await process.terminate(grace: .seconds(10))
+        directory.remove()
     }
 }
