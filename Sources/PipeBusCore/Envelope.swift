@@ -120,14 +120,9 @@ public struct ConnectRecord: Hashable, Sendable {
     /// The largest connect record: one atomic pipe write (PIPE_BUF), frame header included.
     public static let maxEncodedSize = 4096
 
-    /// Whether `id` may name a connection: 1 to 64 of `A-Z a-z 0-9 _ -`, so it can never be a
-    /// path, a hidden file or a traversal.
+    /// Whether `id` may name a connection (`NameRule.component`): 1 to 64 of `A-Z a-z 0-9 _ -`,
+    /// so it can never be a path, a hidden file or a traversal.
     public static func isValidConnectionID(_ id: String) -> Bool {
-        let utf8 = id.utf8
-        guard (1...64).contains(utf8.count) else { return false }
-        return utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x5F || byte == 0x2D
-        }
+        NameRule.component.accepts(id)
     }
 }

@@ -6,13 +6,7 @@ import PipeBusSystem
 import SystemPackage
 
 /// Where the sidecars of one worker keep their files under the shared root (DESIGN §2, §6):
-///
-///     <root>/workers/<worker>/heartbeat.json               the worker's heartbeat (any instance)
-///     <root>/workers/<worker>/instances/<id>/pipes/        one instance's FIFOs and server lock
-///     <root>/workers/<worker>/instances/<id>/heartbeat.json
-///     <root>/workers/<worker>/instances/<id>/instance.lock  held by the instance while it runs
-///     <root>/workers/<worker>/instances/<id>/leases/       tasks that instance has leased
-///     <root>/workers/<worker>/instances/<id>/worker.json   the worker it supervises, while it runs
+/// `<root>/workers/<worker>/…`, as `RootLayout` builds the paths, and the instances found there.
 ///
 /// A worker scaled out (`docker-compose scale marie=2`) runs one sidecar per instance; the
 /// instances share the worker's spool and heartbeat file, and nothing else.
@@ -25,20 +19,24 @@ public struct SidecarPaths: Hashable, Sendable {
         self.worker = worker
     }
 
-    /// `<root>/workers/<worker>`.
-    public var workerDirectory: String { "\(root)/workers/\(worker)" }
-    /// The worker's heartbeat, written by whichever instance beat last (the runbook reads it).
-    public var heartbeatPath: String { "\(workerDirectory)/heartbeat.json" }
-    public var instancesDirectory: String { "\(workerDirectory)/instances" }
+    private var layout: RootLayout { RootLayout(root: root) }
 
-    public func instanceDirectory(_ instance: String) -> String { "\(instancesDirectory)/\(instance)" }
-    public func pipeDirectory(instance: String) -> PipeDirectory { PipeDirectory(path: "\(instanceDirectory(instance))/pipes") }
-    public func heartbeatPath(instance: String) -> String { "\(instanceDirectory(instance))/heartbeat.json" }
-    public func lockPath(instance: String) -> String { "\(instanceDirectory(instance))/instance.lock" }
-    public func leaseDirectory(instance: String) -> String { "\(instanceDirectory(instance))/leases" }
+    /// `<root>/workers/<worker>`.
+    public var workerDirectory: String { layout.workerDirectory(worker: worker) }
+    /// The worker's heartbeat, written by whichever instance beat last (the runbook reads it).
+    public var heartbeatPath: String { layout.heartbeatPath(worker: worker) }
+    public var instancesDirectory: String { layout.instancesDirectory(worker: worker) }
+
+    public func instanceDirectory(_ instance: String) -> String { layout.instanceDirectory(worker: worker, instance: instance) }
+    public func pipeDirectory(instance: String) -> PipeDirectory {
+        PipeDirectory(path: layout.pipesDirectory(worker: worker, instance: instance))
+    }
+    public func heartbeatPath(instance: String) -> String { layout.heartbeatPath(worker: worker, instance: instance) }
+    public func lockPath(instance: String) -> String { layout.instanceLockPath(worker: worker, instance: instance) }
+    public func leaseDirectory(instance: String) -> String { layout.leaseDirectory(worker: worker, instance: instance) }
     /// The supervised worker's pid and start time, so that the next sidecar of the instance can
     /// stop a worker its killed predecessor left running.
-    public func workerRecordPath(instance: String) -> String { "\(instanceDirectory(instance))/worker.json" }
+    public func workerRecordPath(instance: String) -> String { layout.workerRecordPath(worker: worker, instance: instance) }
 
     /// The instances that have run here (a directory under `instances/`), sorted.
     public func instances() -> [String] {
@@ -49,7 +47,7 @@ public struct SidecarPaths: Hashable, Sendable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if Self.problem(withName: name) == nil { names.append(name) }
+            if NameRule.component.accepts(name) { names.append(name) }
         }
         return names.sorted()
     }
@@ -57,18 +55,6 @@ public struct SidecarPaths: Hashable, Sendable {
     /// The instances whose sidecar is listening now, sorted.
     public func servingInstances() -> [String] {
         instances().filter { pipeDirectory(instance: $0).isServing }
-    }
-
-    /// Why `name` cannot be a worker or instance name (one path component of letters, digits,
-    /// `_` and `-`, at most 64 bytes), or nil when it can.
-    public static func problem(withName name: String) -> String? {
-        if name.isEmpty { return "it is empty" }
-        if name.utf8.count > 64 { return "it is longer than 64 bytes" }
-        let allowed = name.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
-        return allowed ? nil : "only letters, digits, _ and - are allowed"
     }
 
     /// The host's short name made into a valid instance name (`web-1.example.com` → `web-1`),
@@ -80,7 +66,7 @@ public struct SidecarPaths: Hashable, Sendable {
         let short = host.split(separator: ".", maxSplits: 1).first.map(String.init) ?? ""
         let cleaned = String(
             short.unicodeScalars.prefix(64).map { scalar -> Character in
-                problem(withName: String(scalar)) == nil ? Character(scalar) : "-"
+                NameRule.component.accepts(String(scalar)) ? Character(scalar) : "-"
             }
         )
         return cleaned.isEmpty ? "local" : cleaned

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PipeBusCore
 
 /// `--root` and `--json`, which every client command takes.
 struct ClientOptions: ParsableArguments {
@@ -29,10 +30,7 @@ struct WorkerName: ExpressibleByArgument, CustomStringConvertible, Hashable {
     var name: String
 
     init?(argument: String) {
-        let allowed = argument.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
-        }
-        guard allowed, !argument.isEmpty, argument.count <= 64 else { return nil }
+        guard NameRule.component.accepts(argument) else { return nil }
         name = argument
     }
 

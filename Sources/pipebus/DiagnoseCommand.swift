@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PipeBusCore
 
 /// `pipebus diagnose`: the runbook's "Immediate Actions" and "Root Cause Analysis" in one
 /// command, across every worker on the root.
@@ -57,7 +58,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
     func run() async throws {
         let deployment = options.deployment
         guard !deployment.fleet().workers().isEmpty else {
-            throw CLIError("no sidecar has run under \(deployment.root) (no \(deployment.root)/workers/*)")
+            throw CLIError("no sidecar has run under \(deployment.root) (no \(RootLayout(root: deployment.root).workersDirectory)/*)")
         }
         let evidence = await DiagnosisEvidence.gather(
             deployment: deployment,

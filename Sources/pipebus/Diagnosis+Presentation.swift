@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusTasks
 
 /// How `pipebus diagnose` (and the incident report) show a diagnosis: text for a person, JSON for
 /// scripts.

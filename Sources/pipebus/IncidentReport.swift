@@ -1,5 +1,6 @@
 import Foundation
-import PipeBusClient
+import PipeBusCore
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -43,31 +44,29 @@ struct IncidentReport {
     /// Reads every worker's spool under the root.
     mutating func collect() {
         let since = now.addingTimeInterval(-DurationText.seconds(window))
+        let layout = RootLayout(root: root)
         let workers =
-            (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/tasks"))?.filter { !$0.hasPrefix(".") }
+            (try? FileManager.default.contentsOfDirectory(atPath: layout.tasksDirectory))?.filter { !$0.hasPrefix(".") }
             .sorted() ?? []
         for worker in workers {
-            for state in ["completed", "failed"] {
-                for (id, object, modified) in Self.taskFiles(in: "\(root)/tasks/\(worker)/\(state)")
+            for state in [TaskState.completed, .failed] {
+                for (id, object, modified) in Self.taskFiles(in: layout.stateDirectory(worker: worker, folder: state.folderName))
                 where modified >= since {
-                    let submitted = (object["submitted_at"] as? String).flatMap(Heartbeat.parse) ?? modified
-                    let context = object["_trace_context"] as? [String: Any]
-                    let traceparent = context?["traceparent"] as? String ?? ""
-                    let parts = traceparent.split(separator: "-")
+                    let file = TaskFile(object: object)
                     finished.append(
                         FinishedTask(
                             worker: worker,
                             id: id,
-                            failed: state == "failed",
-                            latency: max(0, modified.timeIntervalSince(submitted)),
-                            correlationID: object["correlation_id"] as? String ?? "",
-                            traceID: parts.count == 4 ? String(parts[1]) : "",
-                            error: object["error"].map { $0 as? String ?? "\($0)" }
+                            failed: state == .failed,
+                            latency: max(0, modified.timeIntervalSince(file.submittedAtDate ?? modified)),
+                            correlationID: file.correlationID ?? "",
+                            traceID: file.traceContext?.traceID ?? "",
+                            error: file.error
                         )
                     )
                 }
             }
-            for (id, _, modified) in Self.taskFiles(in: "\(root)/tasks/\(worker)/active") {
+            for (id, _, modified) in Self.taskFiles(in: layout.stateDirectory(worker: worker, folder: TaskState.active.folderName)) {
                 let age = now.timeIntervalSince(modified)
                 if age > DurationText.seconds(threshold) { stillActive.append((worker, id, age)) }
             }
@@ -84,7 +83,7 @@ struct IncidentReport {
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
                 let data = FileManager.default.contents(atPath: path),
-                let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+                let object = try? TaskFile.parseObject(Array(data))
             else { continue }
             let modified = Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
             files.append((String(name.dropLast(5)), object, modified))
@@ -201,7 +200,7 @@ struct IncidentReport {
     /// never over an existing report (a second report in the same second takes the next
     /// second's name). Returns the path.
     func write() throws -> String {
-        let directory = "\(root)/incidents"
+        let directory = RootLayout(root: root).incidentsDirectory
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

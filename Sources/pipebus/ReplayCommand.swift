@@ -1,5 +1,6 @@
 import ArgumentParser
 import PipeBusCore
+import PipeBusTasks
 
 /// `pipebus replay`: the runbook's "Task Replay".
 struct ReplayCommand: AsyncParsableCommand {
@@ -22,7 +23,7 @@ struct ReplayCommand: AsyncParsableCommand {
             Console.printJSON(task.jsonObject)
         } else {
             Console.out(
-                "Task \(taskID) queued for replay as \(task.id) (\(options.resolvedRoot)/tasks/\(worker)/pending/\(task.id).json)"
+                "Task \(taskID) queued for replay as \(task.id) (\(RootLayout(root: options.resolvedRoot).stateDirectory(worker: worker.name, folder: TaskState.pending.folderName))/\(RootLayout.taskFileName(id: task.id)))"
             )
         }
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import PipeBusCore
 import PipeBusPipes
+import PipeBusTasks
 
 /// `pipebus retire`: takes a worker (or one instance of it) out of `status` and `health --all`
 /// for good, so that they stop failing on a worker that is never coming back.
@@ -32,7 +34,7 @@ struct RetireCommand: AsyncParsableCommand {
     var undo = false
 
     func validate() throws {
-        if let instance, let problem = SidecarPaths.problem(withName: instance) {
+        if let instance, let problem = NameRule.component.problem(with: instance) {
             throw ValidationError("--instance \(instance): \(problem)")
         }
     }
@@ -71,10 +73,13 @@ struct RetireCommand: AsyncParsableCommand {
             warnings.append("its sidecar is still running (instance \(serving.joined(separator: ", "))): status shows what it answers until it stops")
         }
         if instance == nil {
-            let waiting = ["pending", "active"].map { state in (state, Self.taskCount(in: "\(deployment.root)/tasks/\(worker)/\(state)")) }.filter { $0.1 > 0 }
+            let layout = RootLayout(root: deployment.root)
+            let waiting = [TaskState.pending, .active].map { state in
+                (state, Self.taskCount(in: layout.stateDirectory(worker: worker.name, folder: state.folderName)))
+            }.filter { $0.1 > 0 }
             if !waiting.isEmpty {
-                let counts = waiting.map { "\($0.1) \($0.0)" }.joined(separator: " and ")
-                warnings.append("\(counts) task(s) remain in \(deployment.root)/tasks/\(worker)/: no one will process them once it is gone")
+                let counts = waiting.map { "\($0.1) \($0.0.folderName)" }.joined(separator: " and ")
+                warnings.append("\(counts) task(s) remain in \(layout.spoolDirectory(worker: worker.name))/: no one will process them once it is gone")
             }
         }
         var object = retirement.jsonObject

@@ -1,21 +1,18 @@
 import Foundation
 import PipeBusCore
-import PipeBusPipes
+import PipeBusTasks
 
 /// An operator's word that a worker — or one instance of a worker scaled out — is gone for
 /// good: `<root>/workers/<worker>/retired.json` (or `…/instances/<id>/retired.json`). While
 /// it stays gone, `status` and `health --all` show it as RETIRED instead of failing on it
 /// forever; a retired sidecar that answers is shown as it answers, with a note.
 struct Retirement: Sendable {
-    static let fileName = "retired.json"
-
     var retiredAt: Date
     var reason: String
     var by: String
 
     static func path(root: String, worker: String, instance: String? = nil) -> String {
-        let paths = SidecarPaths(root: root, worker: worker)
-        return "\(instance.map { paths.instanceDirectory($0) } ?? paths.workerDirectory)/\(fileName)"
+        RootLayout(root: root).retirementPath(worker: worker, instance: instance)
     }
 
     /// The worker's retirement, or its instance's; nil when neither is retired. A marker that
@@ -25,9 +22,7 @@ struct Retirement: Sendable {
         for path in candidates {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-            let date = (object["retired_at"] as? String).flatMap(ISO8601Timestamp.parse).map {
-                Date(timeIntervalSince1970: Double($0.seconds) + Double($0.nanoseconds) / 1e9)
-            }
+            let date = (object["retired_at"] as? String).flatMap(Timestamp.date)
             return Retirement(
                 retiredAt: date ?? Date(timeIntervalSince1970: 0),
                 reason: object["reason"] as? String ?? "",

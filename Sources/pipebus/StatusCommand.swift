@@ -1,5 +1,7 @@
 import ArgumentParser
+import PipeBusTasks
 import Foundation
+import PipeBusCore
 import PipeBusClient
 
 /// `pipebus status`: the runbook's "Check Current System Status" and "Check Worker Health",
@@ -43,7 +45,7 @@ struct StatusCommand: AsyncParsableCommand {
         let deployment = options.deployment
         let board = StatusBoard(fleet: deployment.fleet())
         guard !board.fleet.workers().isEmpty else {
-            throw CLIError("no sidecar has run under \(deployment.root) (no \(deployment.root)/workers/*)")
+            throw CLIError("no sidecar has run under \(deployment.root) (no \(RootLayout(root: deployment.root).workersDirectory)/*)")
         }
         if watch {
             try await untilInterrupted { [options, interval] in

@@ -152,5 +152,5 @@ write("fuzz-task-json", "completed", taskFile("task-9", #"{"id":"task-9","attemp
 write("fuzz-task-json", "failed", taskFile("task-8_replay", #"{"id":"task-8","error":"worker timed out after 300s","debug":true,"replay":true}"#))
 write("fuzz-task-json", "numbers", taskFile("n", #"{"attempts":2.5,"big":1e308,"neg":-0,"u":"\u00e9\ud83d\ude00"}"#))
 write("fuzz-task-json", "not-object", taskFile("x", "[1,2,3]"))
-// Regression: this crashed the sidecar's claim (attempts + 1 overflowed) before TaskJSON.countAttempt.
+// Regression: this crashed the sidecar's claim (attempts + 1 overflowed) before TaskFile.countAttempt.
 write("fuzz-task-json", "regress-attempts-int-max", taskFile("t", #"{"attempts":9223372036854775807}"#))

@@ -1,4 +1,5 @@
 import Logging
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -90,25 +91,12 @@ struct JSONLineEncoder {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// ISO 8601 in UTC with microseconds, e.g. `2025-06-01T12:00:00.123456Z`; formatted by hand
-    /// because a date formatter per line costs more than the rest of the line.
-    static func timestamp(seconds: Int, nanoseconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-        }
-        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-"
-            + pad(Int(parts.tm_mday), 2) + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":"
-            + pad(Int(parts.tm_sec), 2) + "." + pad(nanoseconds / 1000, 6) + "Z"
-    }
-
-    /// The current wall-clock time as `timestamp(seconds:nanoseconds:)` formats it.
+    /// The current wall-clock time for `ts`: ISO 8601 in UTC with microseconds, e.g.
+    /// `2025-06-01T12:00:00.123456Z` (`Timestamp`, by hand: a date formatter per line would cost
+    /// more than the rest of the line).
     static func now() -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        return timestamp(seconds: Int(spec.tv_sec), nanoseconds: Int(spec.tv_nsec))
+        return Timestamp.iso8601(seconds: Int(spec.tv_sec), nanoseconds: Int(spec.tv_nsec), fractionDigits: 6)
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import PipeBusCore
+public import PipeBusTasks
 public import Prometheus
 import Synchronization
 
@@ -122,12 +123,11 @@ public final class SidecarMetrics: Sendable {
         tasksSubmitted.increment()
     }
 
-    /// Records one task state transition (spool folder names: `pending`, `active`, `completed`,
-    /// `failed`). Pass `processingSeconds` on `active → completed|failed` and `queueWaitSeconds` on
-    /// `pending → active`; each is recorded only on its own transition.
-    public func transition(from: String, to: String, processingSeconds: Double?, queueWaitSeconds: Double?) {
-        let fromState = Self.stateLabel(from)
-        let toState = Self.stateLabel(to)
+    /// Records one task state transition, labelled by folder name (`TaskState`: a bounded set of
+    /// values, never a task or correlation id). Pass `processingSeconds` on
+    /// `active → completed|failed` and `queueWaitSeconds` on `pending → active`; each is recorded
+    /// only on its own transition.
+    public func transition(from: TaskState, to: TaskState, processingSeconds: Double?, queueWaitSeconds: Double?) {
         // The registry hands back the existing counter for a label set it has seen: the lookup is a
         // lock and a hash, cheap at task rates.
         registry.makeCounter(
@@ -135,33 +135,18 @@ public final class SidecarMetrics: Sendable {
                 "pipebus_task_transitions_total",
                 "Task state transitions, by source and destination folder."
             ),
-            labels: baseLabels + [("from", fromState), ("to", toState)]
+            labels: baseLabels + [("from", from.folderName), ("to", to.folderName)]
         ).increment()
-        switch (fromState, toState) {
-        case ("active", "completed"), ("active", "failed"):
+        switch (from, to) {
+        case (.active, .completed), (.active, .failed):
             if let processingSeconds, processingSeconds >= 0 { processingDuration.record(processingSeconds) }
-        case ("pending", "active"):
+        case (.pending, .active):
             if let queueWaitSeconds, queueWaitSeconds >= 0 { queueWait.record(queueWaitSeconds) }
         default:
             break
         }
-        if toState == "failed" { tasksFailed.increment() }
-        if toState == "completed" { tasksCompleted.increment() }
-    }
-
-    /// Records a transition given any state type whose raw values are the spool folder names.
-    public func transition<State: RawRepresentable>(
-        from: State,
-        to: State,
-        processingSeconds: Double?,
-        queueWaitSeconds: Double?
-    ) where State.RawValue == String {
-        transition(
-            from: from.rawValue,
-            to: to.rawValue,
-            processingSeconds: processingSeconds,
-            queueWaitSeconds: queueWaitSeconds
-        )
+        if to == .failed { tasksFailed.increment() }
+        if to == .completed { tasksCompleted.increment() }
     }
 
     public func setQueueDepth(_ depth: Int) {
@@ -212,14 +197,5 @@ public final class SidecarMetrics: Sendable {
     /// A full metric name with its help text (the unit is already part of each contract name).
     static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
-    }
-
-    /// Spool states become label values as they are; anything else is folded into `other`, so a
-    /// caller's typo cannot create unbounded series.
-    static func stateLabel(_ state: String) -> String {
-        switch state {
-        case "pending", "active", "completed", "failed": state
-        default: "other"
-        }
     }
 }

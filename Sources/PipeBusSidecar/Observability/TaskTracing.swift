@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 import Tracing
 
 /// The spans of a task's life, made through swift-distributed-tracing's global tracer (a no-op

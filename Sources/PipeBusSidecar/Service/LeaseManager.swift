@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import PipeBusCore
+import PipeBusTasks
 import Synchronization
 
 /// Hands pending tasks to pipe workers that lease them, at most `batch_size` unfinished per

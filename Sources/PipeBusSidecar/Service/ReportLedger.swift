@@ -1,5 +1,6 @@
 import Logging
 import PipeBusCore
+import PipeBusTasks
 import PipeBusSystem
 import SystemPackage
 

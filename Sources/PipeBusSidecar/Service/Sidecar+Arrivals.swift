@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 
 /// What the sidecar does with each file that arrives in a state folder, whoever put it there:
 /// stamps when the task entered the folder, moves aside what is not a task, and keeps a task

@@ -1,4 +1,5 @@
 import PipeBusCore
+import PipeBusTasks
 
 /// What a pipe worker is told when it finishes a task that is no longer its own: `clear-stuck`
 /// or a cancel moved it to `failed/` while the worker ran it. One rename decided between the

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 
 /// The failures `pipebus status` and the heartbeat count ("FAIL 5m"), and the worker errors a
 /// failed task file declares.
@@ -38,7 +39,7 @@ extension Sidecar {
 
     /// `countWorkerError(of:)` for a failed task already read.
     func countWorkerError(in record: TaskRecord?) {
-        if record?.errorKind == TaskJSON.ErrorKind.claudeAPI { metrics.claudeAPIErrors(1) }
+        if record?.errorKind == TaskFile.ErrorKind.claudeAPI { metrics.claudeAPIErrors(1) }
     }
 }
 

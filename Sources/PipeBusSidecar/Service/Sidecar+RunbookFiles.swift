@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusCore
 import Logging
 
 extension Sidecar {
@@ -7,7 +8,7 @@ extension Sidecar {
     /// (its batch-size snippet `json.load`s it). Made at start when missing, never replacing
     /// anything; a failure is logged, not fatal: serving tasks does not depend on either.
     func prepareRunbookFiles() {
-        let incidents = "\(configuration.root)/incidents"
+        let incidents = RootLayout(root: configuration.root).incidentsDirectory
         do {
             try FileManager.default.createDirectory(atPath: incidents, withIntermediateDirectories: true)
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import PipeBusCore
 
 /// The worker config keys pipebus itself reads, with their defaults: the one definition the
 /// sidecar applies and `pipebus config` shows and checks. Any other key in the file is the
@@ -40,7 +41,7 @@ public enum WorkerConfig {
 
     /// `<root>/config/<worker>.json` (DESIGN §2).
     public static func path(root: String, worker: String) -> String {
-        "\(root)/config/\(worker).json"
+        RootLayout(root: root).configPath(worker: worker)
     }
 
     /// The file a sidecar writes when there is none: every key at its default, as the

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+public import PipeBusTasks
 #endif
 
 /// An entry of a state folder that is not a task file (or a second copy of one), moved to

@@ -1,3 +1,4 @@
+public import PipeBusTasks
 /// What `TaskSpool.recover()` found and did on start.
 public struct RecoveryReport: Hashable, Sendable {
     /// Valid task files per state, after the clean-up.

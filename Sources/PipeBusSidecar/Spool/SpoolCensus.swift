@@ -1,3 +1,4 @@
+public import PipeBusTasks
 import Synchronization
 
 /// How many task files each state folder holds, kept by a `SpoolWatcher` from its inotify

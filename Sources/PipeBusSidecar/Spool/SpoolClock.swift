@@ -1,41 +1,18 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Wall-clock time as the spool records it: `submitted_at` in ISO 8601 UTC and ages from file
-/// mtimes, both on the wall clock because the runbook compares mtimes with `time.time()`.
+/// Wall-clock time as the spool records it: `submitted_at` (ISO 8601 UTC, `Timestamp`) and ages
+/// from file mtimes, both on the wall clock because the runbook compares mtimes with `time.time()`.
 enum SpoolClock {
     static func now() -> Date { Date() }
 
     static func nowMilliseconds() -> Int64 {
         Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
-    }
-
-    /// `2024-05-01T12:00:00.123Z`: what Python's `datetime.fromisoformat` (3.11+) and `date -d`
-    /// both read.
-    static func iso8601(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var seconds = time_t(milliseconds / 1000)
-        var fields = tm()
-        gmtime_r(&seconds, &fields)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(fields.tm_year + 1900, 4))-\(pad(fields.tm_mon + 1, 2))-\(pad(fields.tm_mday, 2))"
-            + "T\(pad(fields.tm_hour, 2)):\(pad(fields.tm_min, 2)):\(pad(fields.tm_sec, 2))"
-            + ".\(pad(Int32(milliseconds % 1000), 3))Z"
-    }
-
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` by hand (`ISO8601Timestamp`): a task
-    /// file is untrusted, and ICU's date parser behind `ISO8601DateFormatter` dies with SIGFPE
-    /// on a long fraction (`…:56.000…000123Z`, found by fuzz-task-json), which took the sidecar
-    /// down on reading such a file.
-    static func parseISO8601(_ text: String) -> Date? {
-        ISO8601Timestamp.parse(text).map { Date(timeIntervalSince1970: Double($0.seconds) + Double($0.nanoseconds) / 1_000_000_000) }
     }
 
     /// A file's mtime as a date.

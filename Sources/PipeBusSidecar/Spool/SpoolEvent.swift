@@ -1,3 +1,4 @@
+public import PipeBusTasks
 /// What `SpoolWatcher` saw happen in a spool's state folders.
 public enum SpoolEvent: Hashable, Sendable, CustomStringConvertible {
     /// A new task file: written and closed, or moved in from outside the state folders (a task

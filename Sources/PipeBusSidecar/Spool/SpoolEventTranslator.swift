@@ -1,3 +1,5 @@
+import PipeBusTasks
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,5 @@
+import PipeBusCore
+
 /// A path as the bytes the kernel sees.
 ///
 /// Entries read from a spool folder may have names that are not UTF-8 (anyone can drop a file
@@ -36,16 +38,6 @@ struct SpoolPath: Hashable, Sendable, CustomStringConvertible {
 
     /// Escapes control characters so that an untrusted name cannot forge a log line.
     static func escaped(_ text: String, quoted: Bool) -> String {
-        var out = quoted ? "\"" : ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"" where quoted: out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return quoted ? out + "\"" : out
+        NameRule.escaped(text, quoted: quoted)
     }
 }

@@ -1,6 +1,7 @@
 internal import CPipeBusShim
 public import Logging
 import PipeBusCore
+public import PipeBusTasks
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,3 +1,5 @@
+import PipeBusTasks
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,13 +14,13 @@ public enum TaskFileFuzzing {
     /// A task that parses must also re-encode: otherwise it could never leave its folder.
     public static func readTask(_ bytes: [UInt8], fileName: String) -> Bool {
         let id = TaskID(fileName: fileName) ?? TaskID.generate()
-        guard var object = try? TaskJSON.parseObject(bytes) else { return false }
+        guard var object = try? TaskFile.parseObject(bytes) else { return false }
         let record = TaskRecord(id: id, state: .pending, bytes: bytes, object: object, info: stat())
         _ = record.logMetadata
-        TaskJSON.countAttempt(in: &object)
-        object[TaskJSON.Key.error] = "fuzz"
+        TaskFile.countAttempt(in: &object)
+        object[TaskFile.Key.error] = "fuzz"
         do {
-            _ = try TaskJSON.encode(object)
+            _ = try TaskFile.encode(object)
         } catch {
             fatalError("a task object that parsed does not re-encode: \(error)")
         }

@@ -1,3 +1,5 @@
+import PipeBusTasks
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +39,7 @@ enum TaskFileReader {
         let bytes = try SpoolSys.read(fd, limit: limit, expectedSize: Int(opened.st_size), path: path)
         if bytes.count > limit { return .hostile(.tooLarge(size: max(bytes.count, Int(opened.st_size)), limit: limit)) }
         do {
-            return .task(bytes: bytes, object: try TaskJSON.parseObject(bytes), info: opened)
+            return .task(bytes: bytes, object: try TaskFile.parseObject(bytes), info: opened)
         } catch .invalidJSON(let detail) {
             return .hostile(.invalidJSON(detail))
         } catch .notAnObject(let type) {

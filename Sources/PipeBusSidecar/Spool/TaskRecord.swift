@@ -1,4 +1,5 @@
 public import Foundation
+public import PipeBusTasks
 import Logging
 
 #if canImport(Glibc)
@@ -37,29 +38,23 @@ public struct TaskRecord: Hashable, Sendable {
 
     /// The whole task object, parsed again (the record keeps bytes to stay `Sendable`).
     public func object() throws -> [String: Any] {
-        try TaskJSON.parseObject(json)
+        try TaskFile.parseObject(json)
     }
 
     init(id: TaskID, state: TaskState, bytes: [UInt8], object: [String: Any], info: stat) {
         self.id = id
         self.state = state
         self.json = bytes
-        self.correlationID = object[TaskJSON.Key.correlationID] as? String
-        if let context = object[TaskJSON.Key.traceContext] as? [String: Any],
-            let traceparent = context[TaskJSON.Key.traceparent] as? String
-        {
-            self.traceContext = TraceContext(
-                traceparent: traceparent,
-                tracestate: context[TaskJSON.Key.tracestate] as? String
-            )
-        }
-        self.submittedAtText = object[TaskJSON.Key.submittedAt] as? String
-        self.submittedAt = submittedAtText.flatMap(SpoolClock.parseISO8601)
-        self.attempts = (object[TaskJSON.Key.attempts] as? NSNumber)?.intValue ?? 0
-        self.hasResult = object[TaskJSON.Key.result] != nil
-        self.hasError = object[TaskJSON.Key.error] != nil
-        self.errorMessage = object[TaskJSON.Key.error] as? String
-        self.errorKind = object[TaskJSON.Key.errorKind] as? String
+        let file = TaskFile(object: object)
+        self.correlationID = file.correlationID
+        self.traceContext = file.traceContext
+        self.submittedAtText = file.submittedAt
+        self.submittedAt = file.submittedAtDate
+        self.attempts = file.attempts ?? 0
+        self.hasResult = file.hasResult
+        self.hasError = file.hasError
+        self.errorMessage = file.errorMessage
+        self.errorKind = file.errorKind
         self.modified = SpoolClock.date(info.st_mtim)
         self.enteredState = SpoolClock.enteredState(info)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+public import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc

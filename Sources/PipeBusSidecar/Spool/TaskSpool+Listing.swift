@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+public import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -107,7 +108,7 @@ public struct TaskListing {
                     skipped(path, "\(reason)")
                 case .task(let bytes, let object, let info):
                     if let correlationID = query.correlationID,
-                        object[TaskJSON.Key.correlationID] as? String != correlationID
+                        object[TaskFile.Key.correlationID] as? String != correlationID
                     {
                         continue
                     }

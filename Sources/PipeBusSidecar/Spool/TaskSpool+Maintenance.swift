@@ -1,4 +1,5 @@
 import PipeBusCore
+public import PipeBusTasks
 
 extension TaskSpool {
     /// The runbook's "Task Replay": the task is looked up in `failed/`, then `completed/`; its
@@ -18,15 +19,15 @@ extension TaskSpool {
         }
         let replayID = try TaskID(id.rawValue + "_replay")
         var object = try original.object()
-        object[TaskJSON.Key.traceContext] = nil
-        object[TaskJSON.Key.debug] = true
-        object[TaskJSON.Key.replay] = true
-        object[TaskJSON.Key.id] = replayID.rawValue
-        object[TaskJSON.Key.replayOf] = id.rawValue
-        object[TaskJSON.Key.attempts] = 0
-        object[TaskJSON.Key.submittedAt] = SpoolClock.iso8601(SpoolClock.now())
-        object[TaskJSON.Key.result] = nil
-        object[TaskJSON.Key.error] = nil
+        object[TaskFile.Key.traceContext] = nil
+        object[TaskFile.Key.debug] = true
+        object[TaskFile.Key.replay] = true
+        object[TaskFile.Key.id] = replayID.rawValue
+        object[TaskFile.Key.replayOf] = id.rawValue
+        object[TaskFile.Key.attempts] = 0
+        object[TaskFile.Key.submittedAt] = Timestamp.iso8601(SpoolClock.now())
+        object[TaskFile.Key.result] = nil
+        object[TaskFile.Key.error] = nil
         let record = try create(object, id: replayID)
         logger.info("task queued for replay", metadata: record.logMetadata.merging(["replay_of": "\(id)"]) { $1 })
         return record
@@ -64,9 +65,9 @@ extension TaskSpool {
             }
             do {
                 try update(current.id, in: .failed) { object in
-                    object[TaskJSON.Key.error] = reason
+                    object[TaskFile.Key.error] = reason
                     // A pipe worker's result written just before the move lost the race.
-                    object[TaskJSON.Key.result] = nil
+                    object[TaskFile.Key.result] = nil
                 }
                 let path = layout.filePath(current.id, .failed)
                 stampMoved(current.id, at: path)

@@ -1,4 +1,5 @@
 import PipeBusCore
+public import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import PipeBusCore
+public import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -21,19 +22,15 @@ extension TaskSpool {
         traceContext: TraceContext? = nil
     ) throws -> TaskRecord {
         var object = object
-        let id = try id ?? (object[TaskJSON.Key.id] as? String).map(TaskID.init) ?? TaskID.generate()
-        object[TaskJSON.Key.id] = id.rawValue
-        object[TaskJSON.Key.correlationID] =
-            correlationID ?? (object[TaskJSON.Key.correlationID] as? String) ?? Self.generateCorrelationID()
-        if let traceContext {
-            var context: [String: Any] = [TaskJSON.Key.traceparent: traceContext.traceparent]
-            if let tracestate = traceContext.tracestate { context[TaskJSON.Key.tracestate] = tracestate }
-            object[TaskJSON.Key.traceContext] = context
-        }
-        object[TaskJSON.Key.submittedAt] = SpoolClock.iso8601(SpoolClock.now())
-        object[TaskJSON.Key.attempts] = 0
-        object[TaskJSON.Key.result] = nil
-        object[TaskJSON.Key.error] = nil
+        let id = try id ?? (object[TaskFile.Key.id] as? String).map(TaskID.init) ?? TaskID.generate()
+        TaskFile.stampNew(
+            &object,
+            id: id.rawValue,
+            correlationID: correlationID,
+            traceContext: traceContext,
+            now: SpoolClock.now(),
+            resetting: true
+        )
         return try create(object, id: id)
     }
 
@@ -48,7 +45,7 @@ extension TaskSpool {
         try checkSize(json.count)
         let object: [String: Any]
         do {
-            object = try TaskJSON.parseObject(json)
+            object = try TaskFile.parseObject(json)
         } catch .invalidJSON(let detail) {
             throw RPCError(code: .invalidArgument, message: "task is not valid JSON: \(detail)")
         } catch .notAnObject(let type) {
@@ -59,7 +56,7 @@ extension TaskSpool {
 
     /// Writes a new task file into `pending/`, refusing an id present in any state.
     func create(_ object: [String: Any], id: TaskID) throws -> TaskRecord {
-        let bytes = try TaskJSON.encode(object)
+        let bytes = try TaskFile.encode(object)
         try checkSize(bytes.count)
         return try translatingSpoolErrors {
             if let state = try locate(id) {
@@ -104,12 +101,5 @@ extension TaskSpool {
                 message: "task is \(count) bytes; the spool's limit is \(configuration.maxTaskBytes)"
             )
         }
-    }
-
-    static func generateCorrelationID() -> String {
-        let high = String(UInt64.random(in: .min ... .max), radix: 16)
-        let low = String(UInt64.random(in: .min ... .max), radix: 16)
-        return "corr-" + String(repeating: "0", count: 16 - high.count) + high
-            + String(repeating: "0", count: 16 - low.count) + low
     }
 }

@@ -1,4 +1,5 @@
 import PipeBusCore
+public import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -94,7 +95,7 @@ extension TaskSpool {
     @discardableResult
     public func claim(_ id: TaskID) throws -> TaskRecord {
         try transition(id, from: .pending, to: .active) { object in
-            TaskJSON.countAttempt(in: &object)
+            TaskFile.countAttempt(in: &object)
         }
     }
 
@@ -102,8 +103,8 @@ extension TaskSpool {
     @discardableResult
     public func complete(_ id: TaskID, result: Any) throws -> TaskRecord {
         try transition(id, from: .active, to: .completed) { object in
-            object[TaskJSON.Key.result] = result
-            object[TaskJSON.Key.error] = nil
+            object[TaskFile.Key.result] = result
+            object[TaskFile.Key.error] = nil
         }
     }
 
@@ -111,7 +112,7 @@ extension TaskSpool {
     @discardableResult
     public func fail(_ id: TaskID, error message: String) throws -> TaskRecord {
         try transition(id, from: .active, to: .failed) { object in
-            object[TaskJSON.Key.error] = message
+            object[TaskFile.Key.error] = message
         }
     }
 
@@ -149,7 +150,7 @@ extension TaskSpool {
             object = parsed
         }
         try body(&object)
-        let bytes = try TaskJSON.encode(object)
+        let bytes = try TaskFile.encode(object)
         try checkSize(bytes.count)
         do {
             try DurableFile.write(

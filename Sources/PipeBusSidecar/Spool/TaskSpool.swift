@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 import PipeBusCore
+public import PipeBusTasks
 import Synchronization
 
 #if canImport(Glibc)
@@ -83,7 +84,7 @@ public final class TaskSpool: Sendable {
 
     private func createFolders() throws {
         let folders =
-            ["\(layout.root)/tasks", layout.workerDirectory, layout.quarantineDirectory]
+            [RootLayout(root: layout.root).tasksDirectory, layout.workerDirectory, layout.quarantineDirectory]
             + TaskState.allCases.map(layout.directory(for:))
         try SpoolSys.mkdir(SpoolPath(layout.root), mode: 0o755)
         for folder in folders {

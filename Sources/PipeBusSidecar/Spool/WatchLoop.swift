@@ -1,4 +1,5 @@
 import Logging
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 import Synchronization
 import Testing
 

@@ -1,4 +1,5 @@
 import Testing
+import PipeBusTasks
 
 @testable import PipeBusSidecar
 
