@@ -16,6 +16,8 @@ func fuzzTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
 }
 
 let core: Target.Dependency = .product(name: "PipeBusCore", package: "pipebus")
+let tasks: Target.Dependency = .product(name: "PipeBusTasks", package: "pipebus")
+let health: Target.Dependency = .product(name: "PipeBusHealth", package: "pipebus")
 
 let package = Package(
     name: "pipebus-fuzz",
@@ -29,11 +31,11 @@ let package = Package(
         fuzzTarget("fuzz-lz4", [core]),
         fuzzTarget("fuzz-envelope", [core]),
         fuzzTarget("fuzz-connect-record", [core]),
-        fuzzTarget("fuzz-health", [core]),
-        fuzzTarget("fuzz-tasks", [core]),
+        fuzzTarget("fuzz-health", [core, health]),
+        fuzzTarget("fuzz-tasks", [core, tasks]),
         fuzzTarget("fuzz-task-json", [core, .product(name: "PipeBusSidecar", package: "pipebus")]),
         // Writes the seed corpus (fuzz/corpus/<target>/); an ordinary executable, built without
         // the fuzzer by scripts/fuzz-seeds.sh.
-        .executableTarget(name: "fuzz-seeds", dependencies: [core], path: "Seeds"),
+        .executableTarget(name: "fuzz-seeds", dependencies: [core, tasks, health], path: "Seeds"),
     ]
 )

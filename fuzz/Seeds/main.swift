@@ -2,6 +2,8 @@
 // seed, under <corpus>/<target>/. Run by scripts/fuzz-seeds.sh; the output is committed.
 import Foundation
 import PipeBusCore
+import PipeBusTasks
+import PipeBusHealth
 
 let root = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "corpus"
 
@@ -42,8 +44,8 @@ let envelopes: [(String, Envelope)] = [
     ("goaway", Envelope(streamID: 7, kind: .goAway, status: Status(code: .unavailable, message: "draining"))),
     (
         "open-unary", Envelope(
-            streamID: 1, kind: .open, endStream: true, method: Health.check.fullName, metadata: callMetadata,
-            timeoutMicros: 2_000_000, message: bytes(Health.CheckRequest(service: "pipebus.tasks.v1.Tasks"))
+            streamID: 1, kind: .open, endStream: true, method: Pipebus_Health_V1_Health.Method.Check.descriptor.fullName, metadata: callMetadata,
+            timeoutMicros: 2_000_000, message: bytes(Pipebus_Health_V1_HealthCheckRequest(service: "pipebus.tasks.v1.Tasks"))
         )
     ),
     ("open-stream", Envelope(streamID: 3, kind: .open, method: "/pipebus.tasks.v1.Tasks/Lease")),
@@ -52,7 +54,7 @@ let envelopes: [(String, Envelope)] = [
     (
         "close", Envelope(
             streamID: 1, kind: .close, endStream: true, metadata: ["grpc-status-details": "x"],
-            message: bytes(Health.CheckResponse(status: .serving)), status: .ok
+            message: bytes(Pipebus_Health_V1_HealthCheckResponse(status: .serving)), status: .ok
         )
     ),
     ("close-error", Envelope(streamID: 5, kind: .close, endStream: true, status: Status(code: .resourceExhausted, message: "too big"))),
@@ -94,41 +96,41 @@ write(
 )
 
 // Health messages: byte 0 picks the decoder (see fuzz-health/main.swift).
-write("fuzz-health", "check-request", [0] + bytes(Health.CheckRequest(service: "pipebus.tasks.v1.Tasks")))
-write("fuzz-health", "check-response", [1] + bytes(Health.CheckResponse(status: .notServing, message: "worker exited with status 3")))
-write("fuzz-health", "list-request", [2] + bytes(Health.ListServicesRequest()))
-write("fuzz-health", "list-response", [3] + bytes(Health.ListServicesResponse(services: ["", "pipebus.tasks.v1.Tasks"])))
+write("fuzz-health", "check-request", [0] + bytes(Pipebus_Health_V1_HealthCheckRequest(service: "pipebus.tasks.v1.Tasks")))
+write("fuzz-health", "check-response", [1] + bytes(Pipebus_Health_V1_HealthCheckResponse(status: .notServing, message: "worker exited with status 3")))
+write("fuzz-health", "list-request", [2] + bytes(Pipebus_Health_V1_ListServicesRequest()))
+write("fuzz-health", "list-response", [3] + bytes(Pipebus_Health_V1_ListServicesResponse(services: ["", "pipebus.tasks.v1.Tasks"])))
 
 // Task messages: byte 0 picks the decoder (see fuzz-tasks/main.swift).
 let taskJSON = Array("{\"prompt\":\"summarise\",\"priority\":2}".utf8)
-let info = Tasks.TaskInfo(
+let info = Pipebus_Tasks_V1_Task(
     id: "task-123", state: .active, json: taskJSON, correlationID: "corr-1", traceparent: traceparent,
     attempts: 2, submittedAtMs: 1_700_000_000_000, modifiedAtMs: 1_700_000_005_000
 )
-let status = Tasks.WorkerStatus(
-    worker: "marie", instance: "marie-1", pid: 10, workerPID: 11, workerAlive: true, health: 1,
+let status = Pipebus_Tasks_V1_WorkerStatus(
+    worker: "marie", instance: "marie-1", pid: 10, workerPid: 11, workerAlive: true, health: 1,
     pending: 3, active: 2, completed: 40, failed: 1, oldestActiveID: "task-123", oldestActiveAgeMs: 12_000
 )
 let taskSeeds: [(String, [UInt8])] = [
     ("task-info", [0] + bytes(info)),
-    ("task-list", [1] + bytes(Tasks.TaskList(tasks: [info, Tasks.TaskInfo(id: "task-124", state: .pending)]))),
-    ("submit", [2] + bytes(Tasks.SubmitRequest(id: "task-125", json: taskJSON, correlationID: "corr-2"))),
-    ("task-ref", [3] + bytes(Tasks.TaskRef(id: "task-123", reason: "replay"))),
-    ("list", [4] + bytes(Tasks.ListRequest(state: .active, olderThanMs: 300_000, limit: 10))),
-    ("clear-stuck", [5] + bytes(Tasks.ClearStuckRequest(olderThanMs: 300_000, reason: "stuck"))),
-    ("config", [6] + bytes(Tasks.ConfigMessage(json: Array("{\"batch_size\":10}".utf8)))),
+    ("task-list", [1] + bytes(Pipebus_Tasks_V1_TaskList(tasks: [info, Pipebus_Tasks_V1_Task(id: "task-124", state: .pending)]))),
+    ("submit", [2] + bytes(Pipebus_Tasks_V1_SubmitRequest(id: "task-125", json: taskJSON, correlationID: "corr-2"))),
+    ("task-ref", [3] + bytes(Pipebus_Tasks_V1_TaskRef(id: "task-123", reason: "replay"))),
+    ("list", [4] + bytes(Pipebus_Tasks_V1_ListRequest(state: .active, olderThanMs: 300_000, limit: 10))),
+    ("clear-stuck", [5] + bytes(Pipebus_Tasks_V1_ClearStuckRequest(olderThanMs: 300_000, reason: "stuck"))),
+    ("config", [6] + bytes(Pipebus_Tasks_V1_ConfigMessage(json: Array("{\"batch_size\":10}".utf8)))),
     ("empty", [7]),
     ("worker-status", [8] + bytes(status)),
-    ("watch", [9] + bytes(Tasks.WatchRequest(afterSeq: 17))),
-    ("event-heartbeat", [10] + bytes(Tasks.Event(seq: 18, timestampMs: 1_700_000_000_000, kind: .heartbeat, status: status))),
+    ("watch", [9] + bytes(Pipebus_Tasks_V1_WatchRequest(afterSeq: 17))),
+    ("event-heartbeat", [10] + bytes(Pipebus_Tasks_V1_Event(seq: 18, timestampMs: 1_700_000_000_000, kind: .heartbeat, status: status))),
     (
         "event-transition",
-        [10] + bytes(Tasks.Event(seq: 19, kind: .transition, taskID: "task-123", fromState: .active, toState: .failed, error: "timeout"))
+        [10] + bytes(Pipebus_Tasks_V1_Event(seq: 19, kind: .transition, taskID: "task-123", fromState: .active, toState: .failed, error: "timeout"))
     ),
-    ("lease", [11] + bytes(Tasks.LeaseRequest(maxInFlight: 10))),
-    ("finish", [12] + bytes(Tasks.FinishRequest(id: "task-123", resultJSON: Array("{\"ok\":true}".utf8)))),
-    ("finish-failed", [12] + bytes(Tasks.FinishRequest(id: "task-123", failed: true, error: "boom", retry: true))),
-    ("worker-report", [13] + bytes(Tasks.WorkerReport(claudeAPIErrors: 2))),
+    ("lease", [11] + bytes(Pipebus_Tasks_V1_LeaseRequest(maxInFlight: 10))),
+    ("finish", [12] + bytes(Pipebus_Tasks_V1_FinishRequest(id: "task-123", resultJson: Array("{\"ok\":true}".utf8)))),
+    ("finish-failed", [12] + bytes(Pipebus_Tasks_V1_FinishRequest(id: "task-123", failed: true, error: "boom", retry: true))),
+    ("worker-report", [13] + bytes(Pipebus_Tasks_V1_WorkerReport(claudeApiErrors: 2))),
 ]
 for (name, seed) in taskSeeds { write("fuzz-tasks", name, seed) }
 

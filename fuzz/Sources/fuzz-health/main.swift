@@ -1,14 +1,15 @@
 import FuzzSupport
 import PipeBusCore
+import PipeBusHealth
 
 // Every message decoder of the health service (pipebus.health.v1): byte 0 picks the message,
 // the rest is its body. Invariants: no crash, no unbounded allocation, a stable round trip.
 
 private let decoders: [@Sendable (UnsafeRawBufferPointer) -> Void] = [
-    { checkRoundTrip(Health.CheckRequest.self, $0) },
-    { checkRoundTrip(Health.CheckResponse.self, $0) },
-    { checkRoundTrip(Health.ListServicesRequest.self, $0) },
-    { checkRoundTrip(Health.ListServicesResponse.self, $0) },
+    { checkRoundTrip(Pipebus_Health_V1_HealthCheckRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Health_V1_HealthCheckResponse.self, $0) },
+    { checkRoundTrip(Pipebus_Health_V1_ListServicesRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Health_V1_ListServicesResponse.self, $0) },
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,24 +1,25 @@
 import FuzzSupport
 import PipeBusCore
+import PipeBusTasks
 
 // Every message decoder of the task service (pipebus.tasks.v1): byte 0 picks the message, the
 // rest is its body. Invariants: no crash, no unbounded allocation, a stable round trip.
 
 private let decoders: [@Sendable (UnsafeRawBufferPointer) -> Void] = [
-    { checkRoundTrip(Tasks.TaskInfo.self, $0) },
-    { checkRoundTrip(Tasks.TaskList.self, $0) },
-    { checkRoundTrip(Tasks.SubmitRequest.self, $0) },
-    { checkRoundTrip(Tasks.TaskRef.self, $0) },
-    { checkRoundTrip(Tasks.ListRequest.self, $0) },
-    { checkRoundTrip(Tasks.ClearStuckRequest.self, $0) },
-    { checkRoundTrip(Tasks.ConfigMessage.self, $0) },
-    { checkRoundTrip(Tasks.Empty.self, $0) },
-    { checkRoundTrip(Tasks.WorkerStatus.self, $0) },
-    { checkRoundTrip(Tasks.WatchRequest.self, $0) },
-    { checkRoundTrip(Tasks.Event.self, $0) },
-    { checkRoundTrip(Tasks.LeaseRequest.self, $0) },
-    { checkRoundTrip(Tasks.FinishRequest.self, $0) },
-    { checkRoundTrip(Tasks.WorkerReport.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_Task.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_TaskList.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_SubmitRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_TaskRef.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_ListRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_ClearStuckRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_ConfigMessage.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_Empty.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_WorkerStatus.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_WatchRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_Event.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_LeaseRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_FinishRequest.self, $0) },
+    { checkRoundTrip(Pipebus_Tasks_V1_WorkerReport.self, $0) },
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")
