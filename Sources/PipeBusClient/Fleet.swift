@@ -1,5 +1,6 @@
 import Foundation
-public import PipeBusCore
+import PipeBusCore
+public import PipeBusTasks
 import PipeBusPipes
 import Synchronization
 
@@ -29,12 +30,12 @@ public final class Fleet: Sendable {
 
     /// The workers that have (or had) a sidecar: an instance directory or a heartbeat.
     public func workers() -> [String] {
-        let directory = "\(root)/workers"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let layout = RootLayout(root: root)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.workersDirectory)) ?? []
         return names.filter { name in
-            SidecarPaths.problem(withName: name) == nil
+            NameRule.component.accepts(name)
                 && (!SidecarPaths(root: root, worker: name).instances().isEmpty
-                    || FileManager.default.fileExists(atPath: "\(directory)/\(name)/heartbeat.json"))
+                    || FileManager.default.fileExists(atPath: layout.heartbeatPath(worker: name)))
         }.sorted()
     }
 
@@ -94,41 +95,43 @@ public final class Fleet: Sendable {
         }
     }
 
-    /// Heartbeats and transitions from every sidecar (every instance of `workers`, all workers
-    /// when nil), merged, each tagged with its worker. Each instance reports the moves it made
-    /// (or was first to see), so the merged stream has each transition once. A stream that
-    /// breaks is resumed from the last sequence number seen.
-    public func events(
+    /// `body` with the heartbeats and transitions of every sidecar (every instance of `workers`,
+    /// all workers when nil), merged, each tagged with its worker; they are followed until `body`
+    /// returns. Each instance reports the moves it made (or was first to see), so the merged
+    /// stream has each transition once. A stream that breaks is resumed from the last sequence
+    /// number seen.
+    public func withEvents<Result: Sendable>(
         workers: [String]? = nil,
-        until done: @escaping @Sendable () -> Bool = { false }
-    ) -> AsyncStream<(worker: String, event: Tasks.Event)> {
-        let (stream, continuation) = AsyncStream.makeStream(of: (worker: String, event: Tasks.Event).self)
+        _ body: (AsyncStream<(worker: String, event: Pipebus_Tasks_V1_Event)>) async throws -> Result
+    ) async throws -> Result {
+        let (stream, continuation) = AsyncStream.makeStream(of: (worker: String, event: Pipebus_Tasks_V1_Event).self)
         let members = members().filter { workers?.contains($0.worker) ?? true }
-        let task = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for member in members {
-                    let client = client(for: member.worker, instance: member.instance)
-                    group.addTask {
-                        var last: UInt64 = 0
-                        while !Task.isCancelled && !done() {
-                            do {
-                                try await client.withEvents(after: last) { events in
-                                    for try await event in events {
-                                        last = event.seq
-                                        continuation.yield((member.worker, event))
-                                    }
+        if members.isEmpty { continuation.finish() }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for member in members {
+                let client = client(for: member.worker, instance: member.instance)
+                group.addTask {
+                    var last: UInt64 = 0
+                    while !Task.isCancelled {
+                        do {
+                            try await client.withEvents(after: last) { events in
+                                for try await event in events {
+                                    last = event.seq
+                                    continuation.yield((member.worker, event))
                                 }
-                            } catch {
-                                if let error = error as? RPCError, error.code == .outOfRange { last = 0 }
-                                try? await Task.sleep(for: .milliseconds(500))
                             }
+                        } catch {
+                            if let error = error as? RPCError, error.code == .outOfRange { last = 0 }
+                            try? await Task.sleep(for: .milliseconds(500))  // before reconnecting
                         }
                     }
                 }
             }
-            continuation.finish()
+            defer {
+                group.cancelAll()
+                continuation.finish()
+            }
+            return try await body(stream)
         }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PipeBusClient
 import PipeBusCore
+import PipeBusTasks
 import Synchronization
 
 #if canImport(Glibc)
@@ -22,8 +23,8 @@ struct DemoRun: Sendable {
         /// The demo workers' process ids, as their sidecars report them.
         let workerPIDs = Mutex<[String: pid_t]>([:])
 
-        func noteWorker(_ status: Tasks.WorkerStatus) {
-            if status.workerPID > 0 { workerPIDs.withLock { $0[status.worker] = pid_t(status.workerPID) } }
+        func noteWorker(_ status: Pipebus_Tasks_V1_WorkerStatus) {
+            if status.workerPid > 0 { workerPIDs.withLock { $0[status.worker] = pid_t(status.workerPid) } }
         }
         let recent = Mutex<[String]>([])
 
@@ -64,12 +65,9 @@ struct DemoRun: Sendable {
 
         let (started, listening) = (sidecars, ports)
         let progress = Progress()
-        let showing = Task { try await show(sidecars: started, ports: listening, progress: progress) }
-        let signals = SignalWatch(signals: [SIGINT, SIGTERM]) { _ in showing.cancel() }
-        let shown = await showing.result
-        signals.cancel()
+        let (shown, interrupted) = await interruptible { try await show(sidecars: started, ports: listening, progress: progress) }
         var ok = true
-        if showing.isCancelled {
+        if interrupted {
             ok = false
             say("\n✗ interrupted; stopping the sidecars")
         } else if case .failure(let error) = shown {
@@ -92,9 +90,9 @@ struct DemoRun: Sendable {
         }
         say("▸ every sidecar is SERVING and its worker is leasing tasks")
         for worker in workers {
-            let client = deployment.client(for: worker.name)
-            defer { client.close() }
-            _ = try await client.setConfig(Array("{\"batch_size\": \(worker.batchSize)}".utf8))
+            _ = try await deployment.withSidecar(worker.name) { client in
+                try await client.setConfig(Array("{\"batch_size\": \(worker.batchSize)}".utf8))
+            }
         }
         say(
             "▸ batch sizes: \(workers.map { "\($0.name) \($0.batchSize)" }.joined(separator: ", "))  (config/<worker>.json)"
@@ -114,8 +112,10 @@ struct DemoRun: Sendable {
                 }
             }
             group.addTask {
-                for await (worker, event) in fleet.events() where event.kind == .transition {
-                    progress.note(event.line(worker: worker, compact: true))
+                try await fleet.withEvents { events in
+                    for await (worker, event) in events where event.kind == .transition {
+                        progress.note(event.line(worker: worker, compact: true))
+                    }
                 }
             }
             try await liveBoard(board, progress: progress)
@@ -145,9 +145,7 @@ struct DemoRun: Sendable {
         say(
             "\n▸ runbook: clear stuck tasks (pipebus clear-stuck --worker marie --older-than \(DurationText.format(threshold)))"
         )
-        let marie = deployment.client(for: "marie")
-        let moved = try await marie.clearStuck(olderThan: threshold)
-        marie.close()
+        let moved = try await deployment.withSidecar("marie") { marie in try await marie.clearStuck(olderThan: threshold) }
         if moved.isEmpty { say("  no stuck task found") }
         for task in moved { say("  Moved stuck task: \(task.id) (correlation_id \(task.correlationID))") }
 
@@ -168,14 +166,18 @@ struct DemoRun: Sendable {
         _ worker: String,
         sidecar: ChildProcess,
         deployment: Deployment
-    ) async throws -> Tasks.WorkerStatus {
+    ) async throws -> Pipebus_Tasks_V1_WorkerStatus {
         // Failures are expected while it starts: a breaker that never opens.
-        let client = deployment.client(
-            for: worker,
-            callTimeout: .seconds(1),
-            breaker: CircuitBreaker(failureThreshold: .max)
-        )
-        defer { client.close() }
+        try await deployment.withSidecar(worker, callTimeout: .seconds(1), breaker: CircuitBreaker(failureThreshold: .max)) { client in
+            try await waitUntilServing(worker, sidecar: sidecar, client: client)
+        }
+    }
+
+    private func waitUntilServing(
+        _ worker: String,
+        sidecar: ChildProcess,
+        client: SidecarClient
+    ) async throws -> Pipebus_Tasks_V1_WorkerStatus {
         let deadline = ContinuousClock.now + .seconds(30)
         var last = "no answer yet"
         while ContinuousClock.now < deadline {
@@ -198,8 +200,12 @@ struct DemoRun: Sendable {
     /// Waves of tasks during the first half of the run: varied durations, a few that fail,
     /// and one on marie that never finishes.
     private func submitTasks(deployment: Deployment, progress: Progress) async throws {
-        let clients = Dictionary(uniqueKeysWithValues: workers.map { ($0.name, deployment.client(for: $0.name)) })
-        defer { for client in clients.values { client.close() } }
+        try await deployment.withSidecars(workers.map(\.name)) { clients in
+            try await submitTasks(clients: clients, progress: progress)
+        }
+    }
+
+    private func submitTasks(clients: [String: SidecarClient], progress: Progress) async throws {
         var counters: [String: Int] = [:]
         func submit(_ worker: String, _ object: [String: Any], id: String? = nil) async throws {
             let json = Array(Console.jsonText(object, compact: true).utf8)

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import PipeBusClient
 import PipeBusCore
+import PipeBusTasks
 import PipeBusPipes
 import Synchronization
+import PipeBusHealth
 
 /// `pipebus health`: grpc_health_probe for sidecars, usable as a container health check.
 struct HealthCommand: AsyncParsableCommand {
@@ -48,7 +50,7 @@ struct HealthCommand: AsyncParsableCommand {
         guard (worker != nil) != all else { throw ValidationError("give either --worker NAME or --all") }
         if let instance {
             guard worker != nil else { throw ValidationError("--instance needs --worker") }
-            if let problem = SidecarPaths.problem(withName: instance) { throw ValidationError("--instance \(instance): \(problem)") }
+            if let problem = NameRule.component.problem(with: instance) { throw ValidationError("--instance \(instance): \(problem)") }
         }
         guard timeout > .zero, timeout <= .seconds(3600) else {
             throw ValidationError("--timeout must be above 0 and at most 1h, got \(DurationText.format(timeout))")
@@ -64,7 +66,7 @@ struct HealthCommand: AsyncParsableCommand {
         } else {
             workers = Fleet(root: deployment.root).workers()
             guard !workers.isEmpty else {
-                throw CLIError("no sidecar has run under \(deployment.root) (no \(deployment.root)/workers/*)")
+                throw CLIError("no sidecar has run under \(deployment.root) (no \(RootLayout(root: deployment.root).workersDirectory)/*)")
             }
         }
         let probe = HealthProbe(deployment: deployment, service: service, timeout: timeout, instance: instance)
@@ -96,7 +98,7 @@ struct HealthResult: Sendable {
     /// How long the answer took (connecting included).
     var elapsed: Duration = .zero
 
-    var isServing: Bool { status == Health.ServingStatus.serving.description }
+    var isServing: Bool { status == Pipebus_Health_V1_HealthCheckResponse.ServingStatus.serving.description }
 
     static let retired = "RETIRED"
     var isRetired: Bool { status == Self.retired }
@@ -192,10 +194,10 @@ struct HealthProbe: Sendable {
             let connection = try client.connection()
             let remaining = max(.milliseconds(1), timeout - started.duration(to: .now))
             let response = try await connection.unary(
-                Health.check,
-                request: Health.CheckRequest(service: service),
+                Pipebus_Health_V1_Health.Method.Check.descriptor,
+                request: Pipebus_Health_V1_HealthCheckRequest(service: service),
                 timeout: remaining,
-                responseType: Health.CheckResponse.self
+                responseType: Pipebus_Health_V1_HealthCheckResponse.self
             )
             result = HealthResult(worker: worker, status: response.status.description, message: response.message)
         } catch {
@@ -210,7 +212,7 @@ struct HealthProbe: Sendable {
         if let error = error as? RPCError, error.code == .notFound {
             return HealthResult(
                 worker: worker,
-                status: Health.ServingStatus.serviceUnknown.description,
+                status: Pipebus_Health_V1_HealthCheckResponse.ServingStatus.serviceUnknown.description,
                 message: error.message
             )
         }
@@ -250,33 +252,33 @@ struct HealthProbe: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for worker in workers {
                 group.addTask {
-                    let client = deployment.client(for: worker, connectTimeout: timeout, callTimeout: timeout)
-                    defer { client.close() }
-                    while !Task.isCancelled {
-                        do {
-                            try await client.watchHealth(service: service) { responses in
-                                for try await response in responses {
-                                    report(
-                                        HealthResult(
-                                            worker: worker,
-                                            status: response.status.description,
-                                            message: response.message
+                    await deployment.withSidecar(worker, connectTimeout: timeout, callTimeout: timeout) { client in
+                        while !Task.isCancelled {
+                            do {
+                                try await client.watchHealth(service: service) { responses in
+                                    for try await response in responses {
+                                        report(
+                                            HealthResult(
+                                                worker: worker,
+                                                status: response.status.description,
+                                                message: response.message
+                                            )
                                         )
-                                    )
+                                    }
                                 }
-                            }
-                            report(
-                                HealthResult(
-                                    worker: worker,
-                                    status: "UNREACHABLE",
-                                    message: "the sidecar ended the watch"
+                                report(
+                                    HealthResult(
+                                        worker: worker,
+                                        status: "UNREACHABLE",
+                                        message: "the sidecar ended the watch"
+                                    )
                                 )
-                            )
-                        } catch {
-                            if Task.isCancelled { break }
-                            report(Self.result(worker: worker, error: error))
+                            } catch {
+                                if Task.isCancelled { break }
+                                report(Self.result(worker: worker, error: error))
+                            }
+                            await pause(.seconds(1))
                         }
-                        await pause(.seconds(1))
                     }
                 }
             }

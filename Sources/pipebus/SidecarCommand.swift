@@ -1,11 +1,10 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import PipeBusCore
 import PipeBusPipes
 import PipeBusSidecar
-import Synchronization
+import ServiceLifecycle
 
 /// `pipebus sidecar`: what runs beside each worker.
 struct SidecarCommand: AsyncParsableCommand {
@@ -53,7 +52,7 @@ struct SidecarCommand: AsyncParsableCommand {
         guard heartbeatInterval > .zero else { throw ValidationError("--heartbeat-interval must be positive") }
         guard Sidecar.WorkerMode(rawValue: mode) != nil else { throw ValidationError("--mode must be spool or pipe") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
-        if let instance, let problem = SidecarPaths.problem(withName: instance) {
+        if let instance, let problem = NameRule.component.problem(with: instance) {
             throw ValidationError("--instance \(instance): \(problem)")
         }
     }
@@ -81,18 +80,6 @@ struct SidecarCommand: AsyncParsableCommand {
             }
         }
 
-        // Signals are watched from the start: a SIGTERM that comes while the sidecar is still
-        // starting (or right after it first answers) stops it cleanly, it does not kill it.
-        let stop = Mutex<(requested: Bool, task: Task<Void, any Error>?)>((false, nil))
-        let signals = SignalWatch(signals: [SIGTERM, SIGINT]) { signal in
-            logger.info("received signal \(signal); shutting down")
-            stop.withLock { state in
-                state.requested = true
-                return state.task
-            }?.cancel()
-        }
-        defer { signals.cancel() }
-
         let traces: TraceExport?
         do {
             traces = try TraceExport.startIfConfigured(defaultServiceName: job, logger: logger)
@@ -105,46 +92,31 @@ struct SidecarCommand: AsyncParsableCommand {
         let sidecar: Sidecar
         do {
             sidecar = try Sidecar(configuration: configuration, logger: logger)
-            _ = try await sidecar.startMetricsServer()
         } catch {
             logger.critical("cannot start the sidecar", metadata: ["error": "\(error)"])
             StartupFailure.tell("cannot start the sidecar of worker \(worker)", error)
             throw ExitCode(1)
         }
-        let running = Task { try await sidecar.run() }
-        if stop.withLock({ state in
-            state.task = running
-            return state.requested
-        }) {
-            running.cancel()
-        }
+        // One group: the trace exporter, /metrics, the pipe server and the sidecar, shut down in
+        // reverse order (the exporter last, so the shutdown's spans go out too). SIGTERM and
+        // SIGINT shut it down gracefully; the sidecar's whole start runs inside it, so a signal
+        // that comes while it is still starting (or right after it first answers) stops it
+        // cleanly, it does not kill it. A service that fails shuts the others down gracefully.
+        turnOffInterruptionDefaults()
+        var services = sidecar.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) }
+        if let traces { services.insert(.init(service: traces.service, failureTerminationBehavior: .gracefullyShutdownGroup), at: 0) }
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: Logger(label: "pipebus.lifecycle") { _ in ServiceGroupLogHandler(forwardTo: logger) })
+        groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
         do {
-            try await running.value
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch let refused as Sidecar.StartRefused {
+            logger.critical("cannot start the sidecar", metadata: ["error": "\(refused.reason)"])
+            StartupFailure.tell("cannot start the sidecar of worker \(worker)", refused.reason)
+            throw ExitCode(1)
         } catch {
             logger.critical("sidecar failed", metadata: ["error": "\(error)"])
             StartupFailure.tell("the sidecar of worker \(worker) failed", error)
-            await traces?.shutdown()
             throw ExitCode(1)
         }
-        await traces?.shutdown()
-    }
-}
-
-/// Turns signals into a callback on a dispatch queue (the default action is blocked).
-final class SignalWatch: @unchecked Sendable {  // sources are only cancelled, which Dispatch allows from any thread
-    private let sources: [any DispatchSourceSignal]
-
-    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { handler(number) }
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        for source in sources { source.cancel() }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PipeBusClient
 import PipeBusCore
+import PipeBusTasks
 import PipeBusSidecar
 
 /// `pipebus tasks`: a worker's tasks, e.g. the active ones older than five minutes, streamed
@@ -31,13 +32,13 @@ struct TasksCommand: AsyncParsableCommand {
     @Option(
         help: "pending, active, completed or failed (default: all).",
         transform: { text in
-            guard let state = Tasks.State(name: text) else {
+            guard let state = Pipebus_Tasks_V1_TaskState(name: text) else {
                 throw ValidationError("unknown state \"\(text)\": use pending, active, completed or failed")
             }
             return state
         }
     )
-    var state: Tasks.State?
+    var state: Pipebus_Tasks_V1_TaskState?
 
     @Option(
         help: ArgumentHelp("Only tasks in their state at least this long, e.g. 30s, 5m, 1h.", valueName: "duration"),
@@ -76,8 +77,8 @@ struct TasksCommand: AsyncParsableCommand {
         }
     }
 
-    var request: Tasks.ListStreamRequest {
-        Tasks.ListStreamRequest(
+    var request: Pipebus_Tasks_V1_ListStreamRequest {
+        Pipebus_Tasks_V1_ListStreamRequest(
             state: state ?? .unspecified,
             olderThanMs: olderThan.map(Self.milliseconds) ?? 0,
             enteredWithinMs: since.map(Self.milliseconds) ?? 0,
@@ -91,18 +92,18 @@ struct TasksCommand: AsyncParsableCommand {
         let deployment = options.deployment
         try deployment.requireWorker(worker.name)
         var printer = TaskRowPrinter(json: options.json)
-        let client = deployment.client(for: worker.name)
-        defer { client.close() }
         do {
-            try await client.withTaskListing(request, timeout: timeout) { tasks in
-                for try await task in tasks { printer.print(task) }
+            try await deployment.withSidecar(worker.name) { client in
+                try await client.withTaskListing(request, timeout: timeout) { tasks in
+                    for try await task in tasks { printer.print(task) }
+                }
             }
         } catch let error as RPCError where error.code == .unavailable && printer.printed == 0 {
             // Nothing printed yet, so reading the files cannot repeat a row.
             Console.error("sidecar of worker \(worker) not reachable; read the spool directly")
             do {
                 var listing = try TaskSpool.listing(root: options.resolvedRoot, worker: worker.name, query: TaskListingQuery(request))
-                while let record = try listing.next() { printer.print(Tasks.TaskInfo(record)) }
+                while let record = try listing.next() { printer.print(Pipebus_Tasks_V1_Task(record)) }
             } catch {
                 printer.abort()
                 throw CLIError("cannot read the spool of worker \(worker) either: \(error)")

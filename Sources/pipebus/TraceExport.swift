@@ -1,11 +1,11 @@
 import Foundation
 import Logging
 import PipeBusSidecar
+import ServiceLifecycle
 import Tracing
 
 #if OTLP
 import OTel
-import ServiceLifecycle
 
 /// Task spans exported over OTLP/HTTP with swift-otel, when the standard variables ask for it:
 /// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) on, OTEL_SERVICE_NAME
@@ -16,8 +16,9 @@ import ServiceLifecycle
 /// and handed to swift-otel's bounded batch queue, which drops when full; dropped spans and
 /// batches the collector could not take are counted in `pipebus_trace_spans_dropped_total`.
 struct TraceExport {
-    private let group: ServiceGroup
-    private let running: Task<Void, Never>
+    /// The exporter, to run in the sidecar's ServiceGroup before the sidecar: shut down after
+    /// it, it sends what is queued (within swift-otel's export timeout).
+    let service: any Service
 
     /// Starts exporting if configured; nil when tracing is off.
     static func startIfConfigured(defaultServiceName: String, logger: Logger) throws -> TraceExport? {
@@ -39,22 +40,24 @@ struct TraceExport {
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         InstrumentationSystem.bootstrap(backend.factory)
         TraceExportCounters.shared.isEnabled = true
-        let group = ServiceGroup(services: [backend.service], gracefulShutdownSignals: [], logger: logger)
-        let running = Task {
-            do {
-                try await group.run()
-            } catch {
-                logger.error("trace export stopped", metadata: ["error": "\(error)"])
-            }
-        }
         logger.info("exporting task spans over OTLP/HTTP", metadata: ["endpoint": "\(endpoint)"])
-        return TraceExport(group: group, running: running)
+        return TraceExport(service: Exporter(backend: backend.service, logger: logger))
     }
+}
 
-    /// Sends what is queued (within swift-otel's export timeout) and stops.
-    func shutdown() async {
-        await group.triggerGracefulShutdown()
-        await running.value
+/// swift-otel's exporter, which must not take the sidecar down with it: when it fails, it says
+/// so and waits for the group's shutdown, as if it were still running.
+private struct Exporter: Service {
+    let backend: any Service
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await backend.run()
+        } catch {
+            logger.error("trace export stopped", metadata: ["error": "\(error)"])
+            try? await gracefulShutdown()
+        }
     }
 }
 
@@ -93,14 +96,14 @@ struct DropCountingLogHandler: LogHandler {
 /// Built without the OTLP trait (`--disable-default-traits`): no exporter, and a clear error
 /// when the environment asks for one.
 struct TraceExport {
+    let service: any Service
+
     static func startIfConfigured(defaultServiceName: String, logger: Logger) throws -> TraceExport? {
         let environment = ProcessInfo.processInfo.environment
         let endpoint = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].compactMap { environment[$0] }.first { !$0.isEmpty }
         guard endpoint != nil else { return nil }
         throw CLIError("OTEL_EXPORTER_OTLP_ENDPOINT is set, but this pipebus was built without the OTLP trait")
     }
-
-    func shutdown() async {}
 }
 
 #endif

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PipeBusClient
 import PipeBusCore
+import PipeBusTasks
 
 /// `pipebus watch`: a worker's live events, one line each.
 struct WatchCommand: AsyncParsableCommand {
@@ -30,7 +31,7 @@ struct WatchCommand: AsyncParsableCommand {
         let deployment = options.deployment
         let json = options.json
         let transitionsOnly = transitionsOnly
-        let show: @Sendable (String, Tasks.Event) -> Void = { worker, event in
+        let show: @Sendable (String, Pipebus_Tasks_V1_Event) -> Void = { worker, event in
             if transitionsOnly && event.kind == .heartbeat { return }
             if json {
                 Console.printJSON(event.jsonObject(worker: worker), compact: true)
@@ -42,7 +43,9 @@ struct WatchCommand: AsyncParsableCommand {
             let fleet = deployment.fleet()
             guard !fleet.workers().isEmpty else { throw CLIError("no sidecar has run under \(deployment.root)") }
             try await untilInterrupted {
-                for await (worker, event) in fleet.events() { show(worker, event) }
+                try await fleet.withEvents { events in
+                    for await (worker, event) in events { show(worker, event) }
+                }
             }
             return
         }
@@ -52,44 +55,46 @@ struct WatchCommand: AsyncParsableCommand {
         if fleet.instances(of: worker.name).count > 1 {
             // Scaled out: each instance reports the moves it made; follow them all.
             try await untilInterrupted {
-                for await (name, event) in fleet.events(workers: [worker.name]) { show(name, event) }
+                try await fleet.withEvents(workers: [worker.name]) { events in
+                    for await (name, event) in events { show(name, event) }
+                }
             }
             return
         }
-        let client = deployment.client(for: worker.name)
-        defer { client.close() }
-        // The first connection must succeed: a sidecar that is not running is an error.
-        do {
-            _ = try await client.status(timeout: .seconds(2))
-        } catch {
-            throw CLIError(error, worker: worker.name)
-        }
-        try await untilInterrupted {
-            var last: UInt64 = 0
-            var announced = false
-            while !Task.isCancelled {
-                do {
-                    try await client.withEvents(after: last) { events in
-                        if announced {
-                            Console.error("reconnected to the sidecar of worker \(worker)")
-                            announced = false
+        try await deployment.withSidecar(worker.name) { client in
+            // The first connection must succeed: a sidecar that is not running is an error.
+            do {
+                _ = try await client.status(timeout: .seconds(2))
+            } catch {
+                throw CLIError(error, worker: worker.name)
+            }
+            try await untilInterrupted {
+                var last: UInt64 = 0
+                var announced = false
+                while !Task.isCancelled {
+                    do {
+                        try await client.withEvents(after: last) { events in
+                            if announced {
+                                Console.error("reconnected to the sidecar of worker \(worker)")
+                                announced = false
+                            }
+                            for try await event in events {
+                                last = event.seq
+                                show(worker.name, event)
+                            }
                         }
-                        for try await event in events {
-                            last = event.seq
-                            show(worker.name, event)
+                    } catch {
+                        if Task.isCancelled { break }
+                        if let error = error as? RPCError, error.code == .outOfRange { last = 0 }  // it restarted
+                        if !announced {
+                            Console.error(
+                                "lost the sidecar of worker \(worker) (\(CLIError(error, worker: worker.name).message)); waiting for it"
+                            )
+                            announced = true
                         }
                     }
-                } catch {
-                    if Task.isCancelled { break }
-                    if let error = error as? RPCError, error.code == .outOfRange { last = 0 }  // it restarted
-                    if !announced {
-                        Console.error(
-                            "lost the sidecar of worker \(worker) (\(CLIError(error, worker: worker.name).message)); waiting for it"
-                        )
-                        announced = true
-                    }
+                    await pause(.milliseconds(500))
                 }
-                await pause(.milliseconds(500))
             }
         }
     }

@@ -13,7 +13,7 @@ extension Sidecar {
     func takeLeadershipIfFree() {
         guard state.withLock({ $0.leaderLock == nil && !$0.stopping }) else { return }
         do {
-            guard let lock = try FileLock.acquire("\(workerDirectory)/leader.lock") else { return }
+            guard let lock = try FileLock.acquire(RootLayout(root: configuration.root).leaderLockPath(worker: configuration.worker)) else { return }
             state.withLock { $0.leaderLock = lock }
             logger.info("this instance now leads the worker's instances", metadata: ["instance": "\(configuration.instance)"])
         } catch {
@@ -71,29 +71,31 @@ extension Sidecar {
             if reports.claim(key) { emit() }
             return
         }
-        let startDrain = state.withLock { state -> Bool in
-            state.deferredReports.append(DeferredReport(due: now + Self.reportGrace, key: key, emit: emit))
-            defer { state.drainingReports = true }
-            return !state.drainingReports
-        }
-        if startDrain {
-            Task { [weak self] in await self?.drainDeferredReports() }
-        }
+        state.withLock { $0.deferredReports.append(DeferredReport(due: now + Self.reportGrace, key: key, emit: emit)) }
+        deferredReportAdded.yield()
     }
 
-    private func drainDeferredReports() async {
+    /// Reports each deferred move when it falls due, until none is left; `run` calls it when
+    /// one is added. Cancelled at shutdown, which reports what is left (`flushDeferredReports`).
+    func reportDeferredMoves() async {
         while true {
             let (due, next) = state.withLock { state -> ([DeferredReport], ContinuousClock.Instant?) in
                 let now = ContinuousClock.now
                 let split = state.deferredReports.firstIndex { $0.due > now } ?? state.deferredReports.endIndex
                 let due = Array(state.deferredReports[..<split])
                 state.deferredReports.removeFirst(split)
-                if state.deferredReports.isEmpty { state.drainingReports = false }
                 return (due, state.deferredReports.first?.due)
             }
-            for report in due where reports.claim(report.key) { report.emit() }
+            if !due.isEmpty {
+                // A claim is a file created in the shared ledger: not on the cooperative pool.
+                await OSThread.run("pipebus-report") { for report in due where self.reports.claim(report.key) { report.emit() } }
+            }
             guard let next else { return }
-            try? await Task.sleep(until: next, clock: .continuous)
+            do {
+                try await Task.sleep(until: next, clock: .continuous)
+            } catch {
+                return
+            }
         }
     }
 

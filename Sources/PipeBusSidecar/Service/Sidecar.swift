@@ -4,8 +4,11 @@ import Glibc
 import Foundation
 public import Logging
 import PipeBusCore
+import PipeBusTasks
 public import PipeBusPipes
 import Synchronization
+import PipeBusHealth
+import PipeBusEcho
 
 /// What runs beside one worker: serves the task, health and echo services over named pipes,
 /// keeps the spool, reports every transition, writes heartbeats, supervises the worker (when
@@ -62,6 +65,11 @@ public final class Sidecar: Sendable {
     let sampler = ResourceSampler()
     let state = Mutex(RuntimeState())
     private let supervisor: WorkerSupervisor?
+    /// Serves `/metrics` and `/healthz`; nil when `metricsAddress` is.
+    let metricsServer: MetricsHTTPServer?
+    /// Wakes the reporter of deferred moves (`Sidecar+Instances`) when one is added.
+    let deferredReportAdded: AsyncStream<Void>.Continuation
+    let deferredReportAdditions: AsyncStream<Void>
     let startedAtInstant = ContinuousClock.now
     var supervisorIfAny: WorkerSupervisor? { supervisor }
 
@@ -79,10 +87,13 @@ public final class Sidecar: Sendable {
         var clearing: [TaskID: String] = [:]
         var leaseCount = 0
         var watcher: SpoolWatcher?
-        var metricsServer: MetricsHTTPServer?
         var metricsPort: Int?
+        /// Made by `init`, started by `start` once the spool is recovered.
         var server: PipeServer?
+        /// Shutting down: NOT_SERVING, leases ended (`stopServing`).
         var stopping = false
+        /// `shutdown` has run.
+        var shutDown = false
         var instanceLock: FileLock?
         /// This run made the instance's directory: a start that fails removes it again.
         var createdInstanceDirectory = false
@@ -92,7 +103,6 @@ public final class Sidecar: Sendable {
         /// Renames this instance is making or made, not yet seen by its watcher.
         var ownMoves: [TaskSpool.SpoolMove: ContinuousClock.Instant] = [:]
         var deferredReports: [DeferredReport] = []
-        var drainingReports = false
         var ticks = 0
     }
 
@@ -118,17 +128,17 @@ public final class Sidecar: Sendable {
     var isLeader: Bool { state.withLock { $0.leaderLock != nil } }
 
     public init(configuration: Configuration, logger: Logger) throws {
-        guard (try? TaskID(configuration.worker)) != nil, !configuration.worker.contains(".") else {
-            throw RPCError(code: .invalidArgument, message: "worker name \"\(configuration.worker)\" must be letters, digits, _ or -")
+        if let problem = NameRule.component.problem(with: configuration.worker) {
+            throw RPCError(code: .invalidArgument, message: "worker name \(NameRule.quoted(configuration.worker)): \(problem)")
         }
-        if let problem = SidecarPaths.problem(withName: configuration.instance) {
-            throw RPCError(code: .invalidArgument, message: "instance name \"\(configuration.instance)\": \(problem)")
+        if let problem = NameRule.component.problem(with: configuration.instance) {
+            throw RPCError(code: .invalidArgument, message: "instance name \(NameRule.quoted(configuration.instance)): \(problem)")
         }
         self.configuration = configuration
         let paths = SidecarPaths(root: configuration.root, worker: configuration.worker)
         self.paths = paths
         self.leaseLedger = LeaseLedger(directory: paths.leaseDirectory(instance: configuration.instance))
-        self.reports = ReportLedger(directory: "\(paths.workerDirectory)/reported", logger: logger)
+        self.reports = ReportLedger(directory: RootLayout(root: configuration.root).reportedDirectory(worker: configuration.worker), logger: logger)
         let tracing = TaskTracing(worker: configuration.worker, instance: configuration.instance)
         self.tracing = tracing
         self.logger = logger
@@ -137,6 +147,17 @@ public final class Sidecar: Sendable {
         self.config = config
         self.metrics = SidecarMetrics(worker: configuration.worker, instance: configuration.instance, transport: transport)
         self.leases = LeaseManager(spool: spool, ledger: leaseLedger, tracing: tracing, batchSize: { config.batchSize }, logger: logger)
+        (deferredReportAdditions, deferredReportAdded) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let holder = SidecarReference()
+        if configuration.metricsAddress == nil {
+            metricsServer = nil
+        } else {
+            metricsServer = MetricsHTTPServer(metrics: metrics) {
+                guard let sidecar = holder.sidecar else { return (503, "stopping\n") }
+                let status = sidecar.health.status() ?? Pipebus_Health_V1_HealthCheckResponse(status: .unknown)
+                return (status.status == .serving ? 200 : 503, "\(status.status)\(status.message.isEmpty ? "" : ": " + status.message)\n")
+            }
+        }
         if configuration.command.isEmpty {
             supervisor = nil
         } else {
@@ -147,36 +168,27 @@ public final class Sidecar: Sendable {
             environment["PIPEBUS_INSTANCE"] = configuration.instance
             environment["PIPEBUS_PIPE_DIR"] = pipes
             environment["PIPEBUS_SIDECAR_PID"] = "\(getpid())"
-            let holder = SidecarReference()
             let record = WorkerRecord(path: paths.workerRecordPath(instance: configuration.instance))
             supervisor = WorkerSupervisor(command: configuration.command, environment: environment, record: record, logger: logger) { exit in
                 holder.sidecar?.workerExited(exit)
             }
-            holder.sidecar = self
         }
-    }
-
-    /// Starts everything, serves until the task is cancelled, then shuts down gracefully:
-    /// GOAWAY and drain, leases returned, the worker stopped, a final heartbeat.
-    public func run() async throws {
-        do {
-            try start()
-        } catch {
-            await abandonStart()
-            throw error
-        }
-        while !Task.isCancelled {
-            tick()
-            try? await Task.sleep(for: configuration.heartbeatInterval)
-        }
-        await shutdown()
+        holder.sidecar = self
+        // Made now, so that it can join a ServiceGroup (`services`); started by `start`, only
+        // once the spool is recovered: a client never sees the spool before recovery.
+        var router = Router()
+        router.register(health)
+        router.register(EchoService())
+        router.register(TaskService(sidecar: self))
+        let server = try PipeServer(directory: pipeDirectory, router: router, configuration: configuration.pipes, metrics: transport, logger: logger)
+        state.withLock { $0.server = server }
     }
 
     /// The port `/metrics` is served on, once started.
     public var metricsPort: Int? { state.withLock { $0.metricsPort } }
 
     /// Makes this sidecar the only one of its instance, before it binds or serves anything
-    /// (`startMetricsServer` calls it first): checks the worker command, takes the instance
+    /// (`run` calls it first): checks the worker command, takes the instance
     /// lock, and stops a worker that the instance's previous sidecar left running (see
     /// `WorkerRecord`). A second sidecar of the instance fails here at once, having bound nothing.
     func claimInstance() throws {
@@ -236,13 +248,7 @@ public final class Sidecar: Sendable {
         state.withLock { $0.watcher = watcher }
         // Served only now: a client never sees the spool before recovery, and every task
         // submitted is seen by the watcher.
-        var router = Router()
-        health.register(in: &router)
-        EchoService.register(in: &router)
-        TaskService(sidecar: self).register(in: &router)
-        let server = try PipeServer(directory: pipeDirectory, router: router, configuration: configuration.pipes, metrics: transport, logger: logger)
-        try server.start()
-        state.withLock { $0.server = server }
+        try state.withLock { $0.server }?.start()
         try supervisor?.start()
         metrics.workerUp(supervisor.map { $0.isAlive } ?? true)
         tick()
@@ -267,24 +273,21 @@ public final class Sidecar: Sendable {
         writeHeartbeat()
     }
 
-    func shutdown() async {
+    /// Stops gracefully: NOT_SERVING, leases returned, GOAWAY and drain, the worker stopped, a
+    /// final heartbeat, the locks released. Blocks (joins, waits for the worker): `run` calls
+    /// it on a thread of its own. `/metrics` stays up until its own service stops, after this.
+    func shutdown() {
         let already = state.withLock { state -> Bool in
-            defer { state.stopping = true }
-            return state.stopping
+            defer { state.shutDown = true }
+            return state.shutDown
         }
         if already { return }
-        logger.info("shutting down: returning leases, draining connections")
-        health.setStatus(.notServing, message: "sidecar is shutting down")
-        // Leases first: a lease stream never ends by itself, so draining would otherwise wait
-        // out the drain timeout. Its unfinished tasks go back to pending/ (at least once).
-        leases.stop()
+        stopServing()
         state.withLock { $0.server }?.shutdown(graceful: true)
         supervisor?.stop(grace: configuration.workerStopGrace)
         writeHeartbeat()
-        let (watcher, metricsServer) = state.withLock { ($0.watcher, $0.metricsServer) }
-        watcher?.stop()
+        state.withLock { $0.watcher }?.stop()
         flushDeferredReports()
-        await metricsServer?.shutdown()
         events.finishAll()
         let locks = state.withLock { state in
             defer {
@@ -297,35 +300,41 @@ public final class Sidecar: Sendable {
         logger.info("stopped")
     }
 
-    /// Starts serving `/metrics`; returns the bound port.
-    public func startMetricsServer() async throws -> Int? {
-        try claimInstance()
-        guard let address = configuration.metricsAddress else { return nil }
+    /// The first step of a shutdown, once: NOT_SERVING, and the leases ended. A lease stream
+    /// never ends by itself, so draining would otherwise wait out the drain timeout; its
+    /// unfinished tasks go back to pending/ (at least once).
+    func stopServing() {
+        let already = state.withLock { state -> Bool in
+            defer { state.stopping = true }
+            return state.stopping
+        }
+        if already { return }
+        health.setStatus(.notServing, message: "sidecar is shutting down")
+        logger.info("shutting down: returning leases, draining connections")
+        leases.stop()
+    }
+
+    /// Starts serving `/metrics` (once the instance is claimed); returns the bound port.
+    func startMetricsServer() async throws -> Int? {
+        guard let metricsServer, let address = configuration.metricsAddress else { return nil }
         let (host, port) = try Self.parse(address: address)
-        let server = MetricsHTTPServer(metrics: metrics) { [weak self] in
-            guard let self else { return (503, "stopping\n") }
-            let status = self.health.status() ?? Health.CheckResponse(status: .unknown)
-            return (status.status == .serving ? 200 : 503, "\(status.status)\(status.message.isEmpty ? "" : ": " + status.message)\n")
-        }
-        let bound = try await server.start(host: host, port: port)
-        state.withLock { state in
-            state.metricsServer = server
-            state.metricsPort = bound
-        }
+        let bound = try await metricsServer.start(host: host, port: port)
+        state.withLock { $0.metricsPort = bound }
         logger.info("serving /metrics", metadata: ["address": "\(host):\(bound)"])
         return bound
     }
 
     /// Undoes a start that failed: nothing it made stays behind (the connect FIFO a client
     /// would write to in vain; the instance's directory, if this run created it).
-    func abandonStart() async {
-        let (server, watcher, metricsServer) = state.withLock { state in
+    /// Blocks (joins): `run` calls it on a thread of its own, then stops `/metrics`.
+    func abandonStart() {
+        let (server, watcher) = state.withLock { state in
             state.stopping = true
-            return (state.server, state.watcher, state.metricsServer)
+            state.shutDown = true
+            return (state.server, state.watcher)
         }
         server?.shutdown(graceful: false)
         watcher?.stop()
-        await metricsServer?.shutdown()
         let (locks, created) = state.withLock { state in
             defer {
                 state.leaderLock = nil
@@ -345,7 +354,7 @@ public final class Sidecar: Sendable {
     }
 }
 
-/// Lets the supervisor's exit callback reach the sidecar without a retain cycle.
+/// Lets the supervisor's exit callback and `/healthz` reach the sidecar without a retain cycle.
 private final class SidecarReference: @unchecked Sendable {
     weak var sidecar: Sidecar?
 }
