@@ -46,42 +46,63 @@ extension ChildProcess {
 
         /// Reads every open pipe until it would block; returns the line waiters to fulfil.
         mutating func drain() -> [(TestEvent<String?>, String?)] {
+            // In place (`inout` on the stored property): a copy of `Captured` would copy all the
+            // output so far on every read.
+            Self.drain(&stdout, .stdout, &waiters) + Self.drain(&stderr, .stderr, &waiters)
+        }
+
+        private static func drain(
+            _ captured: inout Captured,
+            _ stream: Stream,
+            _ waiters: inout [LineWaiter]
+        ) -> [(TestEvent<String?>, String?)] {
+            guard captured.fd >= 0, !captured.endOfFile else { return [] }
             var fired: [(TestEvent<String?>, String?)] = []
-            for stream in [Stream.stdout, .stderr] {
-                var captured = self[stream]
-                guard captured.fd >= 0, !captured.endOfFile else { continue }
-                var newLines: [String] = []
-                var buffer = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { read(captured.fd, $0.baseAddress, $0.count) }
-                    if count > 0 {
-                        captured.bytes += buffer[0..<count]
-                        while let newline = captured.bytes[captured.lineStart...].firstIndex(of: 0x0A) {
-                            let line = String(decoding: captured.bytes[captured.lineStart..<newline], as: UTF8.self)
+            var newLines: [String] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(captured.fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    let searchFrom = captured.bytes.count
+                    captured.bytes.append(contentsOf: buffer[0..<count])
+                    // Only the bytes just read are searched for line ends.
+                    captured.bytes.withUnsafeBufferPointer { bytes in
+                        var index = searchFrom
+                        while index < bytes.count,
+                            let found = memchr(bytes.baseAddress! + index, 0x0A, bytes.count - index)
+                        {
+                            let newline = bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                            let line = String(decoding: bytes[captured.lineStart..<newline], as: UTF8.self)
                             captured.lines.append(line)
                             newLines.append(line)
                             captured.lineStart = newline + 1
+                            index = newline + 1
                         }
-                    } else if count == 0 {
-                        captured.endOfFile = true
-                        break
-                    } else if errno == EINTR {
-                        continue
-                    } else {
-                        // EAGAIN: nothing more for now. Anything else: nothing more ever.
-                        if errno != EAGAIN { captured.endOfFile = true }
-                        break
                     }
+                } else if count == 0 {
+                    captured.endOfFile = true
+                    break
+                } else if errno == EINTR {
+                    continue
+                } else {
+                    // EAGAIN: nothing more for now. Anything else: nothing more ever.
+                    if errno != EAGAIN { captured.endOfFile = true }
+                    break
                 }
-                self[stream] = captured
-                for line in newLines {
-                    waiters.removeAll { waiter in
-                        guard waiter.stream == stream, waiter.matches(line) else { return false }
-                        fired.append((waiter.event, line))
-                        return true
-                    }
+            }
+            for line in newLines {
+                waiters.removeAll { waiter in
+                    guard waiter.stream == stream, waiter.matches(line) else { return false }
+                    fired.append((waiter.event, line))
+                    return true
                 }
-                if captured.endOfFile { fired += endWaiters(on: stream) }
+            }
+            if captured.endOfFile {
+                waiters.removeAll { waiter in
+                    guard waiter.stream == stream else { return false }
+                    fired.append((waiter.event, nil))
+                    return true
+                }
             }
             return fired
         }
