@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PipeBusClient
 import PipeBusCore
+import PipeBusTasks
 import PipeBusPipes
 import PipeBusSidecar
 
@@ -75,9 +76,9 @@ struct DemoWorker: Sendable {
             }
             group.addTask {
                 try await connection.withServerStreaming(
-                    Tasks.lease,
-                    request: Tasks.LeaseRequest(maxInFlight: UInt32(clamping: maxInFlight)),
-                    responseType: Tasks.TaskInfo.self
+                    Pipebus_Tasks_V1_Tasks.Method.Lease.descriptor,
+                    request: Pipebus_Tasks_V1_LeaseRequest(maxInFlight: UInt32(clamping: maxInFlight)),
+                    responseType: Pipebus_Tasks_V1_Task.self
                 ) { tasks in
                     await withDiscardingTaskGroup { work in
                         do {
@@ -102,18 +103,18 @@ struct DemoWorker: Sendable {
 
     private func configuredBatchSize(_ connection: ClientConnection) async throws -> Int {
         let config = try await connection.unary(
-            Tasks.getConfig,
-            request: Tasks.Empty(),
+            Pipebus_Tasks_V1_Tasks.Method.GetConfig.descriptor,
+            request: Pipebus_Tasks_V1_Empty(),
             timeout: .seconds(2),
-            responseType: Tasks.ConfigMessage.self
+            responseType: Pipebus_Tasks_V1_ConfigMessage.self
         )
         let object = (try? JSONSerialization.jsonObject(with: Data(config.json))) as? [String: Any]
         return WorkerConfig.batchSize.value(in: object ?? [:])
     }
 
     /// Works on one task, then finishes it (unless it is the stuck kind or the lease ended).
-    private func process(_ task: Tasks.TaskInfo, on connection: ClientConnection) async {
-        let object = (try? JSONSerialization.jsonObject(with: Data(task.json))) as? [String: Any] ?? [:]
+    private func process(_ task: Pipebus_Tasks_V1_Task, on connection: ClientConnection) async {
+        let object = (try? TaskFile.parseObject(task.json)) ?? [:]
         var metadata: Logger.Metadata = ["task_id": "\(task.id)", "correlation_id": "\(task.correlationID)"]
         if Self.flag(object["stuck"]) {
             logger.warning("task is stuck; it will never finish", metadata: metadata)
@@ -123,27 +124,27 @@ struct DemoWorker: Sendable {
         let milliseconds = Self.integer(object["duration_ms"]) ?? Int.random(in: durations)
         metadata["duration_ms"] = "\(milliseconds)"
         guard await pause(.milliseconds(milliseconds)) else { return }
-        let request: Tasks.FinishRequest
+        let request: Pipebus_Tasks_V1_FinishRequest
         if Self.flag(object["fail"]) {
-            let message = object["error"] as? String ?? "the task asked to fail (fail: true)"
-            request = Tasks.FinishRequest(id: task.id, failed: true, error: message)
+            let message = TaskFile(object: object).errorMessage ?? "the task asked to fail (fail: true)"
+            request = Pipebus_Tasks_V1_FinishRequest(id: task.id, failed: true, error: message)
         } else {
             var result: [String: Any] = [
                 "worker": worker, "duration_ms": milliseconds, "output": "processed \(task.id)",
             ]
             if let instance { result["instance"] = instance }
             let json = (try? JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])) ?? Data("{}".utf8)
-            request = Tasks.FinishRequest(id: task.id, resultJSON: Array(json))
+            request = Pipebus_Tasks_V1_FinishRequest(id: task.id, resultJson: Array(json))
         }
         do {
             // The task's trace context, so the finish is part of its trace.
             let trace: Metadata = task.traceparent.isEmpty ? [:] : [MetadataKey.traceparent: task.traceparent]
             _ = try await connection.unary(
-                Tasks.finish,
+                Pipebus_Tasks_V1_Tasks.Method.Finish.descriptor,
                 request: request,
                 metadata: trace,
                 timeout: .seconds(5),
-                responseType: Tasks.TaskInfo.self
+                responseType: Pipebus_Tasks_V1_Task.self
             )
             logger.info(request.failed ? "task failed" : "task completed", metadata: metadata)
         } catch {

@@ -161,7 +161,7 @@ private struct Rules {
                     summary: "\(name) is \(status.servingStatus)\(status.healthMessage.isEmpty ? "" : ": \(status.healthMessage)")",
                     evidence: [
                         "health \(status.servingStatus)\(status.healthMessage.isEmpty ? "" : " (\(status.healthMessage))")",
-                        "worker pid \(status.workerPID), \(status.workerAlive ? "alive" : "not running")",
+                        "worker pid \(status.workerPid), \(status.workerAlive ? "alive" : "not running")",
                     ],
                     mitigation: workerExited
                         ? "The supervised worker is not running: its sidecar's log says why; restart the sidecar to start it again."
@@ -262,7 +262,7 @@ private struct Rules {
                     worker: worker,
                     instance: instance,
                     summary: "the worker process tree of \(name) uses \(Self.bytes(rss)) of \(Self.bytes(evidence.host.memoryTotalBytes))",
-                    evidence: ["claude_memory_usage_bytes \(rss) (worker pid \(status.workerPID))"],
+                    evidence: ["claude_memory_usage_bytes \(rss) (worker pid \(status.workerPid))"],
                     mitigation: "Fewer tasks at once lower the worker's memory: the runbook's batch-size tuning.",
                     commands: [command("config --worker \(worker) batch_size=\(max(1, Int(status.batchSize) / 2))")]
                 )

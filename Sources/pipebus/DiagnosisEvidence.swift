@@ -98,7 +98,7 @@ extension DiagnosisEvidence {
             if let first = firstScrape[index], let second = address.flatMap(Self.scrape) {
                 sidecars[index].counters = Self.reading(first, second, seconds: seconds)
             }
-            if let pid = sidecars[index].row.status?.workerPID, pid > 0 {
+            if let pid = sidecars[index].row.status?.workerPid, pid > 0 {
                 sidecars[index].workerTreeRSSBytes = ResourceSampler().sample(treeRootedAt: Int32(pid)).treeRSSBytes
             }
         }

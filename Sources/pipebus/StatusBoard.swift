@@ -1,15 +1,16 @@
 import Foundation
 import PipeBusClient
 import PipeBusCore
+import PipeBusTasks
 
 /// One row of `pipebus status`: what one sidecar (an instance of a worker) answered, or why it
 /// did not, its heartbeat file, and the client's breaker.
 struct WorkerRow: Sendable {
     var worker: String
     var instance: String
-    var status: Tasks.WorkerStatus?
+    var status: Pipebus_Tasks_V1_WorkerStatus?
     var error: String?
-    var heartbeat: Heartbeat?
+    var heartbeat: HeartbeatFile?
     var breaker: CircuitBreaker.State
     /// Set when an operator retired the worker or this instance (`pipebus retire`).
     var retirement: Retirement? = nil
@@ -46,7 +47,7 @@ struct WorkerRow: Sendable {
             "\(status.pending)",
             oldest,
             "\(status.completed)/\(status.failed)",
-            "\(status.failuresLast5m)",
+            "\(status.failuresLast5M)",
             status.p95WriteLatencySeconds > 0 ? Self.latency(status.p95WriteLatencySeconds) : "-",
             breaker.description,
         ]

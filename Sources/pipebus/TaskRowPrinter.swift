@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 
 /// Prints the tasks of `pipebus tasks` one by one as they arrive: table rows under a header
 /// with fixed column widths (a stream cannot be measured first; a longer value widens its row
@@ -18,7 +19,7 @@ struct TaskRowPrinter {
         self.json = json
     }
 
-    mutating func print(_ task: Tasks.TaskInfo) {
+    mutating func print(_ task: Pipebus_Tasks_V1_Task) {
         if json {
             Console.out((printed == 0 ? "[\n" : ",\n") + Console.jsonText(task.jsonObject, compact: true), terminator: "")
         } else {

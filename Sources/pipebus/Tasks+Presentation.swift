@@ -1,12 +1,14 @@
 import Foundation
 import PipeBusCore
+import PipeBusTasks
+import PipeBusHealth
 
 /// How tasks, statuses and events look on the command line: JSON objects for `--json`, and
 /// table cells and lines for people.
-extension Tasks.TaskInfo {
+extension Pipebus_Tasks_V1_Task {
     /// The task's own JSON object (the spool file), or nil if it does not parse.
     var object: [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any]
+        try? TaskFile.parseObject(json)
     }
 
     /// Seconds since the task entered its state folder (`modified_at_ms`): its time in state.
@@ -48,19 +50,19 @@ extension Tasks.TaskInfo {
 
     /// `error` from the task file, when it failed.
     var errorText: String? {
-        object?["error"].map { $0 as? String ?? "\($0)" }
+        object.flatMap { TaskFile(object: $0).error }
     }
 }
 
-extension Tasks.WorkerStatus {
-    var servingStatus: Health.ServingStatus { Health.ServingStatus(rawValue: health) ?? .unknown }
+extension Pipebus_Tasks_V1_WorkerStatus {
+    var servingStatus: Pipebus_Health_V1_HealthCheckResponse.ServingStatus { Pipebus_Health_V1_HealthCheckResponse.ServingStatus(rawValue: Int(health)) }
 
     var jsonObject: [String: Any] {
         [
             "worker": worker,
             "instance": instance,
             "pid": Int(pid),
-            "worker_pid": Int(workerPID),
+            "worker_pid": Int(workerPid),
             "worker_alive": workerAlive,
             "health": servingStatus.description,
             "health_message": healthMessage,
@@ -70,7 +72,7 @@ extension Tasks.WorkerStatus {
             "failed": Int(failed),
             "oldest_active_id": oldestActiveID,
             "oldest_active_age_seconds": Double(oldestActiveAgeMs) / 1000,
-            "failures_last_5m": Int(failuresLast5m),
+            "failures_last_5m": Int(failuresLast5M),
             "p95_pipe_write_latency_seconds": p95WriteLatencySeconds,
             "heartbeat_seq": Int(heartbeatSeq),
             "batch_size": Int(batchSize),
@@ -79,7 +81,7 @@ extension Tasks.WorkerStatus {
     }
 }
 
-extension Tasks.Event {
+extension Pipebus_Tasks_V1_Event {
     /// One line for `pipebus watch`; `compact` leaves out the correlation id (the demo's ticker).
     func line(worker: String, compact: Bool = false) -> String {
         let time = Timestamp.clock(milliseconds: timestampMs)
@@ -98,7 +100,7 @@ extension Tasks.Event {
             if !correlationID.isEmpty && !compact { line += "  correlation_id=\(correlationID)" }
             if !error.isEmpty { line += "  error=\"\(error)\"" }
             return line
-        case .unspecified:
+        case .unspecified, .unrecognized:
             return "\(time)  \(worker)  event #\(seq)"
         }
     }
@@ -113,7 +115,7 @@ extension Tasks.Event {
         case .heartbeat:
             object["kind"] = "heartbeat"
             if let status { object["status"] = status.jsonObject }
-        case .transition, .unspecified:
+        case .transition, .unspecified, .unrecognized:
             object["kind"] = "transition"
             object["task_id"] = taskID
             object["from"] = fromState.description
@@ -127,19 +129,9 @@ extension Tasks.Event {
     }
 }
 
-/// Times as the command line prints them.
-enum Timestamp {
-    static func iso8601(milliseconds: Int64) -> String {
-        iso8601(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-    }
-
-    static func iso8601(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
-
+/// Times as the command line prints them: ISO 8601 (`Timestamp.iso8601`) in JSON, and this
+/// for people.
+extension Timestamp {
     /// `HH:MM:SS.mmm`, local time.
     static func clock(milliseconds: Int64) -> String {
         let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)

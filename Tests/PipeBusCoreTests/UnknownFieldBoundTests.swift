@@ -1,5 +1,6 @@
 @testable import PipeBusCore
 import Testing
+import PipeBusTasks
 
 /// protobuf-c keeps every unknown field in an allocation of its own: a 4 MiB envelope of 2-byte
 /// unknown fields took ~110 MB and seconds to unpack (measured with fuzz-envelope). The pre-scan
@@ -59,9 +60,9 @@ struct UnknownFieldBoundTests {
         let record = Self.lengthDelimited(1, Array("id".utf8)) + Self.lengthDelimited(2, flood)
         #expect((try? ConnectRecord(serializedBytes: record)) == nil)
         let list = Self.lengthDelimited(1, flood)
-        #expect(throws: RPCError.self) { try Tasks.TaskList(serializedBytes: list) }
+        #expect(throws: RPCError.self) { try Pipebus_Tasks_V1_TaskList(serializedBytes: list) }
         let event = Self.lengthDelimited(4, flood)
-        #expect(throws: RPCError.self) { try Tasks.Event(serializedBytes: event) }
+        #expect(throws: RPCError.self) { try Pipebus_Tasks_V1_Event(serializedBytes: event) }
     }
 
     @Test("what a real peer sends still decodes: 128 metadata entries, a handshake, and a few fields we do not know")

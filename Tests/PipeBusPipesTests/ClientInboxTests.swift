@@ -1,6 +1,7 @@
 import PipeBusCore
 import PipeBusPipes
 import Testing
+import PipeBusEcho
 
 extension PipeTransportTests {
     /// A client's per-call inbox is bounded: responses beyond it end the call with
@@ -18,7 +19,7 @@ extension PipeTransportTests {
             var received = 0
             do {
                 try await client.withServerStreaming(
-                    EchoService.repeatPayload,
+                    Pipebus_Testing_V1_Echo.Method.Repeat.descriptor,
                     request: EchoService.repeatRequest(count: 200, payload: [1, 2, 3]),
                     responseType: [UInt8].self
                 ) { responses in
@@ -33,7 +34,7 @@ extension PipeTransportTests {
             }
             #expect(received <= configuration.inboxCapacity)
             // The connection carries on.
-            let reply = try await client.unary(EchoService.echo, request: [7], responseType: [UInt8].self)
+            let reply = try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [7], responseType: [UInt8].self)
             #expect(reply == [7])
         }
     }

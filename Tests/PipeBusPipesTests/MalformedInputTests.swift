@@ -2,6 +2,8 @@ import PipeBusCore
 import PipeBusPipes
 import PipeBusTestSupport
 import Testing
+import PipeBusHealth
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -65,7 +67,7 @@ extension PipeTransportTests {
             defer { server.stop() }
             let bystander = try await server.connect()
             defer { bystander.close() }
-            #expect(try await bystander.unary(EchoService.echo, request: [1], responseType: [UInt8].self) == [1])
+            #expect(try await bystander.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [1], responseType: [UInt8].self) == [1])
 
             let raw = try await RawPipeClient.connect(to: server.pipeServer.directory, sendHello: afterHello)
             try raw.write(garbage.bytes)
@@ -82,13 +84,13 @@ extension PipeTransportTests {
             )
 
             // Everyone else carries on: the connection that was there, and a new one.
-            #expect(try await bystander.unary(EchoService.echo, request: [2], responseType: [UInt8].self) == [2])
+            #expect(try await bystander.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [2], responseType: [UInt8].self) == [2])
             let newcomer = try await server.connect()
             defer { newcomer.close() }
             let health = try await newcomer.unary(
-                Health.check,
-                request: Health.CheckRequest(),
-                responseType: Health.CheckResponse.self
+                Pipebus_Health_V1_Health.Method.Check.descriptor,
+                request: Pipebus_Health_V1_HealthCheckRequest(),
+                responseType: Pipebus_Health_V1_HealthCheckResponse.self
             )
             #expect(health.status == .serving)
         }
@@ -106,10 +108,10 @@ extension PipeTransportTests {
             let envelope =
                 switch violation {
                 case "OPEN before HELLO":
-                    Envelope(streamID: 1, kind: .open, endStream: true, method: EchoService.echo.fullName, message: [1])
+                    Envelope(streamID: 1, kind: .open, endStream: true, method: Pipebus_Testing_V1_Echo.Method.Echo.descriptor.fullName, message: [1])
                 case "HELLO_ACK from a client": Envelope(streamID: 0, kind: .helloAck, hello: Hello())
                 default:
-                    Envelope(streamID: 2, kind: .open, endStream: true, method: EchoService.echo.fullName, message: [1])
+                    Envelope(streamID: 2, kind: .open, endStream: true, method: Pipebus_Testing_V1_Echo.Method.Echo.descriptor.fullName, message: [1])
                 }
             try raw.write(RawPipeClient.frame(envelope))
             let answer = try await raw.readUntilEndOfStream(within: .seconds(5))
@@ -119,7 +121,7 @@ extension PipeTransportTests {
             }
             let client = try await server.connect()
             defer { client.close() }
-            #expect(try await client.unary(EchoService.echo, request: [3], responseType: [UInt8].self) == [3])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [3], responseType: [UInt8].self) == [3])
         }
 
         /// Written into the well-known connect FIFO: the record is dropped and counted
@@ -152,7 +154,7 @@ extension PipeTransportTests {
             let start = ContinuousClock.now
             let client = try await server.connect()
             defer { client.close() }
-            #expect(try await client.unary(EchoService.echo, request: [4], responseType: [UInt8].self) == [4])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [4], responseType: [UInt8].self) == [4])
             #expect(
                 start.duration(to: .now) < PipeConnector.Configuration.defaults.connectTimeout,
                 "the next client was held up"

@@ -3,6 +3,8 @@ import PipeBusPipes
 import PipeBusTestSupport
 import Synchronization
 import Testing
+import PipeBusHealth
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -47,7 +49,7 @@ extension PipeTransportTests {
             let health = HealthService()
             health.setStatus(.serving)
             var router = TestServer.standardRouter(health: health, board: ProbeBoard())
-            router.registerInline(EchoService.echo, request: [UInt8].self, response: [UInt8].self) { request, _ in
+            router.registerInline(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [UInt8].self, response: [UInt8].self) { request, _ in
                 ledger.record(request)
                 return request
             }
@@ -110,9 +112,9 @@ extension PipeTransportTests {
             let client = try await server.connect()
             defer { client.close() }
             let health = try await client.unary(
-                Health.check,
-                request: Health.CheckRequest(),
-                responseType: Health.CheckResponse.self
+                Pipebus_Health_V1_Health.Method.Check.descriptor,
+                request: Pipebus_Health_V1_HealthCheckRequest(),
+                responseType: Pipebus_Health_V1_HealthCheckResponse.self
             )
             #expect(health.status == .serving)
             // The killed client's connection is gone, not stuck: only ours is left.
@@ -139,7 +141,7 @@ extension PipeTransportTests {
                 let start = ContinuousClock.now
                 let client = try await server.connect()
                 #expect(
-                    try await client.unary(EchoService.echo, request: [UInt8(index)], responseType: [UInt8].self) == [
+                    try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [UInt8(index)], responseType: [UInt8].self) == [
                         UInt8(index)
                     ]
                 )
@@ -165,7 +167,7 @@ extension PipeTransportTests {
             for index in 0..<5 {
                 let client = try await server.connect()
                 #expect(
-                    try await client.unary(EchoService.echo, request: [UInt8(index)], responseType: [UInt8].self) == [
+                    try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [UInt8(index)], responseType: [UInt8].self) == [
                         UInt8(index)
                     ]
                 )
@@ -195,12 +197,12 @@ extension PipeTransportTests {
             let metrics = TransportMetrics()
             let client = PipeClient(directory: directory.pipes, metrics: metrics)
             defer { client.close() }
-            #expect(try await client.unary(EchoService.echo, request: [1], responseType: [UInt8].self) == [1])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [1], responseType: [UInt8].self) == [1])
 
             let connection = try client.connection()
             let inFlight = try await Self.callInFlight(on: connection, metrics: metrics) {
                 try await connection.unary(
-                    EchoService.sleep,
+                    Pipebus_Testing_V1_Echo.Method.Sleep.descriptor,
                     request: EchoService.sleepRequest(milliseconds: 30_000),
                     responseType: [UInt8].self
                 )
@@ -215,7 +217,7 @@ extension PipeTransportTests {
             let second = try TestPeer.start("serve", in: directory)
             defer { second.stop() }
             _ = try await second.line(startingWith: "ready")
-            #expect(try await client.unary(EchoService.echo, request: [2], responseType: [UInt8].self) == [2])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [2], responseType: [UInt8].self) == [2])
             second.signal(SIGTERM)
             #expect(try await second.exitStatus() == .code(0))
         }
@@ -234,7 +236,7 @@ extension PipeTransportTests {
             let connection = try client.connection()
             let inFlight = try await Self.callInFlight(on: connection, metrics: metrics) {
                 try await connection.unary(
-                    EchoService.sleep,
+                    Pipebus_Testing_V1_Echo.Method.Sleep.descriptor,
                     request: EchoService.sleepRequest(milliseconds: 300),
                     responseType: [UInt8].self
                 )
@@ -248,7 +250,7 @@ extension PipeTransportTests {
 
             let start = ContinuousClock.now
             let down = await rpcError {
-                try await client.unary(EchoService.echo, request: [3], responseType: [UInt8].self)
+                try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [3], responseType: [UInt8].self)
             }
             #expect(down?.code == .unavailable)
             #expect(start.duration(to: .now) < .seconds(1), "a call with no server running must fail fast")
@@ -261,7 +263,7 @@ extension PipeTransportTests {
             let giveUp = ContinuousClock.now + .seconds(3)
             while reply == nil && ContinuousClock.now < giveUp {
                 do {
-                    reply = try await client.unary(EchoService.echo, request: [4], responseType: [UInt8].self)
+                    reply = try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [4], responseType: [UInt8].self)
                 } catch let error as RPCError where error.code == .unavailable {
                     try await Task.sleep(for: .milliseconds(20))
                 }

@@ -2,6 +2,7 @@ import PipeBusCore
 import PipeBusPipes
 import PipeBusTestSupport
 import Testing
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -134,7 +135,7 @@ extension PipeTransportTests {
             #expect(server.pipeServer.connectionCount == 0)
             let client = try await server.connect()
             defer { client.close() }
-            #expect(try await client.unary(EchoService.echo, request: [1], responseType: [UInt8].self) == [1])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [1], responseType: [UInt8].self) == [1])
         }
 
         // MARK: Modes under umask 000
@@ -210,7 +211,7 @@ extension PipeTransportTests {
             #expect(after.st_ino == connectFIFO.st_ino)
             let client = try await first.connect()
             defer { client.close() }
-            #expect(try await client.unary(EchoService.echo, request: [1], responseType: [UInt8].self) == [1])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [1], responseType: [UInt8].self) == [1])
         }
 
         @Test func serverInThisProcessIsRefusedWhileAnotherProcessServes() async throws {

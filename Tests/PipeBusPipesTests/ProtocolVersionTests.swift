@@ -2,6 +2,7 @@ import PipeBusCore
 import PipeBusPipes
 import PipeBusTestSupport
 import Testing
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -41,7 +42,7 @@ extension PipeTransportTests {
             // The server serves others as before.
             let client = try await server.connect()
             defer { client.close() }
-            #expect(try await client.unary(EchoService.echo, request: [7], responseType: [UInt8].self) == [7])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [7], responseType: [UInt8].self) == [7])
         }
 
         /// The connect record's `hello` speaks first: the server's first frame on `s2c` is the
@@ -76,7 +77,7 @@ extension PipeTransportTests {
             }
             let client = try await server.connect()
             defer { client.close() }
-            #expect(try await client.unary(EchoService.echo, request: [8], responseType: [UInt8].self) == [8])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [8], responseType: [UInt8].self) == [8])
         }
     }
 }

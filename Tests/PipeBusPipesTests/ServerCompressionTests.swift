@@ -2,6 +2,7 @@ import PipeBusCore
 import PipeBusPipes
 import PipeBusTestSupport
 import Testing
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ extension PipeTransportTests {
             async let reply = readFramesUntilClose(readFD)
             try raw.write(
                 RawPipeClient.frame(
-                    Envelope(streamID: 1, kind: .open, endStream: true, method: EchoService.echo.fullName, message: payload)
+                    Envelope(streamID: 1, kind: .open, endStream: true, method: Pipebus_Testing_V1_Echo.Method.Echo.descriptor.fullName, message: payload)
                 )
             )
             let frames = try await reply

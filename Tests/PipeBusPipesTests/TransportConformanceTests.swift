@@ -2,6 +2,8 @@ import PipeBusCore
 import PipeBusPipes
 import PipeBusTestSupport
 import Testing
+import PipeBusHealth
+import PipeBusEcho
 
 extension PipeTransportTests {
     /// One test body per behaviour, run against both transports: the in-process transport (the RPC
@@ -19,7 +21,7 @@ extension PipeTransportTests {
             defer { server.stop() }
             let client = try await server.connect()
             defer { client.close() }
-            for method in [EchoService.echo, EchoService.echoAsync] {
+            for method in [Pipebus_Testing_V1_Echo.Method.Echo.descriptor, Pipebus_Testing_V1_Echo.Method.EchoAsync.descriptor] {
                 for index in 0..<20 {
                     let request = Self.bytes("\(method) #\(index)")
                     let reply = try await client.unary(method, request: request, responseType: [UInt8].self)
@@ -36,7 +38,7 @@ extension PipeTransportTests {
             defer { client.close() }
             let payload = Self.bytes("tick")
             let received = try await client.withServerStreaming(
-                EchoService.repeatPayload,
+                Pipebus_Testing_V1_Echo.Method.Repeat.descriptor,
                 request: EchoService.repeatRequest(count: 500, payload: payload),
                 responseType: [UInt8].self
             ) { responses in
@@ -48,7 +50,7 @@ extension PipeTransportTests {
             #expect(received.allSatisfy { $0 == payload })
             // Zero responses is a stream too: it ends at once with OK.
             let none = try await client.withServerStreaming(
-                EchoService.repeatPayload,
+                Pipebus_Testing_V1_Echo.Method.Repeat.descriptor,
                 request: EchoService.repeatRequest(count: 0, payload: payload),
                 responseType: [UInt8].self
             ) { responses in
@@ -67,7 +69,7 @@ extension PipeTransportTests {
             defer { client.close() }
             let chunks = (0..<200).map { Self.bytes("chunk-\($0);") }
             let collected = try await client.withClientStreaming(
-                EchoService.collect,
+                Pipebus_Testing_V1_Echo.Method.Collect.descriptor,
                 requestType: [UInt8].self,
                 responseType: [UInt8].self
             ) { sender in
@@ -75,7 +77,7 @@ extension PipeTransportTests {
             }
             #expect(collected == chunks.flatMap { $0 })
             let empty = try await client.withClientStreaming(
-                EchoService.collect,
+                Pipebus_Testing_V1_Echo.Method.Collect.descriptor,
                 requestType: [UInt8].self,
                 responseType: [UInt8].self
             ) { _ in }
@@ -89,7 +91,7 @@ extension PipeTransportTests {
             let client = try await server.connect()
             defer { client.close() }
             let replies = try await client.withBidirectional(
-                EchoService.chat,
+                Pipebus_Testing_V1_Echo.Method.Chat.descriptor,
                 requestType: [UInt8].self,
                 responseType: [UInt8].self
             ) { sender, responses in
@@ -122,7 +124,7 @@ extension PipeTransportTests {
                             let request =
                                 Self.bytes("task \(task) call \(index)")
                                 + [UInt8](repeating: UInt8(task), count: index * 10)
-                            let method = index % 3 == 0 ? EchoService.echoAsync : EchoService.echo
+                            let method = index % 3 == 0 ? Pipebus_Testing_V1_Echo.Method.EchoAsync.descriptor : Pipebus_Testing_V1_Echo.Method.Echo.descriptor
                             let reply = try await client.unary(method, request: request, responseType: [UInt8].self)
                             if reply != request { mismatches += 1 }
                         }
@@ -199,7 +201,7 @@ extension PipeTransportTests {
             let client = try await server.connect()
             defer { client.close() }
             for method in [
-                MethodDescriptor(service: EchoService.serviceName, method: "NoSuchMethod"),
+                MethodDescriptor(service: Pipebus_Testing_V1_Echo.serviceName, method: "NoSuchMethod"),
                 MethodDescriptor(service: "no.such.Service", method: "Echo"),
             ] {
                 let error = await rpcError {
@@ -207,7 +209,7 @@ extension PipeTransportTests {
                 }
                 #expect(error?.code == .unimplemented)
             }
-            #expect(try await client.unary(EchoService.echo, request: [9], responseType: [UInt8].self) == [9])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [9], responseType: [UInt8].self) == [9])
         }
 
         // MARK: Deadlines and cancellation
@@ -221,7 +223,7 @@ extension PipeTransportTests {
             let start = ContinuousClock.now
             let error = await rpcError {
                 try await client.unary(
-                    EchoService.sleep,
+                    Pipebus_Testing_V1_Echo.Method.Sleep.descriptor,
                     request: EchoService.sleepRequest(milliseconds: 1000),
                     timeout: .milliseconds(1),
                     responseType: [UInt8].self
@@ -230,7 +232,7 @@ extension PipeTransportTests {
             let elapsed = start.duration(to: .now)
             #expect(error?.code == .deadlineExceeded)
             #expect(elapsed < .milliseconds(500), "a 1 ms deadline took \(elapsed)")
-            #expect(try await client.unary(EchoService.echo, request: [1], responseType: [UInt8].self) == [1])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [1], responseType: [UInt8].self) == [1])
         }
 
         /// PROTOCOL.md §4: "When it passes, the server cancels the handler".
@@ -279,7 +281,7 @@ extension PipeTransportTests {
             #expect(start.duration(to: .now) < .seconds(1))
             // PROTOCOL.md §4: "A server receiving [CANCEL] stops the handler".
             try await probe.cancelled.wait(.seconds(3), for: "the server to cancel the handler")
-            #expect(try await client.unary(EchoService.echo, request: [2], responseType: [UInt8].self) == [2])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [2], responseType: [UInt8].self) == [2])
         }
 
         @Test(arguments: TransportFixture.allCases)
@@ -311,7 +313,7 @@ extension PipeTransportTests {
             }
             #expect(error?.code == .cancelled)
             try await probe.cancelled.wait(.seconds(3), for: "the server to cancel the streaming handler")
-            #expect(try await client.unary(EchoService.echo, request: [3], responseType: [UInt8].self) == [3])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [3], responseType: [UInt8].self) == [3])
         }
 
         /// Leaving a server stream early (the body returns) cancels it; the connection carries on,
@@ -324,7 +326,7 @@ extension PipeTransportTests {
             defer { client.close() }
             let payload = [UInt8](repeating: 0x42, count: 1024)
             let first = try await client.withServerStreaming(
-                EchoService.repeatPayload,
+                Pipebus_Testing_V1_Echo.Method.Repeat.descriptor,
                 request: EchoService.repeatRequest(count: .max, payload: payload),
                 responseType: [UInt8].self
             ) { responses in
@@ -333,7 +335,7 @@ extension PipeTransportTests {
             }
             #expect(first == payload)
             let reply = try await withTimeout(.seconds(5), "an echo call after leaving an endless stream") {
-                try await client.unary(EchoService.echo, request: [4], responseType: [UInt8].self)
+                try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [4], responseType: [UInt8].self)
             }
             #expect(reply == [4])
             _ = try await withTimeout(.seconds(5), "a ping after leaving an endless stream") { try await client.ping() }
@@ -356,7 +358,7 @@ extension PipeTransportTests {
             defer { client.close() }
             let payload = [UInt8](repeating: 0x42, count: 1024)
             _ = try await client.withServerStreaming(
-                EchoService.repeatPayload,
+                Pipebus_Testing_V1_Echo.Method.Repeat.descriptor,
                 request: EchoService.repeatRequest(count: .max, payload: payload),
                 responseType: [UInt8].self
             ) { responses in
@@ -367,7 +369,7 @@ extension PipeTransportTests {
             // server's write timeout.
             try await Task.sleep(for: .milliseconds(800))
             let reply = try await withTimeout(.seconds(5), "an echo call after idling") {
-                try await client.unary(EchoService.echo, request: [5], responseType: [UInt8].self)
+                try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [5], responseType: [UInt8].self)
             }
             #expect(reply == [5])
             #expect(server.metrics.snapshot().connectionErrors["slow_consumer"] == nil)
@@ -386,7 +388,7 @@ extension PipeTransportTests {
                 weakClient = client
                 // Longer than the 5 ms leader budget: a reader thread takes over the reading.
                 _ = try await client.unary(
-                    EchoService.sleep,
+                    Pipebus_Testing_V1_Echo.Method.Sleep.descriptor,
                     request: EchoService.sleepRequest(milliseconds: 50),
                     responseType: [UInt8].self
                 )
@@ -406,12 +408,12 @@ extension PipeTransportTests {
             let client = try await server.connect()
             defer { client.close() }
             let request = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
-            for method in [EchoService.echo, EchoService.echoAsync] {
+            for method in [Pipebus_Testing_V1_Echo.Method.Echo.descriptor, Pipebus_Testing_V1_Echo.Method.EchoAsync.descriptor] {
                 let reply = try await client.unary(method, request: request, responseType: [UInt8].self)
                 #expect(reply == request, "\(method) with \(size) bytes")
             }
             let streamed = try await client.withServerStreaming(
-                EchoService.repeatPayload,
+                Pipebus_Testing_V1_Echo.Method.Repeat.descriptor,
                 request: EchoService.repeatRequest(count: 3, payload: request),
                 responseType: [UInt8].self
             ) { responses in
@@ -433,26 +435,26 @@ extension PipeTransportTests {
             defer { client.close() }
             let limit = FrameHeader.defaultMaxFrameSize
             #expect(client.serverHello.maxFrameSize == UInt32(limit))
-            let largest = Self.largestRequest(for: EchoService.echo, streamID: 1, limit: limit)
+            let largest = Self.largestRequest(for: Pipebus_Testing_V1_Echo.Method.Echo.descriptor, streamID: 1, limit: limit)
             let request = [UInt8](repeating: 0xC3, count: largest)
             let start = ContinuousClock.now
-            let reply = try await client.unary(EchoService.echo, request: request, responseType: [UInt8].self)
+            let reply = try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: request, responseType: [UInt8].self)
             print("4 MiB echo over \(fixture): \(start.duration(to: .now))")
             #expect(reply == request)
 
             let sentBefore = server.metrics.snapshot().bytesReceived
             let error = await rpcError {
-                try await client.unary(EchoService.echo, request: request + [0], responseType: [UInt8].self)
+                try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: request + [0], responseType: [UInt8].self)
             }
             #expect(error?.code == .resourceExhausted)
             #expect(server.metrics.snapshot().bytesReceived == sentBefore, "the oversized request must not be sent")
             #expect(client.isUsable)
-            #expect(try await client.unary(EchoService.echo, request: [5], responseType: [UInt8].self) == [5])
+            #expect(try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [5], responseType: [UInt8].self) == [5])
         }
 
         /// A response above the client's advertised max frame size fails that call with
         /// RESOURCE_EXHAUSTED (the server checks before sending), and the connection carries on.
-        @Test(arguments: TransportFixture.allCases, [EchoService.echo, EchoService.echoAsync])
+        @Test(arguments: TransportFixture.allCases, [Pipebus_Testing_V1_Echo.Method.Echo.descriptor, Pipebus_Testing_V1_Echo.Method.EchoAsync.descriptor])
         func responseAboveTheClientLimit(_ fixture: TransportFixture, method: MethodDescriptor) async throws {
             let server = try fixture.startServer()
             defer { server.stop() }
@@ -480,26 +482,26 @@ extension PipeTransportTests {
             let client = try await server.connect()
             defer { client.close() }
             let whole = try await client.unary(
-                Health.check,
-                request: Health.CheckRequest(),
-                responseType: Health.CheckResponse.self
+                Pipebus_Health_V1_Health.Method.Check.descriptor,
+                request: Pipebus_Health_V1_HealthCheckRequest(),
+                responseType: Pipebus_Health_V1_HealthCheckResponse.self
             )
             #expect(whole.status == .serving)
             let unknown = await rpcError {
                 try await client.unary(
-                    Health.check,
-                    request: Health.CheckRequest(service: "no.such.Service"),
-                    responseType: Health.CheckResponse.self
+                    Pipebus_Health_V1_Health.Method.Check.descriptor,
+                    request: Pipebus_Health_V1_HealthCheckRequest(service: "no.such.Service"),
+                    responseType: Pipebus_Health_V1_HealthCheckResponse.self
                 )
             }
             #expect(unknown?.code == .notFound)
             server.health.setStatus(.notServing, message: "spool disk full", for: "pipebus.sidecar.v1.Tasks")
             let tasks = try await client.unary(
-                Health.check,
-                request: Health.CheckRequest(service: "pipebus.sidecar.v1.Tasks"),
-                responseType: Health.CheckResponse.self
+                Pipebus_Health_V1_Health.Method.Check.descriptor,
+                request: Pipebus_Health_V1_HealthCheckRequest(service: "pipebus.sidecar.v1.Tasks"),
+                responseType: Pipebus_Health_V1_HealthCheckResponse.self
             )
-            #expect(tasks == Health.CheckResponse(status: .notServing, message: "spool disk full"))
+            #expect(tasks == Pipebus_Health_V1_HealthCheckResponse(status: .notServing, message: "spool disk full"))
         }
 
         @Test(arguments: TransportFixture.allCases)
@@ -510,12 +512,12 @@ extension PipeTransportTests {
             defer { client.close() }
             let seen = try await withTimeout(.seconds(10), "health updates") {
                 try await client.withServerStreaming(
-                    Health.watch,
-                    request: Health.CheckRequest(),
-                    responseType: Health.CheckResponse.self
+                    Pipebus_Health_V1_Health.Method.Watch.descriptor,
+                    request: Pipebus_Health_V1_HealthCheckRequest(),
+                    responseType: Pipebus_Health_V1_HealthCheckResponse.self
                 ) { updates in
                     var iterator = updates.makeAsyncIterator()
-                    var seen: [Health.CheckResponse] = []
+                    var seen: [Pipebus_Health_V1_HealthCheckResponse] = []
                     if let first = try await iterator.next() { seen.append(first) }
                     server.health.setStatus(.notServing, message: "draining")
                     if let second = try await iterator.next() { seen.append(second) }
@@ -529,9 +531,9 @@ extension PipeTransportTests {
 
             let unknown = try await withTimeout(.seconds(5), "a watch of an unknown service") {
                 try await client.withServerStreaming(
-                    Health.watch,
-                    request: Health.CheckRequest(service: "later"),
-                    responseType: Health.CheckResponse.self
+                    Pipebus_Health_V1_Health.Method.Watch.descriptor,
+                    request: Pipebus_Health_V1_HealthCheckRequest(service: "later"),
+                    responseType: Pipebus_Health_V1_HealthCheckResponse.self
                 ) { updates in
                     var iterator = updates.makeAsyncIterator()
                     let first = try await iterator.next()
@@ -562,7 +564,7 @@ extension PipeTransportTests {
             let giveUp = ContinuousClock.now + .seconds(5)
             while refusal == nil && ContinuousClock.now < giveUp {
                 do {
-                    _ = try await client.unary(EchoService.echo, request: [7], responseType: [UInt8].self)
+                    _ = try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [7], responseType: [UInt8].self)
                 } catch let error as RPCError {
                     refusal = error
                 }
@@ -576,7 +578,7 @@ extension PipeTransportTests {
             #expect(reply == Self.bytes("drain"))
             try await withTimeout(.seconds(10), "the graceful shutdown to finish") { try await shutdown.value }
             let after = await rpcError {
-                try await client.unary(EchoService.echo, request: [8], responseType: [UInt8].self)
+                try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [8], responseType: [UInt8].self)
             }
             #expect(after?.code == .unavailable)
             if fixture == .namedPipes {

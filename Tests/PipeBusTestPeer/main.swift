@@ -20,6 +20,8 @@
 import PipeBusCore
 import PipeBusPipes
 import Synchronization
+import PipeBusHealth
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -82,10 +84,10 @@ nonisolated(unsafe) var signalWriteFD: Int32 = -1
 func serve(_ options: Options) -> Never {
     options.applyUmask()
     var router = Router()
-    EchoService.register(in: &router)
+    router.register(EchoService())
     let health = HealthService()
     health.setStatus(.serving)
-    health.register(in: &router)
+    router.register(health)
     var configuration = PipeServer.Configuration.defaults
     if options.values["handshake-timeout-ms"] != nil {
         configuration.connection.handshakeTimeout = .milliseconds(options.int("handshake-timeout-ms"))
@@ -193,7 +195,7 @@ func makeCalls(_ options: Options, calls: Int, size: Int, concurrency: Int, inte
                     defer { tally.latencies.withLock { $0.append(start.duration(to: .now)) } }
                     do {
                         let reply = try await client.unary(
-                            EchoService.echo,
+                            Pipebus_Testing_V1_Echo.Method.Echo.descriptor,
                             request: request,
                             responseType: [UInt8].self
                         )
@@ -220,7 +222,7 @@ func stream(_ options: Options) async -> Never {
     var received = 0
     do {
         let request = EchoService.repeatRequest(count: UInt32.max, payload: [UInt8](repeating: 0x5A, count: size))
-        try await client.withServerStreaming(EchoService.repeatPayload, request: request, responseType: [UInt8].self) {
+        try await client.withServerStreaming(Pipebus_Testing_V1_Echo.Method.Repeat.descriptor, request: request, responseType: [UInt8].self) {
             responses in
             for try await _ in responses {
                 received += 1

@@ -1,4 +1,5 @@
 import PipeBusCore
+import PipeBusTasks
 import Synchronization
 
 /// The sidecar's event stream: heartbeats and transitions, numbered from 1 without gaps.
@@ -8,10 +9,10 @@ import Synchronization
 /// before `capacity` newer events have pushed its position out (then OUT_OF_RANGE).
 final class EventLog: Sendable {
     private struct State {
-        var ring: [Tasks.Event] = []
+        var ring: [Pipebus_Tasks_V1_Event] = []
         var start = 0
         var nextSeq: UInt64 = 1
-        var subscribers: [Int: AsyncThrowingStream<Tasks.Event, any Error>.Continuation] = [:]
+        var subscribers: [Int: AsyncThrowingStream<Pipebus_Tasks_V1_Event, any Error>.Continuation] = [:]
         var nextSubscriber = 0
     }
 
@@ -36,10 +37,10 @@ final class EventLog: Sendable {
 
     /// Appends an event, numbering it, and hands it to every subscriber.
     @discardableResult
-    func append(_ event: Tasks.Event) -> UInt64 {
+    func append(_ event: Pipebus_Tasks_V1_Event) -> UInt64 {
         var event = event
         let (seq, slow) = delivery.withLock { _ -> (UInt64, [Int]) in
-            let subscribers = state.withLock { state -> [Int: AsyncThrowingStream<Tasks.Event, any Error>.Continuation] in
+            let subscribers = state.withLock { state -> [Int: AsyncThrowingStream<Pipebus_Tasks_V1_Event, any Error>.Continuation] in
                 event.seq = state.nextSeq
                 state.nextSeq += 1
                 if state.ring.count < capacity {
@@ -66,8 +67,8 @@ final class EventLog: Sendable {
     }
 
     /// Events after `afterSeq` (0: only new ones), then every new one as it happens.
-    func subscribe(after afterSeq: UInt64) throws -> (events: AsyncThrowingStream<Tasks.Event, any Error>, cancel: @Sendable () -> Void) {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Tasks.Event.self, bufferingPolicy: .bufferingOldest(subscriberBuffer + capacity))
+    func subscribe(after afterSeq: UInt64) throws -> (events: AsyncThrowingStream<Pipebus_Tasks_V1_Event, any Error>, cancel: @Sendable () -> Void) {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Pipebus_Tasks_V1_Event.self, bufferingPolicy: .bufferingOldest(subscriberBuffer + capacity))
         let id = try state.withLock { state -> Int in
             if afterSeq > 0 {
                 let oldest = state.nextSeq - UInt64(state.ring.count)

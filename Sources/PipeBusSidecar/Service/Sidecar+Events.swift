@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PipeBusCore
+import PipeBusTasks
 import Tracing
 
 /// How the sidecar reacts to what happens in the spool and to the worker.
@@ -9,6 +10,7 @@ extension Sidecar {
     /// instance of the worker, the worker, the runbook's scripts), it is reported once across
     /// the worker's instances (see `reportOnce`); every instance keeps its own timings.
     func handle(_ event: SpoolEvent, cookie: UInt32 = 0) {
+        noteArrival(event)
         switch event {
         case .transition(let id, let from, let to):
             inspectArrival(id, in: to)
@@ -72,6 +74,7 @@ extension Sidecar {
             // that left meanwhile are forgotten.
             seedTimestamps(keepingKnown: true)
             seedRecentFailures()
+            seedRecentArrivals()
             sweepUnreadableEntries(in: TaskState.allCases)
             leases.pump()
         }
@@ -82,7 +85,7 @@ extension Sidecar {
     private func emitNewTask(_ id: TaskID, at now: Date) {
         adopt(id)
         let record = currentRecord(of: id, movedTo: .pending)
-        events.append(Tasks.Event(
+        events.append(Pipebus_Tasks_V1_Event(
             timestampMs: Int64(now.timeIntervalSince1970 * 1000),
             kind: .transition,
             taskID: id.rawValue,
@@ -113,19 +116,19 @@ extension Sidecar {
     }
 
     private func emitTransition(_ id: TaskID, from: TaskState, to: TaskState, at now: Date, processing: Double?, queueWait: Double?) {
-        metrics.transition(from: from.rawValue, to: to.rawValue, processingSeconds: processing, queueWaitSeconds: queueWait)
+        metrics.transition(from: from, to: to, processingSeconds: processing, queueWaitSeconds: queueWait)
         let record = currentRecord(of: id, movedTo: to)
         let clearing = to == .failed ? takeClearingReason(id) : nil
         if to == .failed { countWorkerError(in: record) }
         if from == .active, to == .completed || to == .failed, let record {
             tracing.finished(record, activeSince: processing.map { now.addingTimeInterval(-$0) }, at: now)
         }
-        var event = Tasks.Event(
+        var event = Pipebus_Tasks_V1_Event(
             timestampMs: Int64(now.timeIntervalSince1970 * 1000),
             kind: .transition,
             taskID: id.rawValue,
-            fromState: Tasks.State(from),
-            toState: Tasks.State(to),
+            fromState: Pipebus_Tasks_V1_TaskState(from),
+            toState: Pipebus_Tasks_V1_TaskState(to),
             correlationID: record?.correlationID ?? "",
             traceID: record?.traceContext?.traceID ?? "",
             durationSeconds: processing ?? 0,
@@ -153,8 +156,8 @@ extension Sidecar {
             // A task submitted over the pipe has every key already: no second durable write.
             if let record = try spool.get(id, in: .pending),
                 let object = try? record.object(),
-                object[TaskJSON.Key.id] as? String == id.rawValue,
-                [TaskJSON.Key.correlationID, TaskJSON.Key.traceContext, TaskJSON.Key.submittedAt, TaskJSON.Key.attempts]
+                object[TaskFile.Key.id] as? String == id.rawValue,
+                [TaskFile.Key.correlationID, TaskFile.Key.traceContext, TaskFile.Key.submittedAt, TaskFile.Key.attempts]
                     .allSatisfy({ object[$0] != nil })
             {
                 return
@@ -164,28 +167,21 @@ extension Sidecar {
             defer { enqueue?.end() }
             var copiedFrom: String?
             try spool.update(id, in: .pending) { object in
-                if let inner = object[TaskJSON.Key.id], inner as? String != id.rawValue {
+                if let inner = object[TaskFile.Key.id], inner as? String != id.rawValue {
                     let original = (inner as? String) ?? "\(inner)"
                     copiedFrom = original
-                    if object[TaskJSON.Key.replayOf] == nil { object[TaskJSON.Key.replayOf] = original }
-                    object[TaskJSON.Key.submittedAt] = nil
-                    object[TaskJSON.Key.attempts] = nil
-                    object[TaskJSON.Key.result] = nil
-                    object[TaskJSON.Key.error] = nil
-                    object[TaskJSON.Key.errorKind] = nil
+                    if object[TaskFile.Key.replayOf] == nil { object[TaskFile.Key.replayOf] = original }
+                    object[TaskFile.Key.submittedAt] = nil
+                    object[TaskFile.Key.attempts] = nil
+                    object[TaskFile.Key.result] = nil
+                    object[TaskFile.Key.error] = nil
+                    object[TaskFile.Key.errorKind] = nil
                 }
-                object[TaskJSON.Key.id] = id.rawValue
-                if object[TaskJSON.Key.correlationID] == nil { object[TaskJSON.Key.correlationID] = "corr-\(UUID().uuidString.lowercased())" }
-                if object[TaskJSON.Key.traceContext] == nil {
+                TaskFile.stampNew(&object, id: id.rawValue, freshTrace: {
                     let span = enqueue ?? tracing.startSubmit(id, caller: nil, adopted: true)
                     enqueue = span
-                    let trace = TaskTracing.traceContext(of: span) ?? TraceContext.fresh()
-                    var context = [TaskJSON.Key.traceparent: trace.traceparent]
-                    if let state = trace.tracestate { context[TaskJSON.Key.tracestate] = state }
-                    object[TaskJSON.Key.traceContext] = context
-                }
-                if object[TaskJSON.Key.submittedAt] == nil { object[TaskJSON.Key.submittedAt] = Sidecar.iso8601(Date()) }
-                if object[TaskJSON.Key.attempts] == nil { object[TaskJSON.Key.attempts] = 0 }
+                    return TaskTracing.traceContext(of: span) ?? TraceContext.fresh()
+                }, resetting: false)
             }
             if let copiedFrom {
                 logger.info("a copy of another task was dropped into pending/: adopted as a new task", metadata: ["task_id": "\(id)", "replay_of": "\(copiedFrom)"])

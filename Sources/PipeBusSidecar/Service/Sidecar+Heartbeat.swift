@@ -3,8 +3,10 @@ import Glibc
 #endif
 import Foundation
 import PipeBusCore
+import PipeBusTasks
 import PipeBusSystem
 import SystemPackage
+import PipeBusHealth
 
 /// Health, status and the heartbeat file.
 extension Sidecar {
@@ -31,11 +33,11 @@ extension Sidecar {
         metrics.serving(reasons.isEmpty)
         if reasons.isEmpty {
             health.setStatus(.serving)
-            health.setStatus(.serving, for: Tasks.serviceName)
+            health.setStatus(.serving, for: Pipebus_Tasks_V1_Tasks.serviceName)
         } else {
             let message = reasons.joined(separator: "; ")
             health.setStatus(.notServing, message: message)
-            health.setStatus(.notServing, message: message, for: Tasks.serviceName)
+            health.setStatus(.notServing, message: message, for: Pipebus_Tasks_V1_Tasks.serviceName)
         }
     }
 
@@ -62,7 +64,7 @@ extension Sidecar {
     /// What `pipebus status` shows and heartbeats carry. Costs the same whatever the spool
     /// holds: the counts are the watcher's (`SpoolCensus`), the oldest active task is the
     /// earliest of the times this sidecar saw tasks enter `active/`; no folder is listed.
-    func currentStatus() -> Tasks.WorkerStatus {
+    func currentStatus() -> Pipebus_Tasks_V1_WorkerStatus {
         var counts = spoolCounts()
         let (unreadable, oldest) = state.withLock { runtime in
             (runtime.unreadableEntries, runtime.activeSince.min { ($0.value, $0.key) < ($1.value, $1.key) })
@@ -76,15 +78,15 @@ extension Sidecar {
         let (seq, last, failures, leaseCount) = state.withLock { runtime in
             (runtime.heartbeatSeq, runtime.lastHeartbeat, runtime.failures(before: now), runtime.leaseCount)
         }
-        let health = self.health.status() ?? Health.CheckResponse(status: .unknown)
+        let health = self.health.status() ?? Pipebus_Health_V1_HealthCheckResponse(status: .unknown)
         let p95 = transport.writeLatency.snapshot().quantileNanoseconds(0.95).map { $0 / 1e9 } ?? 0
-        return Tasks.WorkerStatus(
+        return Pipebus_Tasks_V1_WorkerStatus(
             worker: configuration.worker,
             instance: configuration.instance,
             pid: UInt32(getpid()),
-            workerPID: UInt32(clamping: supervisorIfAny?.pid ?? 0),
+            workerPid: UInt32(clamping: supervisorIfAny?.pid ?? 0),
             workerAlive: supervisorIfAny?.isAlive ?? true,
-            health: health.status.rawValue,
+            health: UInt32(clamping: health.status.rawValue),
             healthMessage: health.message,
             pending: UInt32(clamping: counts.pending),
             active: UInt32(clamping: counts.active),
@@ -92,7 +94,7 @@ extension Sidecar {
             failed: UInt32(clamping: counts.failed),
             oldestActiveID: oldest?.key.rawValue ?? "",
             oldestActiveAgeMs: oldest.map { UInt64(max(0, SpoolClock.age(of: $0.value, now: spool.configuration.clock()) / .milliseconds(1))) } ?? 0,
-            failuresLast5m: UInt32(failures),
+            failuresLast5M: UInt32(failures),
             p95WriteLatencySeconds: p95,
             heartbeatSeq: seq,
             heartbeatAtMs: last.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0,
@@ -130,51 +132,50 @@ extension Sidecar {
         metrics.setActiveTasks(leader ? Int(status.active) : 0)
         metrics.heartbeat(at: now)
         metrics.oldestActiveTaskAge(seconds: Double(status.oldestActiveAgeMs) / 1000)
-        var file: [String: Any] = [
-            "timestamp": Self.iso8601(now),
-            "seq": seq,
-            "pid": status.pid,
-            "worker": status.worker,
-            "instance": status.instance,
-            "worker_pid": status.workerPID,
-            "worker_alive": status.workerAlive,
-            "health": "\(Health.ServingStatus(rawValue: status.health) ?? .unknown)",
-            "health_message": status.healthMessage,
-            "interval_seconds": status.heartbeatIntervalSeconds,
-            "counts": ["pending": status.pending, "active": status.active, "completed": status.completed, "failed": status.failed],
-            "leases": status.leases,
-            "batch_size": status.batchSize,
-        ]
+        var file = HeartbeatFile(
+            timestamp: now,
+            seq: seq,
+            pid: Int(status.pid),
+            worker: status.worker,
+            instance: status.instance,
+            workerPID: Int(status.workerPid),
+            workerAlive: status.workerAlive,
+            health: "\(Pipebus_Health_V1_HealthCheckResponse.ServingStatus(rawValue: Int(status.health)))",
+            healthMessage: status.healthMessage,
+            intervalSeconds: status.heartbeatIntervalSeconds,
+            counts: HeartbeatFile.Counts(pending: status.pending, active: status.active, completed: status.completed, failed: status.failed),
+            leases: status.leases,
+            batchSize: status.batchSize
+        )
         // Where `pipebus diagnose` reads this sidecar's counters (pipe and Claude errors).
         if let port = metricsPort, let address = configuration.metricsAddress, let (host, _) = try? Self.parse(address: address) {
-            file["metrics_address"] = "\(host == "0.0.0.0" || host == "::" || host.isEmpty ? "127.0.0.1" : host):\(port)"
+            file.metricsAddress = "\(host == "0.0.0.0" || host == "::" || host.isEmpty ? "127.0.0.1" : host):\(port)"
         }
         writeHeartbeatFile(file, to: heartbeatPath)
         writeWorkerHeartbeat(file)
-        events.append(Tasks.Event(timestampMs: status.heartbeatAtMs, kind: .heartbeat, status: status))
+        events.append(Pipebus_Tasks_V1_Event(timestampMs: status.heartbeatAtMs, kind: .heartbeat, status: status))
     }
 
     /// The worker's file: any live instance keeps it fresh; its seq only increases, whichever
     /// instance writes it, because each write takes the last one's seq under a lock.
-    private func writeWorkerHeartbeat(_ file: [String: Any]) {
+    private func writeWorkerHeartbeat(_ file: HeartbeatFile) {
         do {
-            guard let lock = try FileLock.acquire("\(workerDirectory)/.heartbeat.lock", patience: .seconds(1)) else {
+            guard let lock = try FileLock.acquire(RootLayout(root: configuration.root).heartbeatLockPath(worker: configuration.worker), patience: .seconds(1)) else {
                 logger.warning("the worker's heartbeat lock stayed taken; skipped a beat", metadata: ["path": "\(workerHeartbeatPath)"])
                 return
             }
             defer { lock.release() }
             var file = file
-            file["seq"] = Self.lastHeartbeatSeq(at: workerHeartbeatPath) + 1
+            file.seq = Self.lastHeartbeatSeq(at: workerHeartbeatPath) + 1
             writeHeartbeatFile(file, to: workerHeartbeatPath)
         } catch {
             logger.error("cannot lock the worker's heartbeat", metadata: ["error": "\(error)"])
         }
     }
 
-    private func writeHeartbeatFile(_ heartbeat: [String: Any], to path: String) {
+    private func writeHeartbeatFile(_ heartbeat: HeartbeatFile, to path: String) {
         do {
-            let data = try JSONSerialization.data(withJSONObject: heartbeat, options: [.sortedKeys, .prettyPrinted])
-            try SmallFile.replace(path, with: Array(data))
+            try SmallFile.replace(path, with: heartbeat.encoded())
         } catch {
             logger.error("cannot write the heartbeat", metadata: ["path": "\(path)", "error": "\(error)"])
         }
@@ -182,17 +183,7 @@ extension Sidecar {
 
     /// The last heartbeat's seq, so that seq keeps increasing across restarts.
     static func lastHeartbeatSeq(at path: String) -> UInt64 {
-        guard let bytes = try? SmallFile.read(path),
-              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-              let seq = object["seq"] as? Int, seq > 0
-        else { return 0 }
-        return UInt64(seq)
-    }
-
-    static func iso8601(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        guard let bytes = try? SmallFile.read(path), let heartbeat = try? HeartbeatFile(json: Data(bytes)) else { return 0 }
+        return heartbeat.seq
     }
 }

@@ -64,6 +64,8 @@ public final class Sidecar: Sendable {
     let leases: LeaseManager
     let sampler = ResourceSampler()
     let state = Mutex(RuntimeState())
+    /// The latest arrivals in the state folders, for newest-first listings (`Sidecar+Listing`).
+    let recentArrivals = Mutex(RecentArrivals())
     private let supervisor: WorkerSupervisor?
     /// Serves `/metrics` and `/healthz`; nil when `metricsAddress` is.
     let metricsServer: MetricsHTTPServer?
@@ -239,6 +241,7 @@ public final class Sidecar: Sendable {
         config.reload()
         seedTimestamps()
         seedRecentFailures()
+        seedRecentArrivals()
         takeLeadershipIfFree()
         state.withLock { $0.othersServing = otherInstancesServing() }
         spool.observeMoves { [weak self] move in self?.noteOwnMove(move) }

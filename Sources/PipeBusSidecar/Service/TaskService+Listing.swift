@@ -1,4 +1,5 @@
-public import PipeBusCore
+import PipeBusCore
+public import PipeBusTasks
 
 /// ListStream: a listing streamed in pages as the task files are read (proto/…/tasks.proto).
 extension TaskService {
@@ -21,19 +22,19 @@ extension TaskService {
     static func stream(
         _ query: TaskListingQuery,
         of sidecar: Sidecar,
-        to writer: ResponseWriter<Tasks.TaskList>,
+        to writer: ResponseWriter<Pipebus_Tasks_V1_TaskList>,
         context: ServerContext,
         paging: Paging = Paging()
     ) async throws {
-        var listing = try sidecar.spool.listing(query)
-        var page: [Tasks.TaskInfo] = []
+        var listing = try sidecar.taskListing(query)
+        var page: [Pipebus_Tasks_V1_Task] = []
         var pageBytes = 0
         var sent = 0
         var filesAtLastTurn = 0
         let deadline = context.deadline
         func send() async throws {
             guard !page.isEmpty else { return }
-            try await writer.write(Tasks.TaskList(tasks: page))
+            try await writer.write(Pipebus_Tasks_V1_TaskList(tasks: page))
             sent += page.count
             page.removeAll(keepingCapacity: true)
             pageBytes = 0
@@ -53,7 +54,7 @@ extension TaskService {
                 }
                 guard let record else { break }
                 pageBytes += record.json.count
-                page.append(Tasks.TaskInfo(record))
+                page.append(Pipebus_Tasks_V1_Task(record))
                 if page.count >= paging.maxTasks || pageBytes >= paging.maxBytes { try await send() }
             }
             try await send()
@@ -79,7 +80,7 @@ extension TaskService {
 
 extension TaskListingQuery {
     /// The query a ListStream request asks for.
-    public init(_ request: Tasks.ListStreamRequest) {
+    public init(_ request: Pipebus_Tasks_V1_ListStreamRequest) {
         self.init()
         if let state = TaskState(request.state) { states = [state] }
         if request.olderThanMs > 0 { olderThan = .milliseconds(Int64(clamping: request.olderThanMs)) }

@@ -2,6 +2,7 @@ import PipeBusCore
 import PipeBusPipes
 import PipeBusTestSupport
 import Testing
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,7 @@ extension PipeTransportTests {
             let request = EchoService.repeatRequest(count: .max, payload: [UInt8](repeating: 0x48, count: 16 * 1024))
             try hog.write(
                 RawPipeClient.frame(
-                    Envelope(streamID: 1, kind: .open, endStream: true, method: EchoService.repeatPayload.fullName, message: request)
+                    Envelope(streamID: 1, kind: .open, endStream: true, method: Pipebus_Testing_V1_Echo.Method.Repeat.descriptor.fullName, message: request)
                 )
             )
             let p99s = try await callers.finish()
@@ -105,7 +106,7 @@ extension PipeTransportTests {
             try await eventually("the abandoned FIFOs to be removed", timeout: .seconds(5)) {
                 try listDirectory(pipes) == ["connect", "server.lock"]
             }
-            #expect(try await connected.unary(EchoService.echo, request: [7], responseType: [UInt8].self) == [7])
+            #expect(try await connected.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [7], responseType: [UInt8].self) == [7])
             process.signal(SIGTERM)
             #expect(try await process.exitStatus(within: .seconds(15)) == .code(0))
         }
@@ -121,7 +122,7 @@ extension PipeTransportTests {
             defer { server.process.stop() }
             let existing = try await onThread { try PipeConnector.connect(to: directory.pipes) }
             defer { existing.close() }
-            #expect(try await existing.unary(EchoService.echo, request: [1], responseType: [UInt8].self) == [1])
+            #expect(try await existing.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [1], responseType: [UInt8].self) == [1])
 
             removeTree(directory.pipes.path)
             #expect(ProcessProbe.kind(directory.pipes.path) == nil)
@@ -130,10 +131,10 @@ extension PipeTransportTests {
                     && ProcessProbe.kind(directory.pipes.lockFile) == S_IFREG
             }
             #expect(try fileStatus(directory.pipes.path).st_mode & 0o777 == 0o700)
-            #expect(try await existing.unary(EchoService.echo, request: [2], responseType: [UInt8].self) == [2])
+            #expect(try await existing.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [2], responseType: [UInt8].self) == [2])
             let newcomer = try await onThread { try PipeConnector.connect(to: directory.pipes) }
             defer { newcomer.close() }
-            #expect(try await newcomer.unary(EchoService.echo, request: [3], responseType: [UInt8].self) == [3])
+            #expect(try await newcomer.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [3], responseType: [UInt8].self) == [3])
 
             // The new lock is held: a second server on the directory is refused.
             let second = try TestPeer.start("serve", in: directory)

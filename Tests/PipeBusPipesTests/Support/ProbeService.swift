@@ -1,6 +1,7 @@
 import PipeBusCore
 import PipeBusTestSupport
 import Synchronization
+import PipeBusEcho
 
 /// Methods the transport tests need beyond EchoService: handlers that report what they saw
 /// (metadata, cancellation) and that wait for the test (gates), through a `ProbeBoard`.

@@ -3,6 +3,8 @@ import PipeBusPipes
 import PipeBusTestSupport
 import Synchronization
 import Testing
+import PipeBusHealth
+import PipeBusEcho
 
 #if canImport(Glibc)
 import Glibc
@@ -66,8 +68,8 @@ final class TestServer: Sendable {
 
     static func standardRouter(health: HealthService, board: ProbeBoard) -> Router {
         var router = Router()
-        EchoService.register(in: &router)
-        health.register(in: &router)
+        router.register(EchoService())
+        router.register(health)
         ProbeService.register(in: &router, board: board)
         return router
     }

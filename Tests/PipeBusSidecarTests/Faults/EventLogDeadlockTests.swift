@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 
 @testable import PipeBusSidecar
+import PipeBusTasks
 
 /// Found by scripts/soak.sh: a `pipebus watch` client killed while the sidecar reported a
 /// transition froze the sidecar (heartbeats, leases, SIGTERM). EventLog.append yielded to the
@@ -25,7 +26,7 @@ struct EventLogDeadlockTests {
         let appenders = (0..<2).map { _ in
             OSThread(name: "test-append") {
                 while !counters.stop.load(ordering: .relaxed) {
-                    log.append(Tasks.Event(kind: .heartbeat))
+                    log.append(Pipebus_Tasks_V1_Event(kind: .heartbeat))
                     counters.appended.add(1, ordering: .relaxed)
                 }
             }

@@ -1,6 +1,7 @@
 import Foundation
 import PipeBusCore
 import Synchronization
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -85,9 +86,9 @@ extension Integration {
                     state.withLock { $0.client = client }
                     do {
                         try await client.connection.withServerStreaming(
-                            Tasks.lease,
-                            request: Tasks.LeaseRequest(maxInFlight: maxInFlight),
-                            responseType: Tasks.TaskInfo.self
+                            Pipebus_Tasks_V1_Tasks.Method.Lease.descriptor,
+                            request: Pipebus_Tasks_V1_LeaseRequest(maxInFlight: maxInFlight),
+                            responseType: Pipebus_Tasks_V1_Task.self
                         ) { stream in
                             for try await task in stream {
                                 state.withLock { $0.received.append(task.id) }
