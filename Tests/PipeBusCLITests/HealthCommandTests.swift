@@ -31,8 +31,8 @@ import Testing
         }
     }
 
-    /// The answer itself (connect and call) takes well under a second; the process as a whole
-    /// also pays for starting a debug binary on a loaded machine, so it gets a little more.
+    /// The answer itself (connect and call, timed by the CLI) takes well under a second; the process
+    /// as a whole also pays for starting a debug binary, so it is compared with that cost.
     @Test func sidecarNotRunningAnswersWithin1Second() async throws {
         try await TestDeployment.with { deployment in
             try await deployment.startSidecar("marie")
@@ -42,7 +42,8 @@ import Testing
             let object = result.json as? [String: Any]
             #expect(object?["status"] as? String == "UNREACHABLE", "\(result)")
             #expect((object?["elapsed_seconds"] as? Double ?? 9) < 1, "\(result)")
-            #expect(result.elapsed < .seconds(3), "took \(result.elapsed)")
+            let startup = try await deployment.startupBaseline()
+            #expect(result.elapsed < startup + .seconds(2), "took \(result.elapsed); starting the CLI takes \(startup)")
 
             // A connect FIFO left by a killed sidecar: still an answer at once (ENXIO).
             let killed = try await deployment.startSidecar("anga")
@@ -51,7 +52,7 @@ import Testing
             let stale = try await deployment.run(["health", "--worker", "anga", "--json"])
             #expect(stale.status == 1, "\(stale)")
             #expect(((stale.json as? [String: Any])?["elapsed_seconds"] as? Double ?? 9) < 1, "\(stale)")
-            #expect(stale.elapsed < .seconds(3), "took \(stale.elapsed)")
+            #expect(stale.elapsed < startup + .seconds(2), "took \(stale.elapsed); starting the CLI takes \(startup)")
 
             let text = try await deployment.run(["health", "--worker", "marie"])
             #expect(
@@ -73,7 +74,8 @@ import Testing
             #expect(result.status == 1, "\(result)")
             #expect((result.json as? [String: Any])?["status"] as? String == "UNREACHABLE", "\(result)")
             #expect(((result.json as? [String: Any])?["elapsed_seconds"] as? Double ?? 9) < 1, "\(result)")
-            #expect(result.elapsed < .seconds(3), "took \(result.elapsed)")
+            let startup = try await deployment.startupBaseline()
+            #expect(result.elapsed < startup + .seconds(2), "took \(result.elapsed); starting the CLI takes \(startup)")
         }
     }
 

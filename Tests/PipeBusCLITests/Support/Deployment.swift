@@ -2,6 +2,7 @@ import Foundation
 import PipeBusClient
 import PipeBusCore
 import PipeBusTestSupport
+import PipeBusTasks
 
 #if canImport(Glibc)
 import Glibc
@@ -85,6 +86,17 @@ final class TestDeployment: @unchecked Sendable {  // used by one test at a time
         try await CLI.run(arguments + ["--root", root], stdin: stdin, timeout: timeout)
     }
 
+    /// What starting the CLI costs on this machine now: the slowest of a few `pipebus --version`
+    /// runs. A test that bounds how long a command takes compares with this, not with a fixed
+    /// figure, since a debug binary on a loaded machine takes seconds to start.
+    func startupBaseline() async throws -> Duration {
+        var slowest = Duration.zero
+        for _ in 0..<3 {
+            slowest = max(slowest, try await CLI.run(["--version"], stdin: nil, timeout: .seconds(60)).elapsed)
+        }
+        return slowest
+    }
+
     /// Submits a task in-process; its id.
     @discardableResult
     func submit(_ worker: String, _ json: String, id: String? = nil) async throws -> String {
@@ -94,14 +106,14 @@ final class TestDeployment: @unchecked Sendable {  // used by one test at a time
     }
 
     /// The task's state, polled in-process.
-    func state(of id: String, worker: String) async throws -> Tasks.State? {
+    func state(of id: String, worker: String) async throws -> Pipebus_Tasks_V1_TaskState? {
         let client = self.client(worker)
         defer { client.close() }
         return try? await client.task(id).state
     }
 
     func waitForState(
-        _ state: Tasks.State,
+        _ state: Pipebus_Tasks_V1_TaskState,
         of id: String,
         worker: String,
         timeout: Duration = .seconds(20)
