@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PipeBusSidecarTests",
-            dependencies: ["PipeBusTasks", "PipeBusHealth", "PipeBusEcho", "PipeBusSidecar", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport"],
+            dependencies: ["PipeBusTasks", "PipeBusHealth", "PipeBusEcho", "PipeBusSidecar", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport", "PipeBusSystem", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -11,9 +11,9 @@ import SystemPackage
 enum SmallFile {
     static func replace(_ path: String, with bytes: [UInt8]) throws {
         let slash = path.lastIndex(of: "/") ?? path.startIndex
-        let directory = SpoolPath(String(path[..<slash]))
+        let directory = FilePath(String(path[..<slash]))
         let name = String(path[path.index(after: slash)...])
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             try DurableFile.write(bytes, directory: directory, name: name, placement: .overwrite)
         }
     }

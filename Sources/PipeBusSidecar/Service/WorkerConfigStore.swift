@@ -5,6 +5,8 @@ import Foundation
 import Logging
 import PipeBusCore
 import Synchronization
+import PipeBusSystem
+import SystemPackage
 
 /// The worker config, `<root>/config/<worker>.json` (e.g. `{"batch_size": 10}`): re-read when
 /// the file changes, no restart; a bad file is logged and ignored, the previous config kept.
@@ -66,15 +68,15 @@ final class WorkerConfigStore: Sendable {
         do {
             try DurableFile.write(
                 WorkerConfig.defaultFileContent,
-                directory: SpoolPath(directory),
+                directory: FilePath(directory),
                 name: (path as NSString).lastPathComponent,
                 placement: .create
             )
             return true
-        } catch let error as SpoolIOError where error.errno == EEXIST {
+        } catch let error as SystemCallError where error.errno == .fileExists {
             return false
-        } catch let error as SpoolIOError {
-            throw error.rpcError
+        } catch let error as SystemCallError {
+            throw error.rpcError(subject: "spool")
         }
     }
 

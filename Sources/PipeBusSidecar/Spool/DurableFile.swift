@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 /// The one way the spool writes a file (DESIGN §6): a hidden temp file in the destination
 /// folder, fsync, rename into place, fsync the folder. A crash leaves either the old state or
@@ -23,11 +25,11 @@ enum DurableFile {
 
     /// `.<name>.tmp-<pid>-<random>`.
     static func temporaryName(for name: String) -> String {
-        ".\(name)\(temporaryMarker)\(SpoolSys.processID)-\(String(UInt32.random(in: .min ... .max), radix: 16))"
+        ".\(name)\(temporaryMarker)\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))"
     }
 
     /// Whether a directory entry is one of the spool's temp files.
-    static func isTemporary(_ entry: SpoolSys.DirectoryEntry) -> Bool {
+    static func isTemporary(_ entry: DirectoryEntry) -> Bool {
         entry.isHidden && entry.name.contains(temporaryMarker)
     }
 
@@ -36,7 +38,7 @@ enum DurableFile {
     /// folder itself (through `GroupCommit`, shared with other writers) before it relies on it.
     static func write(
         _ bytes: [UInt8],
-        directory: SpoolPath,
+        directory: FilePath,
         name: String,
         placement: Placement,
         syncDirectory: Bool = true
@@ -44,45 +46,45 @@ enum DurableFile {
         let destination = directory.appending(name)
         let temporary = directory.appending(temporaryName(for: name))
         // O_EXCL: never reuse, let alone follow, anything already at the temp name.
-        let fd = try SpoolSys.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644)
+        let fd = try temporary.open(.writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         do {
             do {
-                try SpoolSys.writeAll(fd, bytes, path: temporary)
-                try SpoolSys.fsync(fd, path: temporary)
+                try fd.writeAll(bytes, path: temporary)
+                try fd.sync(path: temporary)
             } catch {
-                SpoolSys.close(fd)
+                fd.closeIgnoringErrors()
                 throw error
             }
-            try SpoolSys.closeChecked(fd, path: temporary)
+            try fd.closeReportingErrors(path: temporary)
             switch placement {
             case .create:
-                try SpoolSys.renameNoReplace(temporary, destination)
+                try temporary.renameWithoutReplacing(to: destination)
             case .replaceExisting:
                 try replace(destination, with: temporary)
             case .overwrite:
-                try SpoolSys.rename(temporary, destination)
+                try temporary.rename(to: destination)
             }
         } catch {
-            _ = try? SpoolSys.unlink(temporary)
+            _ = try? temporary.remove()
             throw error
         }
-        if syncDirectory { try SpoolSys.fsyncDirectory(directory) }
+        if syncDirectory { try directory.syncDirectory() }
     }
 
     /// Swaps the temp file with the destination, then removes the temp name (now the old bytes).
-    private static func replace(_ destination: SpoolPath, with temporary: SpoolPath) throws {
+    private static func replace(_ destination: FilePath, with temporary: FilePath) throws {
         do {
-            try SpoolSys.renameExchange(temporary, destination)
-        } catch let error as SpoolIOError where error.errno == EINVAL || error.errno == ENOSYS {
+            try temporary.exchange(with: destination)
+        } catch let error as SystemCallError where error.errno == .invalidArgument || error.errno == .noFunction {
             // The file system cannot exchange: replace only after checking the file is still
             // there, which narrows the race with a concurrent move to a few microseconds.
-            guard try SpoolSys.lstat(destination) != nil else {
-                throw SpoolIOError(operation: "replace", path: destination, errno: ENOENT)
+            guard try destination.lstat() != nil else {
+                throw SystemCallError("replace", path: destination, errno: .noSuchFileOrDirectory)
             }
-            try SpoolSys.rename(temporary, destination)
+            try temporary.rename(to: destination)
             return
         }
         // The rewrite is in place; a temp name left by a failed unlink is removed by `recover()`.
-        _ = try? SpoolSys.unlink(temporary)
+        _ = try? temporary.remove()
     }
 }

@@ -1,4 +1,6 @@
 import PipeBusCore
+import PipeBusSystem
+import SystemPackage
 
 /// Makes renames durable for many threads at once: each caller names the folders its renames
 /// (or unlinks) were made in and waits until an fsync of each folder that *started after* its
@@ -15,7 +17,7 @@ import PipeBusCore
 final class GroupCommit: Sendable {
     private struct State {
         /// Folders asked for since the last leader took its batch.
-        var waiting: Set<SpoolPath> = []
+        var waiting: Set<FilePath> = []
         /// The batch being filled; a caller waits until `durable` reaches the batch it joined.
         var filling: UInt64 = 1
         var durable: UInt64 = 0
@@ -29,21 +31,21 @@ final class GroupCommit: Sendable {
 
     private let lock = ConditionLock()
     private nonisolated(unsafe) var state = State()  // guarded by `lock`
-    private let syncFolder: @Sendable (SpoolPath) throws -> Void
+    private let syncFolder: @Sendable (FilePath) throws -> Void
 
-    /// `syncFolder` fsyncs one folder (a seam for tests; `SpoolSys.fsyncDirectory` by default).
-    init(syncFolder: @escaping @Sendable (SpoolPath) throws -> Void = { try SpoolSys.fsyncDirectory($0) }) {
+    /// `syncFolder` fsyncs one folder (a seam for tests; `FilePath.syncDirectory` by default).
+    init(syncFolder: @escaping @Sendable (FilePath) throws -> Void = { try $0.syncDirectory() }) {
         self.syncFolder = syncFolder
     }
 
     private enum Step {
         case done((any Error)?)
-        case lead(Set<SpoolPath>, batch: UInt64)
+        case lead(Set<FilePath>, batch: UInt64)
     }
 
     /// Returns once an fsync of each of `folders` begun after this call has completed; throws
     /// the first error of the batch that covered it (every caller of that batch gets it).
-    func sync(_ folders: [SpoolPath]) throws {
+    func sync(_ folders: [FilePath]) throws {
         guard !folders.isEmpty else { return }
         var mine: UInt64 = 0
         while true {

@@ -2,6 +2,7 @@
 import Glibc
 public import PipeBusTasks
 #endif
+import SystemPackage
 
 /// An entry of a state folder that is not a task file (or a second copy of one), moved to
 /// `.quarantine/` by `recover()` or as soon as the sidecar sees it.
@@ -42,15 +43,15 @@ public struct HostileEntry: Hashable, Sendable, CustomStringConvertible {
         }
 
         /// The reason an entry with this status is refused unread, or nil for a regular file.
-        init?(nonRegular info: stat) {
-            switch info.st_mode & S_IFMT {
-            case S_IFREG: return nil
-            case S_IFLNK: self = .symlink
-            case S_IFIFO: self = .notRegularFile(kind: "a FIFO")
-            case S_IFCHR: self = .notRegularFile(kind: "a character device")
-            case S_IFBLK: self = .notRegularFile(kind: "a block device")
-            case S_IFSOCK: self = .notRegularFile(kind: "a socket")
-            case S_IFDIR: self = .notRegularFile(kind: "a directory")
+        init?(nonRegular info: Stat) {
+            switch info.type {
+            case .regular: return nil
+            case .symbolicLink: self = .symlink
+            case .fifo: self = .notRegularFile(kind: "a FIFO")
+            case .characterSpecial: self = .notRegularFile(kind: "a character device")
+            case .blockSpecial: self = .notRegularFile(kind: "a block device")
+            case .socket: self = .notRegularFile(kind: "a socket")
+            case .directory: self = .notRegularFile(kind: "a directory")
             default: self = .notRegularFile(kind: "an unknown file type")
             }
         }

@@ -5,6 +5,7 @@ import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemPackage
 
 /// Wall-clock time as the spool records it: `submitted_at` (ISO 8601 UTC, `Timestamp`) and ages
 /// from file mtimes, both on the wall clock because the runbook compares mtimes with `time.time()`.
@@ -38,12 +39,12 @@ enum SpoolClock {
     /// in state, and `clear-stuck` never takes a task that has just started for a stuck one.
     /// The price: an mtime set into the past (`touch -d`, `os.utime`) does not age a task for
     /// pipebus, since the ctime cannot be set.
-    static func enteredState(_ info: stat) -> Date {
+    static func enteredState(_ info: Stat) -> Date {
         date(enteredStateTime(info))
     }
 
     /// `enteredState` as the file time it is, for exact ordering.
-    static func enteredStateTime(_ info: stat) -> timespec {
+    static func enteredStateTime(_ info: Stat) -> timespec {
         let modified = info.st_mtim
         let changed = info.st_ctim
         return (changed.tv_sec, changed.tv_nsec) > (modified.tv_sec, modified.tv_nsec) ? changed : modified

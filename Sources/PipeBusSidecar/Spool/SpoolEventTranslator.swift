@@ -3,6 +3,9 @@ import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
+import PipeBusCore
 
 /// Turns inotify records from the four state folders into `SpoolEvent`s. Pure but for `probe`
 /// (an lstat, never a follow or an open), so it is tested with made-up records.
@@ -158,7 +161,7 @@ struct SpoolEventTranslator {
         return [.removed(id, state)]
     }
 
-    private func escaped(_ name: String) -> String { SpoolPath.escaped(name, quoted: false) }
+    private func escaped(_ name: String) -> String { NameRule.escaped(name, quoted: false) }
 }
 
 extension SpoolEvent {

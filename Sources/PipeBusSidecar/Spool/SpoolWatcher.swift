@@ -1,4 +1,3 @@
-internal import CPipeBusShim
 public import Logging
 import PipeBusCore
 public import PipeBusTasks
@@ -7,6 +6,8 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 /// Watches a spool's four state folders with inotify and reports what happens in them — the
 /// renames spool workers make themselves (DESIGN §1), files dropped in by hand, the runbook's
@@ -15,8 +16,8 @@ import Glibc
 /// Nothing in the folders is followed or opened: names are classified by `lstat` alone, so a
 /// symlink or a FIFO dropped into `pending/` is reported as `.unexpected`, never read.
 public final class SpoolWatcher: Sendable {
-    private let inotifyFD: Int32
-    private let wakeFD: Int32
+    private let inotifyFD: FileDescriptor
+    private let wakeFD: FileDescriptor
     private let thread: Mutex<OSThread?>
     private let logger: Logger
     /// The folder counts, kept from the events (see `SpoolCensus`).
@@ -43,13 +44,13 @@ public final class SpoolWatcher: Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = "\(layout.worker)"
         self.logger = logger
-        let inotifyFD = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        guard inotifyFD >= 0 else { throw SpoolIOError(operation: "inotify_init1", path: nil, errno: errno).rpcError }
-        let wakeFD = pipebus_eventfd()
-        guard wakeFD >= 0 else {
-            let error = SpoolIOError(operation: "eventfd", path: nil, errno: errno)
-            close(inotifyFD)
-            throw error.rpcError
+        let inotifyFD = try translatingSystemErrors(subject: "spool") { try FileDescriptor.inotify() }
+        let wakeFD: FileDescriptor
+        do {
+            wakeFD = try translatingSystemErrors(subject: "spool") { try FileDescriptor.eventFD() }
+        } catch {
+            inotifyFD.closeIgnoringErrors()
+            throw error
         }
         self.inotifyFD = inotifyFD
         self.wakeFD = wakeFD
@@ -60,10 +61,10 @@ public final class SpoolWatcher: Sendable {
         do {
             folders = try Self.addWatches(inotifyFD, layout: layout)
             // Listed after the watches are in place, so nothing falls between list and watch.
-            known = try translatingSpoolErrors { try Self.listTaskNames(layout) }
+            known = try translatingSystemErrors(subject: "spool") { try Self.listTaskNames(layout) }
         } catch {
-            close(inotifyFD)
-            close(wakeFD)
+            inotifyFD.closeIgnoringErrors()
+            wakeFD.closeIgnoringErrors()
             throw error
         }
         // Seeded here, so that the counts are right as soon as this returns.
@@ -97,33 +98,33 @@ public final class SpoolWatcher: Sendable {
                 return state
             })
         else { return }
-        var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { write(wakeFD, $0.baseAddress, 8) }
+        wakeFD.signalEvent()
         running.join()
     }
 
     deinit {
         stop()
-        close(inotifyFD)
-        close(wakeFD)
+        inotifyFD.closeIgnoringErrors()
+        wakeFD.closeIgnoringErrors()
     }
 
-    private static func addWatches(_ fd: Int32, layout: SpoolLayout) throws -> [Int32: TaskState] {
+    private static func addWatches(_ fd: FileDescriptor, layout: SpoolLayout) throws -> [Int32: TaskState] {
         var folders: [Int32: TaskState] = [:]
         for state in TaskState.allCases {
             let path = layout.directory(for: state)
-            let watch = inotify_add_watch(fd, path, mask)
-            guard watch >= 0 else {
-                let error = SpoolIOError(operation: "inotify_add_watch", path: SpoolPath(path), errno: errno)
+            let watch: Int32
+            do {
+                watch = try fd.addWatch(FilePath(path), mask: mask)
+            } catch let error as SystemCallError {
                 // ENOSPC here is the per-user watch limit, not a full disk.
-                if error.errno == ENOSPC {
+                if error.errno == .noSpace {
                     throw RPCError(
                         code: .resourceExhausted,
                         message: "inotify watch limit reached (fs.inotify.max_user_watches) watching \(path)",
                         cause: "ENOSPC"
                     )
                 }
-                throw error.rpcError
+                throw error.rpcError(subject: "spool")
             }
             folders[watch] = state
         }
@@ -134,7 +135,7 @@ public final class SpoolWatcher: Sendable {
     static func listTaskNames(_ layout: SpoolLayout) throws -> [TaskState: Set<String>] {
         var known: [TaskState: Set<String>] = [:]
         for state in TaskState.allCases {
-            let names = try SpoolSys.entries(of: layout.directoryPath(state)).lazy
+            let names = try layout.directoryPath(state).entries().lazy
                 .filter { !$0.isHidden }.map(\.name).filter { TaskID(fileName: $0) != nil }
             known[state] = Set(names)
         }

@@ -3,6 +3,7 @@ import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemPackage
 
 /// The spool's reading of a task file, from bytes rather than a file, for the fuzz targets in
 /// `fuzz/` (they cannot reach the internal reader otherwise). Not for use by applications.
@@ -15,7 +16,7 @@ public enum TaskFileFuzzing {
     public static func readTask(_ bytes: [UInt8], fileName: String) -> Bool {
         let id = TaskID(fileName: fileName) ?? TaskID.generate()
         guard var object = try? TaskFile.parseObject(bytes) else { return false }
-        let record = TaskRecord(id: id, state: .pending, bytes: bytes, object: object, info: stat())
+        let record = TaskRecord(id: id, state: .pending, bytes: bytes, object: object, info: Stat(rawValue: stat()))
         _ = record.logMetadata
         TaskFile.countAttempt(in: &object)
         object[TaskFile.Key.error] = "fuzz"

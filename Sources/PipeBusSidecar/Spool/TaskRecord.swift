@@ -5,6 +5,7 @@ import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemPackage
 
 /// A task as it is in the spool: its file's bytes, with the fields the sidecar reads parsed
 /// eagerly, so that the record is `Sendable` (a `[String: Any]` is not).
@@ -41,7 +42,7 @@ public struct TaskRecord: Hashable, Sendable {
         try TaskFile.parseObject(json)
     }
 
-    init(id: TaskID, state: TaskState, bytes: [UInt8], object: [String: Any], info: stat) {
+    init(id: TaskID, state: TaskState, bytes: [UInt8], object: [String: Any], info: Stat) {
         self.id = id
         self.state = state
         self.json = bytes

@@ -5,6 +5,8 @@ public import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 /// A task's age in its state (DESIGN §2): measured from the moment it entered its state
 /// folder (`SpoolClock.enteredState`), which the file's mtime records once stamped.
@@ -29,14 +31,14 @@ extension TaskSpool {
     /// written, not moved, or was stamped already), or when the task has moved on.
     @discardableResult
     public func stampEntry(_ id: TaskID, in state: TaskState) throws -> Bool {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             let path = layout.filePath(id, state)
-            guard let info = try SpoolSys.lstat(path), info.st_mode & S_IFMT == S_IFREG else { return false }
+            guard let info = try path.lstat(), info.type == .regular else { return false }
             let moved = SpoolClock.date(info.st_ctim)
             guard moved.timeIntervalSince(SpoolClock.date(info.st_mtim)) > Self.stampSlack else { return false }
             do {
-                try SpoolSys.setModified(path, to: info.st_ctim)
-            } catch let error as SpoolIOError where error.errno == ENOENT {
+                try path.setModificationTime(info.st_ctim)
+            } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
                 return false  // moved on meanwhile; its next folder is stamped in turn
             }
             return true
@@ -46,10 +48,10 @@ extension TaskSpool {
     /// Stamps a file this spool has just moved or created with the time it entered its folder.
     /// A failure is logged, not thrown: the move itself is done, and the task's age is still
     /// never overstated (the ctime bounds it).
-    func stampMoved(_ id: TaskID, at path: SpoolPath) {
+    func stampMoved(_ id: TaskID, at path: FilePath) {
         do {
-            try SpoolSys.setModified(path, to: SpoolClock.timespec(configuration.clock()))
-        } catch let error as SpoolIOError where error.errno == ENOENT {
+            try path.setModificationTime(SpoolClock.timespec(configuration.clock()))
+        } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
             return  // claimed or moved on already: its next folder stamps it
         } catch {
             logger.warning("could not stamp a moved task's mtime", metadata: ["task_id": "\(id)", "error": "\(error)"])
@@ -66,9 +68,9 @@ extension TaskSpool {
     public func resolveDuplicateOutcome(_ id: TaskID, arrivedIn: TaskState) throws -> HostileEntry? {
         guard arrivedIn == .completed || arrivedIn == .failed else { return nil }
         let other: TaskState = arrivedIn == .completed ? .failed : .completed
-        return try translatingSpoolErrors {
-            guard try SpoolSys.lstat(layout.filePath(id, other)) != nil,
-                try SpoolSys.lstat(layout.filePath(id, arrivedIn)) != nil
+        return try translatingSystemErrors(subject: "spool") {
+            guard try layout.filePath(id, other).lstat() != nil,
+                try layout.filePath(id, arrivedIn).lstat() != nil
             else { return nil }
             let entry = quarantine(
                 layout.filePath(id, arrivedIn),

@@ -5,6 +5,8 @@ public import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 /// Which tasks a listing yields and in what order. Times are the time a task entered its state
 /// (`TaskRecord.enteredState`).
@@ -42,7 +44,7 @@ public struct TaskListing {
     private let layout: SpoolLayout
     private let maxTaskBytes: Int
     private let query: TaskListingQuery
-    private let skipped: (SpoolPath, String) -> Void
+    private let skipped: (FilePath, String) -> Void
     /// Oldest first; walked from the end for newest first.
     private var candidates: [Candidate] = []
     private var walked = 0
@@ -57,7 +59,7 @@ public struct TaskListing {
         maxTaskBytes: Int,
         query: TaskListingQuery,
         now: Date = SpoolClock.now(),
-        skipped: @escaping (SpoolPath, String) -> Void
+        skipped: @escaping (FilePath, String) -> Void
     ) throws {
         self.layout = layout
         self.maxTaskBytes = maxTaskBytes
@@ -65,10 +67,10 @@ public struct TaskListing {
         self.skipped = skipped
         for state in TaskState.allCases where query.states.contains(state) {
             let directory = layout.directoryPath(state)
-            for entry in try SpoolSys.entries(of: directory) where !entry.isHidden {
+            for entry in try directory.entries() where !entry.isHidden {
                 guard entry.type == DT_REG || entry.type == DT_UNKNOWN, let id = TaskID(fileName: entry.name),
-                    let info = try SpoolSys.lstat(directory.appending(rawName: entry.rawName)),
-                    info.st_mode & S_IFMT == S_IFREG
+                    let info = try directory.appending(rawName: entry.rawName).lstat(),
+                    info.type == .regular
                 else { continue }
                 let entered = SpoolClock.enteredStateTime(info)
                 if query.olderThan != nil || query.enteredWithin != nil {
@@ -93,7 +95,7 @@ public struct TaskListing {
     /// file is opened: a caller serving a client stops the listing there (by throwing) when the
     /// client went away, however many files a filter passes over.
     public mutating func next(beforeEachFile: () throws -> Void = {}) throws -> TaskRecord? {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             while walked < candidates.count {
                 if let limit = query.limit, yielded >= limit { return nil }
                 let candidate = candidates[query.oldestFirst ? walked : candidates.count - 1 - walked]
@@ -124,10 +126,10 @@ public struct TaskListing {
 extension TaskSpool {
     /// The tasks `query` asks for, read one at a time as the listing is walked.
     public func listing(_ query: TaskListingQuery) throws -> TaskListing {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             try TaskListing(layout: layout, maxTaskBytes: configuration.maxTaskBytes, query: query, now: configuration.clock()) { [logger] path, reason in
                 // Logged where it is quarantined (`checkEntry`), once, not at every listing.
-                logger.debug("skipping a spool entry that is not a task", metadata: ["path": "\(path)", "reason": "\(reason)"])
+                logger.debug("skipping a spool entry that is not a task", metadata: ["path": "\(path.printable)", "reason": "\(reason)"])
             }
         }
     }
@@ -141,7 +143,7 @@ extension TaskSpool {
         configuration: Configuration = .defaults
     ) throws -> TaskListing {
         let layout = try SpoolLayout(root: root, worker: worker)
-        return try translatingSpoolErrors {
+        return try translatingSystemErrors(subject: "spool") {
             try TaskListing(layout: layout, maxTaskBytes: configuration.maxTaskBytes, query: query) { _, _ in }
         }
     }

@@ -1,5 +1,7 @@
 import PipeBusCore
 public import PipeBusTasks
+import PipeBusSystem
+import SystemPackage
 
 extension TaskSpool {
     /// The runbook's "Task Replay": the task is looked up in `failed/`, then `completed/`; its
@@ -11,7 +13,7 @@ extension TaskSpool {
     /// its replay is already in the spool.
     @discardableResult
     public func replay(_ id: TaskID) throws -> TaskRecord {
-        let original = try translatingSpoolErrors {
+        let original = try translatingSystemErrors(subject: "spool") {
             try read(id, in: .failed) ?? read(id, in: .completed)
         }
         guard let original else {

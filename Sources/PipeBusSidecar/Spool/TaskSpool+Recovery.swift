@@ -4,6 +4,8 @@ public import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 extension TaskSpool {
     /// Cleans the spool on start: removes temp files left by interrupted writes, moves every
@@ -11,11 +13,11 @@ extension TaskSpool {
     /// device, never opened; a file over the size limit; invalid JSON or a non-object; a name
     /// that is not `<task id>.json`), logging each, and counts the tasks in each state.
     public func recover() throws -> RecoveryReport {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             var report = RecoveryReport()
             for state in TaskState.allCases {
                 var count = 0
-                for entry in try SpoolSys.entries(of: layout.directoryPath(state)) {
+                for entry in try layout.directoryPath(state).entries() {
                     switch try recover(entry, in: state, into: &report) {
                     case .task: count += 1
                     case .other, .unreadableForNow: break
@@ -40,9 +42,9 @@ extension TaskSpool {
     /// it is still not a task file; nil when it is a task after all, or gone. The same checks as
     /// `recover()`, without listing every folder.
     public func quarantineIfHostile(named name: String, in state: TaskState) throws -> HostileEntry? {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             var report = RecoveryReport()
-            let entry = SpoolSys.DirectoryEntry(rawName: Array(name.utf8).map { CChar(bitPattern: $0) }, type: 0)
+            let entry = DirectoryEntry(rawName: Array(name.utf8).map { CChar(bitPattern: $0) }, type: 0)
             if name.isEmpty || name.contains("/") || entry.isHidden && !name.hasSuffix(".json") { return nil }
             _ = try recover(entry, in: state, into: &report)
             return report.quarantined.first
@@ -67,9 +69,9 @@ extension TaskSpool {
     /// `unreadableEntryGrace`. So an entry that is not a task is logged once, not at every
     /// heartbeat, and counted nowhere (`tasks`, `status`, the heartbeat, `active_tasks`).
     public func checkEntry(named name: String, in state: TaskState) throws -> EntryCheck {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             var report = RecoveryReport()
-            let entry = SpoolSys.DirectoryEntry(rawName: Array(name.utf8).map { CChar(bitPattern: $0) }, type: 0)
+            let entry = DirectoryEntry(rawName: Array(name.utf8).map { CChar(bitPattern: $0) }, type: 0)
             if name.isEmpty || name.contains("/") || entry.isHidden && !name.hasSuffix(".json") { return .taskOrGone }
             switch try recover(entry, in: state, into: &report, contentGrace: configuration.unreadableEntryGrace) {
             case .unreadableForNow(let reason): return .unreadableForNow(reason)
@@ -81,9 +83,9 @@ extension TaskSpool {
     /// The names in `state` that are not readable task files now (not cheap: every task file
     /// in the folder is read); hidden names and temp files are left out.
     public func entriesNotTasks(in state: TaskState) throws -> [String] {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             var names: [String] = []
-            for entry in try SpoolSys.entries(of: layout.directoryPath(state)) where !entry.isHidden || entry.name.hasSuffix(".json") {
+            for entry in try layout.directoryPath(state).entries() where !entry.isHidden || entry.name.hasSuffix(".json") {
                 if DurableFile.isTemporary(entry) { continue }
                 if let id = TaskID(fileName: entry.name),
                     case .task = try TaskFileReader.read(layout.filePath(id, state), limit: configuration.maxTaskBytes)
@@ -103,7 +105,7 @@ extension TaskSpool {
 
     /// `contentGrace`: leave a file that does not parse alone while it is younger than this.
     private func recover(
-        _ entry: SpoolSys.DirectoryEntry,
+        _ entry: DirectoryEntry,
         in state: TaskState,
         into report: inout RecoveryReport,
         contentGrace: Duration? = nil
@@ -124,7 +126,7 @@ extension TaskSpool {
             case .missing: return .other  // moved on while we looked
             case .hostile(let found):
                 reason = found
-                if let contentGrace, found.isContent, let info = try SpoolSys.lstat(path),
+                if let contentGrace, found.isContent, let info = try path.lstat(),
                     SpoolClock.age(of: SpoolClock.date(info.st_mtim), now: configuration.clock()) < contentGrace
                 {
                     return .unreadableForNow(found)
@@ -132,7 +134,7 @@ extension TaskSpool {
             }
         } else {
             // Classify by lstat only: a badly named FIFO is still never opened.
-            guard let info = try SpoolSys.lstat(path) else { return .other }
+            guard let info = try path.lstat() else { return .other }
             reason = HostileEntry.Reason(nonRegular: info) ?? .invalidName
         }
         report.quarantined.append(quarantine(path, rawName: entry.rawName, state: state, reason: reason))
@@ -141,12 +143,12 @@ extension TaskSpool {
 
     /// Removes a temp file no write in flight can own: its writer's process (the pid in its
     /// name, `.<name>.tmp-<pid>-<random>`) is gone, or it is old; true if removed.
-    private func removeIfStale(_ path: SpoolPath) throws -> Bool {
-        guard let info = try SpoolSys.lstat(path) else { return false }
+    private func removeIfStale(_ path: FilePath) throws -> Bool {
+        guard let info = try path.lstat() else { return false }
         let young = SpoolClock.age(of: SpoolClock.date(info.st_mtim)) < configuration.staleTemporaryAge
         if young && Self.writerMayBeAlive(temporaryPath: "\(path)") { return false }
-        let removed = try SpoolSys.unlink(path)
-        if removed { logger.info("removed a leftover temp file", metadata: ["path": "\(path)"]) }
+        let removed = try path.remove()
+        if removed { logger.info("removed a leftover temp file", metadata: ["path": "\(path.printable)"]) }
         return removed
     }
 
@@ -162,12 +164,12 @@ extension TaskSpool {
     /// never follows or opens it. A failure is logged, not thrown: one bad entry must not stop
     /// the sidecar from starting.
     func quarantine(
-        _ path: SpoolPath,
+        _ path: FilePath,
         rawName: [CChar],
         state: TaskState,
         reason: HostileEntry.Reason
     ) -> HostileEntry {
-        let display = SpoolPath.escaped(
+        let display = NameRule.escaped(
             String(decoding: rawName.map { UInt8(bitPattern: $0) }, as: UTF8.self),
             quoted: false
         )
@@ -175,18 +177,18 @@ extension TaskSpool {
         let prefix = "\(state.folderName).\(seconds).\(String(UInt32.random(in: .min ... .max), radix: 16))."
         // Keep the whole name within NAME_MAX (255 bytes).
         let kept = Array(rawName.prefix(255 - prefix.utf8.count))
-        let target = SpoolPath(layout.quarantineDirectory).appending(
+        let target = FilePath(layout.quarantineDirectory).appending(
             rawName: Array(prefix.utf8).map { CChar(bitPattern: $0) } + kept
         )
         var entry = HostileEntry(name: display, state: state, reason: reason, quarantinedPath: nil)
         do {
-            try SpoolSys.renameNoReplace(path, target)
-            try SpoolSys.fsyncDirectory(SpoolPath(layout.quarantineDirectory))
-            try SpoolSys.fsyncDirectory(layout.directoryPath(state))
-            entry.quarantinedPath = target.description
+            try path.renameWithoutReplacing(to: target)
+            try FilePath(layout.quarantineDirectory).syncDirectory()
+            try layout.directoryPath(state).syncDirectory()
+            entry.quarantinedPath = target.printable
             logger.warning(
                 "quarantined a spool entry that is not a task",
-                metadata: ["entry": "\(state)/\(display)", "reason": "\(reason)", "moved_to": "\(target)"]
+                metadata: ["entry": "\(state)/\(display)", "reason": "\(reason)", "moved_to": "\(target.printable)"]
             )
         } catch {
             logger.error(

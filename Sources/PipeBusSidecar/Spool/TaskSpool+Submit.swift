@@ -4,6 +4,8 @@ public import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 extension TaskSpool {
     /// Adds a task to `pending/` and returns once its file is durable there.
@@ -58,7 +60,7 @@ extension TaskSpool {
     func create(_ object: [String: Any], id: TaskID) throws -> TaskRecord {
         let bytes = try TaskFile.encode(object)
         try checkSize(bytes.count)
-        return try translatingSpoolErrors {
+        return try translatingSystemErrors(subject: "spool") {
             if let state = try locate(id) {
                 throw RPCError(code: .alreadyExists, message: "task \(id) already exists (in \(state)/)")
             }
@@ -71,9 +73,9 @@ extension TaskSpool {
                     placement: .create,
                     syncDirectory: false
                 )
-            } catch let error as SpoolIOError where error.errno == EEXIST {
+            } catch let error as SystemCallError where error.errno == .fileExists {
                 throw RPCError(code: .alreadyExists, message: "task \(id) already exists (in pending/)")
-            } catch let error as SpoolIOError {
+            } catch let error as SystemCallError {
                 logger.error(
                     "task submit failed",
                     metadata: ["task_id": "\(id)", "error": "\(error)", "errno": "\(error.errno)"]

@@ -4,6 +4,8 @@ public import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 extension TaskSpool {
     /// Moves task `id` from one state folder to another with one atomic, never-overwriting
@@ -33,15 +35,15 @@ extension TaskSpool {
                 message: "a transition needs two states; use update(_:in:_:) to rewrite"
             )
         }
-        return try translatingSpoolErrors {
+        return try translatingSystemErrors(subject: "spool") {
             let source = layout.filePath(id, from)
             let destination = layout.filePath(id, to)
             // Only a regular file is moved: a symlink or a FIFO is left for `recover()`.
-            guard let info = try SpoolSys.lstat(source) else { throw try lostRace(id, from: from, to: to) }
+            guard let info = try source.lstat() else { throw try lostRace(id, from: from, to: to) }
             if let reason = HostileEntry.Reason(nonRegular: info) {
                 throw RPCError(code: .failedPrecondition, message: "spool entry \(source) is \(reason)")
             }
-            if try SpoolSys.lstat(destination) != nil {
+            if try destination.lstat() != nil {
                 throw try conflict(id, source: source, destination: destination, states: (from, to))
             }
             if let update, from != .pending {
@@ -82,7 +84,7 @@ extension TaskSpool {
         in state: TaskState,
         _ body: (inout [String: Any]) throws -> Void
     ) throws -> TaskRecord {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             try rewrite(id, in: state, lostRaceTarget: state, body)
             try groupCommit.sync([layout.directoryPath(state)])
             guard let record = try read(id, in: state) else { throw try lostRace(id, from: state, to: state) }
@@ -118,16 +120,16 @@ extension TaskSpool {
 
     private func move(
         _ id: TaskID,
-        from source: SpoolPath,
-        to destination: SpoolPath,
+        from source: FilePath,
+        to destination: FilePath,
         states: (TaskState, TaskState)
     ) throws {
         willMove(id, from: states.0, to: states.1)
         do {
-            try SpoolSys.renameNoReplace(source, destination)
-        } catch let error as SpoolIOError where error.errno == ENOENT {
+            try source.renameWithoutReplacing(to: destination)
+        } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
             throw try lostRace(id, from: states.0, to: states.1)
-        } catch let error as SpoolIOError where error.errno == EEXIST {
+        } catch let error as SystemCallError where error.errno == .fileExists {
             throw try conflict(id, source: source, destination: destination, states: states)
         }
     }
@@ -160,7 +162,7 @@ extension TaskSpool {
                 placement: .replaceExisting,
                 syncDirectory: false  // the caller syncs the folder, with its move if any
             )
-        } catch let error as SpoolIOError where error.errno == ENOENT {
+        } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
             throw try lostRace(id, from: state, to: lostRaceTarget)
         }
     }
@@ -169,15 +171,15 @@ extension TaskSpool {
     /// `active/` with no one working on it.
     private func undoMove(
         _ id: TaskID,
-        from destination: SpoolPath,
-        to source: SpoolPath,
+        from destination: FilePath,
+        to source: FilePath,
         states: (TaskState, TaskState),
         after error: any Error
     ) {
         willMove(id, from: states.0, to: states.1)
         do {
-            try SpoolSys.renameNoReplace(destination, source)
-        } catch let moveError as SpoolIOError where moveError.errno == ENOENT {
+            try destination.renameWithoutReplacing(to: source)
+        } catch let moveError as SystemCallError where moveError.errno == .noSuchFileOrDirectory {
             return  // someone else moved it on meanwhile: nothing to undo
         } catch {
             logger.error(
@@ -192,11 +194,11 @@ extension TaskSpool {
     /// made this very move first (a lost race, ABORTED); if both exist, a real ALREADY_EXISTS.
     private func conflict(
         _ id: TaskID,
-        source: SpoolPath,
-        destination: SpoolPath,
+        source: FilePath,
+        destination: FilePath,
         states: (TaskState, TaskState)
     ) throws -> RPCError {
-        if try SpoolSys.lstat(source) == nil { return try lostRace(id, from: states.0, to: states.1) }
+        if try source.lstat() == nil { return try lostRace(id, from: states.0, to: states.1) }
         return RPCError(
             code: .alreadyExists,
             message: "\(destination) already exists; a transition never replaces a file"

@@ -7,6 +7,8 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 /// A worker's durable task spool: the folders of DESIGN §2, written durably and never trusted
 /// when read (DESIGN §6).
@@ -79,18 +81,18 @@ public final class TaskSpool: Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = "\(worker)"
         self.logger = logger
-        try translatingSpoolErrors { try createFolders() }
+        try translatingSystemErrors(subject: "spool") { try createFolders() }
     }
 
     private func createFolders() throws {
         let folders =
             [RootLayout(root: layout.root).tasksDirectory, layout.workerDirectory, layout.quarantineDirectory]
             + TaskState.allCases.map(layout.directory(for:))
-        try SpoolSys.mkdir(SpoolPath(layout.root), mode: 0o755)
+        try FilePath(layout.root).makeDirectory(permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
         for folder in folders {
-            let path = SpoolPath(folder)
-            try SpoolSys.mkdir(path, mode: 0o755)
-            guard let info = try SpoolSys.lstat(path), info.st_mode & S_IFMT == S_IFDIR else {
+            let path = FilePath(folder)
+            try path.makeDirectory(permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
+            guard let info = try path.lstat(), info.type == .directory else {
                 throw RPCError(
                     code: .failedPrecondition,
                     message: "spool folder \(path) is not a directory (a symlink or a file is refused)"
@@ -103,7 +105,7 @@ public final class TaskSpool: Sendable {
     /// so that a task moving on while it is searched for is still found; nil if in none.
     /// Throws FAILED_PRECONDITION if the id names an entry that is not a task file.
     public func get(_ id: TaskID) throws -> TaskRecord? {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             for state in TaskState.allCases {
                 if let record = try read(id, in: state) { return record }
             }
@@ -113,7 +115,7 @@ public final class TaskSpool: Sendable {
 
     /// The task `id` in `state`, or nil when it is not there.
     public func get(_ id: TaskID, in state: TaskState) throws -> TaskRecord? {
-        try translatingSpoolErrors { try read(id, in: state) }
+        try translatingSystemErrors(subject: "spool") { try read(id, in: state) }
     }
 
     /// Tasks in `state`, oldest first by mtime (like the runbook's checks), at most `limit`, only
@@ -134,10 +136,10 @@ public final class TaskSpool: Sendable {
     /// The number of task files in each state folder: the names the runbook's
     /// `glob("*.json")` counts, less hidden and invalid ones. Cheap: no file is opened.
     public func counts() throws -> [TaskState: Int] {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             var counts: [TaskState: Int] = [:]
             for state in TaskState.allCases {
-                counts[state] = try SpoolSys.entries(of: layout.directoryPath(state)).count { entry in
+                counts[state] = try layout.directoryPath(state).entries().count { entry in
                     !entry.isHidden && (entry.type == DT_REG || entry.type == DT_UNKNOWN)
                         && TaskID(fileName: entry.name) != nil
                 }
@@ -149,9 +151,9 @@ public final class TaskSpool: Sendable {
     /// Deletes task `id` from `state` (searched in lifecycle order when nil), durably.
     /// Throws NOT_FOUND when it is not there.
     public func remove(_ id: TaskID, from state: TaskState? = nil) throws {
-        try translatingSpoolErrors {
+        try translatingSystemErrors(subject: "spool") {
             for candidate in state.map({ [$0] }) ?? TaskState.allCases {
-                if try SpoolSys.unlink(layout.filePath(id, candidate)) {
+                if try layout.filePath(id, candidate).remove() {
                     try groupCommit.sync([layout.directoryPath(candidate)])
                     logger.info("removed task", metadata: ["task_id": "\(id)", "state": "\(candidate)"])
                     return
@@ -176,7 +178,7 @@ public final class TaskSpool: Sendable {
 
     /// The state folder `id` is in now, without reading it; nil if in none.
     func locate(_ id: TaskID) throws -> TaskState? {
-        for state in TaskState.allCases where try SpoolSys.lstat(layout.filePath(id, state)) != nil {
+        for state in TaskState.allCases where try layout.filePath(id, state).lstat() != nil {
             return state
         }
         return nil

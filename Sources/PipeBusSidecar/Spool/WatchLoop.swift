@@ -4,12 +4,14 @@ import PipeBusTasks
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 /// The body of `SpoolWatcher`'s thread: poll the inotify and wake descriptors, read records,
 /// translate them, call the handler. Owned by that one thread.
 struct WatchLoop: Sendable {
-    let inotifyFD: Int32
-    let wakeFD: Int32
+    let inotifyFD: FileDescriptor
+    let wakeFD: FileDescriptor
     let folders: [Int32: TaskState]
     let layout: SpoolLayout
     let known: [TaskState: Set<String>]
@@ -36,15 +38,16 @@ struct WatchLoop: Sendable {
         census.update(translator.counts)
         var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
         var fds = [
-            pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: inotifyFD.rawValue, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeFD.rawValue, events: Int16(POLLIN), revents: 0),
         ]
         while true {
-            let timeout = translator.awaitsPartners ? Self.pairingGrace : -1
-            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, 2, timeout) }
-            if ready < 0 {
-                if errno == EINTR { continue }
-                logger.error("spool watcher stopped: poll failed", metadata: ["errno": "\(errno)"])
+            let ready: Int
+            do {
+                guard let count = try FileDescriptor.poll(&fds, timeout: translator.awaitsPartners ? .milliseconds(Self.pairingGrace) : nil) else { continue }
+                ready = count
+            } catch {
+                logger.error("spool watcher stopped: poll failed", metadata: ["error": "\(error)"])
                 return
             }
             if fds[1].revents != 0 { return }
@@ -54,10 +57,12 @@ struct WatchLoop: Sendable {
                 deliver(departed)
                 continue
             }
-            let count = buffer.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                logger.error("spool watcher stopped: read failed", metadata: ["errno": "\(errno)"])
+            let count: Int
+            do {
+                guard let read = try buffer.withUnsafeMutableBytes({ try inotifyFD.readNonBlocking(into: $0) }) else { continue }
+                count = read
+            } catch {
+                logger.error("spool watcher stopped: read failed", metadata: ["error": "\(error)"])
                 return
             }
             let records = buffer.withUnsafeBytes { InotifyRecord.parse(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
@@ -101,8 +106,8 @@ struct WatchLoop: Sendable {
     }
 
     /// What is at `path`, by lstat alone.
-    static func probe(_ path: SpoolPath) -> SpoolEventTranslator.Probe {
-        guard let info = try? SpoolSys.lstat(path) else { return .missing }
+    static func probe(_ path: FilePath) -> SpoolEventTranslator.Probe {
+        guard let info = try? path.lstat() else { return .missing }
         return HostileEntry.Reason(nonRegular: info).map { .other($0) } ?? .regular
     }
 }

@@ -9,6 +9,8 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import PipeBusSystem
+import SystemPackage
 
 /// Folder fsyncs shared by concurrent callers, each released only by an fsync that began after
 /// it asked.
@@ -22,12 +24,12 @@ struct GroupCommitTests {
         let completedStarts = Mutex<[UInt64]>([])
         let failBatch = Atomic<Int>(-1)
 
-        func sync(_ folder: SpoolPath) throws {
+        func sync(_ folder: FilePath) throws {
             let started = clock.load(ordering: .sequentiallyConsistent)
             let call = calls.add(1, ordering: .sequentiallyConsistent).oldValue
             usleep(2_000)
             if call == failBatch.load(ordering: .sequentiallyConsistent) {
-                throw SpoolIOError(operation: "fsync", path: folder, errno: EIO)
+                throw SystemCallError("fsync", path: folder, errno: .ioError)
             }
             completedStarts.withLock { $0.append(started) }
         }
@@ -44,7 +46,7 @@ struct GroupCommitTests {
     func sharedAndOrdered() throws {
         let fake = SlowSync()
         let commit = GroupCommit { try fake.sync($0) }
-        let folder = SpoolPath("/spool/pending")
+        let folder = FilePath("/spool/pending")
         let violations = Atomic<Int>(0)
         concurrently(threads: 16) { _ in
             for _ in 0..<40 {
@@ -68,10 +70,10 @@ struct GroupCommitTests {
 
     @Test("two folders asked for together are both synced, each once per batch")
     func severalFolders() throws {
-        let synced = Mutex<[SpoolPath]>([])
+        let synced = Mutex<[FilePath]>([])
         let commit = GroupCommit { folder in synced.withLock { $0.append(folder) } }
-        try commit.sync([SpoolPath("/a"), SpoolPath("/b"), SpoolPath("/a")])
-        #expect(synced.withLock { $0 }.sorted { "\($0)" < "\($1)" } == [SpoolPath("/a"), SpoolPath("/b")])
+        try commit.sync([FilePath("/a"), FilePath("/b"), FilePath("/a")])
+        #expect(synced.withLock { $0 }.sorted { "\($0)" < "\($1)" } == [FilePath("/a"), FilePath("/b")])
     }
 
     @Test("a failed fsync fails every caller of its batch, and the next batch goes on")
@@ -79,8 +81,8 @@ struct GroupCommitTests {
         let fake = SlowSync()
         fake.failBatch.store(0, ordering: .sequentiallyConsistent)
         let commit = GroupCommit { try fake.sync($0) }
-        #expect(throws: SpoolIOError.self) { try commit.sync([SpoolPath("/spool/pending")]) }
-        try commit.sync([SpoolPath("/spool/pending")])
+        #expect(throws: SystemCallError.self) { try commit.sync([FilePath("/spool/pending")]) }
+        try commit.sync([FilePath("/spool/pending")])
     }
 
     @Test("a real spool: 16 threads submitting at once share their pending/ fsyncs; every task is there")
