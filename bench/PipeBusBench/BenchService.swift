@@ -1,5 +1,6 @@
 import FoundationEssentials
 import PipeBusCore
+import PipeBusEcho
 
 /// A method the benchmark's server serves beside `EchoService`: the server's write-latency
 /// histogram, read over the bus the way a metrics scrape would read it from a sidecar.

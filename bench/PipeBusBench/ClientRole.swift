@@ -1,6 +1,7 @@
 import Glibc
 import PipeBusCore
 import PipeBusPipes
+import PipeBusEcho
 
 /// The client peer: connects to a server peer's directory and measures its workloads in order
 /// on one connection, through pipebus's public client API.
@@ -87,8 +88,8 @@ enum ClientRole: PeerRole {
         let payload = workload.content.bytes(count: workload.payloadSize)
         let method =
             switch workload.method {
-            case .echo: EchoService.echo
-            case .echoAsync: EchoService.echoAsync
+            case .echo: Pipebus_Testing_V1_Echo.Method.Echo.descriptor
+            case .echoAsync: Pipebus_Testing_V1_Echo.Method.EchoAsync.descriptor
             }
         // One checked call first: a broken echo must not look fast.
         let echoed = try await connection.unary(method, request: payload, responseType: [UInt8].self)
@@ -184,7 +185,7 @@ enum ClientRole: PeerRole {
     private static func stream(_ payload: [UInt8], count: Int, on connection: ClientConnection) async throws {
         let request = EchoService.repeatRequest(count: UInt32(count), payload: payload)
         let received = try await connection.withServerStreaming(
-            EchoService.repeatPayload,
+            Pipebus_Testing_V1_Echo.Method.Repeat.descriptor,
             request: request,
             responseType: [UInt8].self
         ) { responses in

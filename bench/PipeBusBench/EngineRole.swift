@@ -1,8 +1,9 @@
 import PipeBusCore
+import PipeBusEcho
 
 /// The engine scenario's peer: the RPC engine's own CPU per unary call, with no syscalls.
 ///
-/// A `ClientConnection` calls `unary(EchoService.echo, …)` over a `ConnectionIO` that answers
+/// A `ClientConnection` calls `unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, …)` over a `ConnectionIO` that answers
 /// every call at once with a ready-made CLOSE frame; a `ServerConnection` serves `EchoService`
 /// from a `ConnectionIO` that hands it ready-made OPEN frames and drops what it writes. Both
 /// are the public engines a real connection runs, so this is everything a call costs on one
@@ -33,7 +34,7 @@ enum EngineRole: PeerRole {
         let clientTimes = try await timer.measure { count in
             var received = 0
             for _ in 0..<count {
-                let reply: [UInt8] = try await client.unary(EchoService.echo, request: payload)
+                let reply: [UInt8] = try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: payload)
                 received &+= reply.count
             }
             guard received == count * payload.count else { throw BenchError("engine: the client got \(received) bytes back for \(count) calls") }
@@ -41,8 +42,8 @@ enum EngineRole: PeerRole {
         }
 
         var router = Router()
-        EchoService.register(in: &router)
-        let request = Envelope(streamID: 0, kind: .open, endStream: true, method: EchoService.echo.fullName, message: payload)
+        router.register(EchoService())
+        let request = Envelope(streamID: 0, kind: .open, endStream: true, method: Pipebus_Testing_V1_Echo.Method.Echo.descriptor.fullName, message: payload)
         let serverTimes = try await timer.measure { count in
             let requests = try ReplayIO(frame: request, count: count, hello: Hello(peerName: "bench-engine"))
             let reason = ServerConnection(io: requests, router: router, metrics: TransportMetrics()).run()

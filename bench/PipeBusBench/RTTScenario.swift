@@ -1,5 +1,6 @@
-/// Unary round trips through pipebus: `EchoService.echo` (inline handler) at 64 B, 1 KiB and
-/// 64 KiB, and `EchoService.echoAsync` (async handler, run as a task on the connection's
+import PipeBusEcho
+/// Unary round trips through pipebus: `Pipebus_Testing_V1_Echo.Method.Echo.descriptor` (inline handler) at 64 B, 1 KiB and
+/// 64 KiB, and `Pipebus_Testing_V1_Echo.Method.EchoAsync.descriptor` (async handler, run as a task on the connection's
 /// executor) at 64 B; both placements; ratios to the C ping-pong of the same size and placement.
 struct RTTScenario: Scenario {
     let name = "rtt"

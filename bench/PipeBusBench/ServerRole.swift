@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import PipeBusCore
 import PipeBusPipes
+import PipeBusEcho
 
 /// The server peer: serves `EchoService` (and `BenchService`) over FIFOs in a directory until
 /// its standard input closes, then shuts down gracefully and reports the server's metrics.
@@ -39,7 +40,7 @@ enum ServerRole: PeerRole {
         }
         let metrics = TransportMetrics()
         var router = Router()
-        EchoService.register(in: &router)
+        router.register(EchoService())
         BenchService.register(in: &router, metrics: metrics)
         // Warnings only, and on stderr: stdout carries this peer's report.
         var logger = Logger(label: "pipebus-bench.server") { StreamLogHandler.standardError(label: $0) }

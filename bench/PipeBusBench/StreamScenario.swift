@@ -1,4 +1,5 @@
-/// Server-streaming one-way throughput: `EchoService.repeatPayload` sends 64 B and 64 KiB
+import PipeBusEcho
+/// Server-streaming one-way throughput: `Pipebus_Testing_V1_Echo.Method.Repeat.descriptor` sends 64 B and 64 KiB
 /// messages as fast as the client reads them; against the C one-way stream of the same size.
 struct StreamScenario: Scenario {
     let name = "stream"

@@ -1,3 +1,4 @@
+import PipeBusEcho
 /// One thing a client peer measures on its connection, in order.
 enum Workload: Codable, Sendable, Hashable {
     /// Unary calls, timed one by one.
@@ -9,9 +10,9 @@ enum Workload: Codable, Sendable, Hashable {
 /// Unary echo calls: `callers` tasks share the connection and make `count` calls between them.
 struct RoundTripWorkload: Codable, Sendable, Hashable {
     enum Method: String, Codable, Sendable {
-        /// `EchoService.echo`: inline on the server's reader thread.
+        /// `Pipebus_Testing_V1_Echo.Method.Echo.descriptor`: inline on the server's reader thread.
         case echo
-        /// `EchoService.echoAsync`: an async handler, run as a task on the connection's executor.
+        /// `Pipebus_Testing_V1_Echo.Method.EchoAsync.descriptor`: an async handler, run as a task on the connection's executor.
         case echoAsync
     }
 
@@ -26,7 +27,7 @@ struct RoundTripWorkload: Codable, Sendable, Hashable {
     var callers = 1
 }
 
-/// `EchoService.repeatPayload`: the server sends `count` messages of `payloadSize` bytes as
+/// `Pipebus_Testing_V1_Echo.Method.Repeat.descriptor`: the server sends `count` messages of `payloadSize` bytes as
 /// fast as it can; the client reads them all. A stream of `warmup` messages goes first.
 struct StreamWorkload: Codable, Sendable, Hashable {
     var payloadSize: Int
