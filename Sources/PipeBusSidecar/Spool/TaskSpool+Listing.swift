@@ -91,6 +91,30 @@ public struct TaskListing {
         }
     }
 
+    /// A newest-first listing of `entries` (newest first, as `RecentArrivals` answers), read as
+    /// it is walked: no folder is listed.
+    init(
+        layout: SpoolLayout,
+        maxTaskBytes: Int,
+        query: TaskListingQuery,
+        newestFirst entries: [RecentArrivals.Entry],
+        skipped: @escaping (FilePath, String) -> Void
+    ) {
+        precondition(!query.oldestFirst, "a listing of recent arrivals is newest first")
+        self.layout = layout
+        self.maxTaskBytes = maxTaskBytes
+        self.query = query
+        self.skipped = skipped
+        candidates = entries.reversed().compactMap { entry in
+            entry.state.map { Candidate(id: entry.id, state: $0, modified: entry.entered) }
+        }
+    }
+
+    /// Every task name the listing found, with its state and the time it entered it.
+    var entries: [RecentArrivals.Entry] {
+        candidates.map { RecentArrivals.Entry(id: $0.id, state: $0.state, entered: $0.modified) }
+    }
+
     /// The next task that matches, or nil at the end. `beforeEachFile` runs before each task
     /// file is opened: a caller serving a client stops the listing there (by throwing) when the
     /// client went away, however many files a filter passes over.
@@ -132,6 +156,28 @@ extension TaskSpool {
                 logger.debug("skipping a spool entry that is not a task", metadata: ["path": "\(path.printable)", "reason": "\(reason)"])
             }
         }
+    }
+
+    /// The listing `query` asks for, from `recent` when it can answer it exactly (newest first,
+    /// no age floor: see `RecentArrivals`), else from the folders.
+    func listing(_ query: TaskListingQuery, recent: RecentArrivals) throws -> TaskListing {
+        guard !query.oldestFirst, query.olderThan == nil else { return try listing(query) }
+        let now = configuration.clock()
+        let since = query.enteredWithin.map { SpoolClock.timespec(now.addingTimeInterval(-Double($0.components.seconds) - Double($0.components.attoseconds) / 1e18)) }
+        // A filter on the file's contents may skip any number of entries: the limit says nothing.
+        let limit = query.correlationID == nil ? query.limit : nil
+        guard let entries = recent.newestFirst(states: Set(query.states), since: since, limit: limit) else {
+            return try listing(query)
+        }
+        return TaskListing(layout: layout, maxTaskBytes: configuration.maxTaskBytes, query: query, newestFirst: entries) { [logger] path, reason in
+            logger.debug("skipping a spool entry that is not a task", metadata: ["path": "\(path.printable)", "reason": "\(reason)"])
+        }
+    }
+
+    /// Every task in the spool with the time it entered its folder (one listing, no file read):
+    /// what `RecentArrivals` is seeded with.
+    func arrivals() throws -> [RecentArrivals.Entry] {
+        try listing(TaskListingQuery()).entries
     }
 
     /// A listing of the spool under `root` read as plain files, for a client whose sidecar is

@@ -5,6 +5,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import PipeBusTasks
 #endif
 
 /// A sidecar costs the same with many finished tasks as with none: its heartbeats and `status`
@@ -52,6 +53,23 @@ struct SpoolScaleTests {
         var statusNanoseconds: Double
         var residentKiB: Int
         var completed: UInt32
+        /// `tasks --limit 10`: a newest-first ListStream of 10.
+        var listNanoseconds: Double
+        var listed: [String]
+    }
+
+    /// The ids of a newest-first streamed listing of at most `limit` tasks.
+    static func newest(_ client: Integration.Client, limit: UInt32) async throws -> [String] {
+        try await client.connection.withServerStreaming(
+            Pipebus_Tasks_V1_Tasks.Method.ListStream.descriptor,
+            request: Pipebus_Tasks_V1_ListStreamRequest(limit: limit),
+            timeout: .seconds(60),
+            responseType: Pipebus_Tasks_V1_TaskList.self
+        ) { pages in
+            var ids: [String] = []
+            for try await page in pages { ids += page.tasks.map(\.id) }
+            return ids
+        }
     }
 
     static func measure(_ root: Integration.Root, beats: Int = 40, statusCalls: Int = 200) async throws -> Cost {
@@ -77,7 +95,21 @@ struct SpoolScaleTests {
             let cpu3 = cpuNanoseconds(sidecar.pid)
             // The heartbeats that fell inside the calls are taken out at their measured cost.
             let statusCPU = max(0, Double(cpu3 - cpu2) - Double(seq() - beat2) * heartbeat) / Double(statusCalls)
-            let cost = Cost(heartbeatNanoseconds: heartbeat, statusNanoseconds: statusCPU, residentKiB: residentKiB(sidecar.pid), completed: status.completed)
+            let listings = 50
+            var listed: [String] = []
+            let cpu4 = cpuNanoseconds(sidecar.pid)
+            let beat4 = seq()
+            for _ in 0..<listings { listed = try await newest(client, limit: 10) }
+            let cpu5 = cpuNanoseconds(sidecar.pid)
+            let listCPU = max(0, Double(cpu5 - cpu4) - Double(seq() - beat4) * heartbeat) / Double(listings)
+            let cost = Cost(
+                heartbeatNanoseconds: heartbeat,
+                statusNanoseconds: statusCPU,
+                residentKiB: residentKiB(sidecar.pid),
+                completed: status.completed,
+                listNanoseconds: listCPU,
+                listed: listed
+            )
             await sidecar.killEverything()
             return cost
         } catch {
@@ -87,7 +119,7 @@ struct SpoolScaleTests {
         }
     }
 
-    @Test("heartbeat and status CPU do not grow with the finished tasks in the spool (empty spool vs 40,000 completed)")
+    @Test("heartbeat, status and `tasks --limit 10` CPU do not grow with the finished tasks in the spool (empty spool vs 40,000 completed)")
     func heartbeatCostIsFlat() async throws {
         let empty = try Integration.Root.make(worker: "marie")
         defer { empty.remove() }
@@ -102,7 +134,15 @@ struct SpoolScaleTests {
         print(
             "MEASURE spool at scale (\(Integration.executable)): CPU per heartbeat \(ms(small.heartbeatNanoseconds)) empty,",
             "\(ms(large.heartbeatNanoseconds)) with \(large.completed) completed; CPU per status call \(ms(small.statusNanoseconds))",
-            "vs \(ms(large.statusNanoseconds)); VmRSS \(small.residentKiB) KiB vs \(large.residentKiB) KiB"
+            "vs \(ms(large.statusNanoseconds)); CPU per `tasks --limit 10` \(ms(small.listNanoseconds)) vs \(ms(large.listNanoseconds));",
+            "VmRSS \(small.residentKiB) KiB vs \(large.residentKiB) KiB"
+        )
+        // The newest ten, as a listing of the folders would give them (files written in order).
+        #expect(large.listed == (0..<10).map { "done-\(Self.largeSpool - 1 - $0)" }, "newest first: \(large.listed)")
+        // Generous: listing the folders' 40,000 names and sorting them costs tens of ms.
+        #expect(
+            large.listNanoseconds <= 2 * max(small.listNanoseconds, 1e5) + 5e6,
+            "`tasks --limit 10` CPU \(ms(large.listNanoseconds)) with \(Self.largeSpool) finished tasks, \(ms(small.listNanoseconds)) with none"
         )
         #expect(small.completed == 0)
         #expect(large.completed == UInt32(Self.largeSpool), "the status counts every finished task")
