@@ -120,8 +120,10 @@ extension TaskSpool {
         // `Path.glob("*.json")`, which the runbook uses, does match hidden names.
         if entry.isHidden && !entry.name.hasSuffix(".json") { return .other }
         let reason: HostileEntry.Reason
-        if let id = TaskID(fileName: entry.name) {
-            switch try TaskFileReader.read(layout.filePath(id, state), limit: configuration.maxTaskBytes) {
+        // `path` is the task's file (`layout.filePath`), built once: building a path is most of
+        // this check's cost in a debug build, and it runs for every file at start.
+        if TaskID(fileName: entry.name) != nil {
+            switch try TaskFileReader.read(path, limit: configuration.maxTaskBytes) {
             case .task: return .task
             case .missing: return .other  // moved on while we looked
             case .hostile(let found):

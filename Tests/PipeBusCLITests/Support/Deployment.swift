@@ -52,7 +52,9 @@ final class TestDeployment: @unchecked Sendable {  // used by one test at a time
         sidecars[worker] = sidecar
         let client = self.client(worker)
         defer { client.close() }
-        try await eventually("the sidecar of \(worker) to answer\n\(sidecar.stderr)") {
+        // Its start reads every task file: the wait grows with the spool (`SidecarStartup`).
+        let timeout = SidecarStartup.timeout(tasksDirectory: "\(root)/tasks/\(worker)")
+        try await eventually("the sidecar of \(worker) to answer\n\(sidecar.stderr)", timeout: timeout) {
             if let exit = sidecar.exited { throw TestFailure("sidecar \(worker) exited (\(exit)):\n\(sidecar.stderr)") }
             guard let status = try? await client.status(timeout: .seconds(1)) else { return false }
             return !waitForLease || status.leases > 0

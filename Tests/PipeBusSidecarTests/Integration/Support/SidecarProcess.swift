@@ -77,7 +77,10 @@ extension Integration {
         }
 
         /// Waits until a fresh connection gets an answer to Health.Check (any status).
-        func waitUntilAnswering(timeout: Duration = .seconds(30)) async throws {
+        /// By default 30 s, and more with a big spool: the start reads every task file
+        /// (`SidecarStartup`).
+        func waitUntilAnswering(timeout: Duration? = nil) async throws {
+            let timeout = timeout ?? max(.seconds(30), SidecarStartup.timeout(tasksDirectory: root.tasksDirectory))
             try await eventually("sidecar \(root.worker) to answer a health check; log:\n\(logTail())", timeout: timeout) {
                 if let exit = process.exited { throw Failure("the sidecar exited (\(exit))") }
                 guard let client = try? Client.connect(root, instance: instance) else { return false }
