@@ -1,11 +1,11 @@
 import Foundation
 import PipeBusCore
 import PipeBusTestSupport
+import PipeBusTasks
 import Testing
 
 #if canImport(Glibc)
 import Glibc
-import PipeBusTasks
 #endif
 
 /// A sidecar costs the same with many finished tasks as with none: its heartbeats and `status`
@@ -19,12 +19,13 @@ struct SpoolScaleTests {
 
     /// CPU time of every thread of `pid`, in nanoseconds (/proc/PID/task/*/schedstat, field 1):
     /// finer than the clock ticks of /proc/PID/stat.
+    /// The process's CPU time, all its threads, those that already ended included (a sum over
+    /// /proc/PID/task would lose an ended thread's time and could go backwards).
     static func cpuNanoseconds(_ pid: pid_t) -> UInt64 {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.reduce(0) { sum, tid in
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/schedstat", encoding: .utf8)) ?? ""
-            return sum + (text.split(separator: " ").first.flatMap { UInt64($0) } ?? 0)
-        }
+        var clock = clockid_t()
+        var time = timespec()
+        guard clock_getcpuclockid(pid, &clock) == 0, clock_gettime(clock, &time) == 0 else { return 0 }
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
     static func residentKiB(_ pid: pid_t) -> Int {
@@ -87,21 +88,21 @@ struct SpoolScaleTests {
             let cpu0 = cpuNanoseconds(sidecar.pid)
             try await eventually("\(beats) heartbeats", timeout: .seconds(120)) { seq() >= firstSeq + beats }
             let cpu1 = cpuNanoseconds(sidecar.pid)
-            let heartbeat = Double(cpu1 - cpu0) / Double(seq() - firstSeq)
+            let heartbeat = (Double(cpu1) - Double(cpu0)) / Double(seq() - firstSeq)
 
             let cpu2 = cpuNanoseconds(sidecar.pid)
             let beat2 = seq()
             for _ in 0..<statusCalls { _ = try await client.status() }
             let cpu3 = cpuNanoseconds(sidecar.pid)
             // The heartbeats that fell inside the calls are taken out at their measured cost.
-            let statusCPU = max(0, Double(cpu3 - cpu2) - Double(seq() - beat2) * heartbeat) / Double(statusCalls)
+            let statusCPU = max(0, (Double(cpu3) - Double(cpu2)) - Double(seq() - beat2) * heartbeat) / Double(statusCalls)
             let listings = 50
             var listed: [String] = []
             let cpu4 = cpuNanoseconds(sidecar.pid)
             let beat4 = seq()
             for _ in 0..<listings { listed = try await newest(client, limit: 10) }
             let cpu5 = cpuNanoseconds(sidecar.pid)
-            let listCPU = max(0, Double(cpu5 - cpu4) - Double(seq() - beat4) * heartbeat) / Double(listings)
+            let listCPU = max(0, (Double(cpu5) - Double(cpu4)) - Double(seq() - beat4) * heartbeat) / Double(listings)
             let cost = Cost(
                 heartbeatNanoseconds: heartbeat,
                 statusNanoseconds: statusCPU,
