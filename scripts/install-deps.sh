@@ -3,7 +3,7 @@
 #
 #   libprotobuf-c-dev, liblz4-dev, pkg-config   the C libraries the Swift targets link
 #   protobuf-c-compiler                         protoc-c, for scripts/generate-proto.sh
-#   protobuf-compiler                           protoc, for clients/python/scripts/generate-proto.sh
+#   protobuf-compiler                           protoc, for scripts/generate-proto.sh (the Swift services) and the Python _pb2 modules
 #   prometheus                                  promtool and a real server, to check /metrics
 #   python3                                     the runbook's snippets, in the sidecar tests
 #   curl                                        scripts/soak.sh and scripts/runbook-walk.sh
