@@ -21,8 +21,9 @@ struct SpoolEventTranslator {
     }
 
     private var known: [TaskState: Set<String>]
-    /// IN_MOVED_FROM records waiting for their IN_MOVED_TO, in arrival order.
-    private var departures: [(cookie: UInt32, state: TaskState, name: String)] = []
+    /// IN_MOVED_FROM records waiting for their IN_MOVED_TO, in arrival order, with when each
+    /// was read: each waits its own grace, however busy the folders are meanwhile.
+    private var departures: [(cookie: UInt32, state: TaskState, name: String, seen: ContinuousClock.Instant)] = []
     /// Renames of a hidden temp file onto a task name whose second half is still to come: a
     /// RENAME_EXCHANGE reports the temp name moving onto the task name first, then the task
     /// name moving to the temp name, which must not read as a removal. Keyed by folder and temp
@@ -42,8 +43,11 @@ struct SpoolEventTranslator {
     }
 
     /// Whether IN_MOVED_FROM records are waiting for a partner; the caller then waits briefly
-    /// for more records before calling `flushDepartures()`.
+    /// for more records before calling `flushDepartures(seenBefore:)`.
     var awaitsPartners: Bool { !departures.isEmpty }
+
+    /// When the longest-waiting IN_MOVED_FROM record was read; nil when none waits.
+    var oldestDeparture: ContinuousClock.Instant? { departures.first?.seen }
 
     /// How many task names each folder holds now, by what was seen (no listing).
     var counts: SpoolCensus.Counts {
@@ -60,13 +64,14 @@ struct SpoolEventTranslator {
     }
 
     /// The events for one record from the folder of `state`.
-    mutating func translate(_ record: InotifyRecord, in state: TaskState) -> [SpoolEvent] {
+    /// `now`: when the record was read, to time a departure's wait for its partner.
+    mutating func translate(_ record: InotifyRecord, in state: TaskState, at now: ContinuousClock.Instant = .now) -> [SpoolEvent] {
         let name = record.name
         // Hidden names are temp files, except `.x.json`, which the runbook's `glob("*.json")`
         // would take for a task: that one is reported as unexpected.
         let hidden = record.rawName.first == UInt8(ascii: ".") && !name.hasSuffix(".json")
         if record.has(IN_MOVED_FROM) {
-            departures.append((record.cookie, state, name))
+            departures.append((record.cookie, state, name, now))
             return []
         }
         if record.has(IN_MOVED_TO) {
@@ -104,11 +109,13 @@ struct SpoolEventTranslator {
         return []
     }
 
-    /// Departures whose partner never came: moved out of the state folders.
-    mutating func flushDepartures() -> [SpoolEvent] {
-        let waiting = departures
-        departures.removeAll()
-        return waiting.flatMap { departure($0.name, from: $0.state, to: nil) }
+    /// Departures whose partner never came: moved out of the state folders (a quarantine, a
+    /// file moved out by hand). With `cutoff`, only those read before it; the others wait on.
+    mutating func flushDepartures(seenBefore cutoff: ContinuousClock.Instant? = nil) -> [SpoolEvent] {
+        // In arrival order, so the due ones are a prefix.
+        let due = departures.prefix { waiting in cutoff.map { waiting.seen < $0 } ?? true }
+        departures.removeFirst(due.count)
+        return due.flatMap { departure($0.name, from: $0.state, to: nil) }
     }
 
     private mutating func arrival(
@@ -116,7 +123,7 @@ struct SpoolEventTranslator {
         hidden: Bool,
         in state: TaskState,
         isDirectory: Bool,
-        from source: (cookie: UInt32, state: TaskState, name: String)?
+        from source: (cookie: UInt32, state: TaskState, name: String, seen: ContinuousClock.Instant)?
     ) -> [SpoolEvent] {
         if hidden { return [] }
         if isDirectory {

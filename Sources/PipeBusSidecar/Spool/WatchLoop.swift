@@ -24,8 +24,11 @@ struct WatchLoop: Sendable {
     /// The kernel queues the two one after the other, not at once: a read can fall between
     /// them, and under load the renaming thread can be preempted between them for many
     /// milliseconds (seen with 20 ms: a transition split into a removal and an appearance).
-    /// Only a file moved out of the spool waits this long to be reported gone.
-    static let pairingGrace: Int32 = 500
+    /// Only a file moved out of the spool waits this long to be reported gone. Each departure
+    /// waits from when it was read, not for the folders to fall quiet this long: the sidecar's
+    /// disk probe alone touches pending/ at every heartbeat, and a busy spool never falls quiet,
+    /// so waiting for quiet kept a file moved out (a quarantine) counted for ever.
+    static let pairingGrace: Duration = .milliseconds(500)
 
     /// Enough for many records at once (each is 16 bytes plus a name of at most 256).
     static let bufferSize = 64 * 1024
@@ -42,21 +45,24 @@ struct WatchLoop: Sendable {
             pollfd(fd: wakeFD.rawValue, events: Int16(POLLIN), revents: 0),
         ]
         while true {
+            // Departures whose partner did not come within the grace are removals, read between
+            // records or not.
+            let departed = translator.flushDepartures(seenBefore: .now - Self.pairingGrace)
+            if !departed.isEmpty {
+                census.update(translator.counts)
+                deliver(departed)
+            }
             let ready: Int
             do {
-                guard let count = try FileDescriptor.poll(&fds, timeout: translator.awaitsPartners ? .milliseconds(Self.pairingGrace) : nil) else { continue }
+                let timeout = translator.oldestDeparture.map { max(.zero, Self.pairingGrace - $0.duration(to: .now)) }
+                guard let count = try FileDescriptor.poll(&fds, timeout: timeout) else { continue }
                 ready = count
             } catch {
                 logger.error("spool watcher stopped: poll failed", metadata: ["error": "\(error)"])
                 return
             }
             if fds[1].revents != 0 { return }
-            if ready == 0 {
-                let departed = translator.flushDepartures()
-                census.update(translator.counts)
-                deliver(departed)
-                continue
-            }
+            if ready == 0 { continue }
             let count: Int
             do {
                 guard let read = try buffer.withUnsafeMutableBytes({ try inotifyFD.readNonBlocking(into: $0) }) else { continue }

@@ -71,6 +71,34 @@ struct SpoolCensusTests {
         }
     }
 
+    @Test("a file quarantined while another folder keeps changing leaves the counts")
+    func quarantineLeavesTheCountsWhileBusy() throws {
+        try withSpool { spool, log in
+            let watcher = try SpoolWatcher(layout: spool.layout, logger: log.logger) { _ in }
+            defer { watcher.stop() }
+            try spool.submit(object: ["n": 1], id: TaskID("real-1"))
+            try spool.claim(TaskID("real-1"))
+            try writeByHand(spool.layout.directory(for: .active) + "/empty-1.json", "")
+            let deadline = Date().addingTimeInterval(10)
+            while watcher.census.counts.active != 2, Date() < deadline { usleep(2_000) }
+            #expect(watcher.census.counts.active == 2, "counted until it is moved aside")
+
+            // Moved to .quarantine/ (not watched: no partner for the rename ever comes) while
+            // pending/ changes more often than a departure waits for its partner, as the
+            // sidecar's disk probe does at every heartbeat and a busy spool does always.
+            #expect(try spool.quarantineIfHostile(named: "empty-1.json", in: .active) != nil)
+            let probe = spool.layout.directory(for: .pending) + "/.pipebus-probe-test"
+            let later = Date().addingTimeInterval(10)
+            while watcher.census.counts.active != 1, Date() < later {
+                try writeByHand(probe, "x")
+                #expect(unlink(probe) == 0)
+                usleep(20_000)
+            }
+            #expect(watcher.census.counts.active == 1, "still counted after it was quarantined")
+            try settled(watcher.census, spool, "after the quarantine")
+        }
+    }
+
     @Test("after lost events (a real inotify queue overflow) the census is re-seeded by one listing and agrees again")
     func reseededAfterOverflow() throws {
         // The kernel's queue limit decides how many events overflow it; read, not changed.

@@ -114,6 +114,26 @@ struct SpoolEventTranslatorTests {
         )
     }
 
+    @Test("each departure waits from when it was read: records in between do not hold it back")
+    func departuresExpireByAge() throws {
+        var t = translator(known: [.active: ["empty-1.json", "real-1.json"]])
+        let start = ContinuousClock.now
+        // A quarantine: moved out of active/ to .quarantine/, which is not watched.
+        _ = t.translate(record(IN_MOVED_FROM, "empty-1.json", cookie: 9), in: .active, at: start)
+        // The sidecar's disk probe in pending/, and a later departure, in between.
+        _ = t.translate(record(IN_CREATE, ".pipebus-probe-1"), in: .pending, at: start + .milliseconds(300))
+        _ = t.translate(record(IN_DELETE, ".pipebus-probe-1"), in: .pending, at: start + .milliseconds(300))
+        _ = t.translate(record(IN_MOVED_FROM, "real-1.json", cookie: 10), in: .active, at: start + .milliseconds(400))
+        #expect(t.oldestDeparture == start)
+        #expect(t.flushDepartures(seenBefore: start).isEmpty, "nothing is due yet")
+        #expect(t.flushDepartures(seenBefore: start + .milliseconds(350)) == [.removed(try TaskID("empty-1"), .active)])
+        #expect(t.counts.active == 1)
+        #expect(t.oldestDeparture == start + .milliseconds(400), "the later one waits on")
+        #expect(t.flushDepartures() == [.removed(try TaskID("real-1"), .active)])
+        #expect(t.counts.active == 0)
+        #expect(!t.awaitsPartners)
+    }
+
     @Test("hidden names produce nothing; bad names and non-files are .unexpected")
     func oddEntries() {
         var t = translator(probe: { _, name in name == "link.json" ? .other(.symlink) : .regular })
