@@ -24,7 +24,9 @@ struct ScaledWorkerTests {
         var clients: [String: Integration.Client] = [:]
         var events: [String: Integration.EventCollector] = [:]
 
-        static func start(_ root: Integration.Root, _ names: [String], workers: Bool = true) async throws -> Instances {
+        /// `taskMilliseconds`: how long an instance's worker takes over a task whose payload does
+        /// not say (`duration_ms`); 0 for an instance not named.
+        static func start(_ root: Integration.Root, _ names: [String], workers: Bool = true, taskMilliseconds: [String: Int] = [:]) async throws -> Instances {
             var instances = Instances(root: root, names: names)
             for name in names {
                 let sidecar = try await Integration.SidecarProcess(
@@ -33,7 +35,7 @@ struct ScaledWorkerTests {
                     mode: "pipe",
                     metrics: true,
                     extraArguments: ["--log-level", "info"],
-                    command: workers ? [Integration.executable, "worker", "--min-ms", "0", "--max-ms", "0", "--log-level", "warning"] : [],
+                    command: workers ? [Integration.executable, "worker", "--min-ms", "\(taskMilliseconds[name] ?? 0)", "--max-ms", "\(taskMilliseconds[name] ?? 0)", "--log-level", "warning"] : [],
                     instance: name
                 )
                 instances.sidecars[name] = sidecar
@@ -152,10 +154,14 @@ struct ScaledWorkerTests {
     func killedInstance() async throws {
         let root = try Integration.Root.make(worker: "marie")
         defer { root.remove() }
-        let instances = try await Instances.start(root, ["a", "b", "c"])
+        // b's worker never finishes a task (an hour each), so what b leases it holds until it
+        // dies, whatever the pace of submits against finishes; a's and c's take no time. (With
+        // a 20 ms task for everyone, b held 3 at once only when finishing lagged behind
+        // submitting: the 3 × batch_size slots of 20 ms take 1,500 tasks/s and the submits came
+        // at under 100/s, so the test failed whenever the spool's finishes kept up.)
+        let instances = try await Instances.start(root, ["a", "b", "c"], taskMilliseconds: ["b": 3_600_000])
         do {
-            // Tasks that take a little time, so that b holds leases when it dies.
-            try await instances.submit(Self.taskCount, payload: #"{"prompt":"scale","duration_ms":20}"#)
+            try await instances.submit(Self.taskCount, payload: #"{"prompt":"scale"}"#)
             try await eventually("b to hold leases", timeout: .seconds(60), every: .milliseconds(5)) {
                 let leases = (try? FileManager.default.contentsOfDirectory(atPath: "\(root.workerDirectory)/instances/b/leases")) ?? []
                 return leases.count >= 3
