@@ -3,7 +3,7 @@ public import PipeBusCore
 /// The generated clients call through a `SidecarClient`: a unary call goes through the circuit
 /// breaker with the client's default timeout; a stream goes straight to the connection (it lasts
 /// as long as its reader wants). Either way, a sidecar that cannot be reached is named.
-extension SidecarClient: RPCCaller {
+extension SidecarClient: ConnectionProvidingCaller {
     public func unary<Request: MessageCodable, Response: MessageCodable>(
         _ method: MethodDescriptor,
         request: Request,
@@ -18,41 +18,9 @@ extension SidecarClient: RPCCaller {
         }
     }
 
-    public func withServerStreaming<Request: MessageCodable, Response: MessageCodable, Result>(
-        _ method: MethodDescriptor,
-        request: Request,
-        metadata: Metadata,
-        timeout: Duration?,
-        responseType: Response.Type,
-        _ body: (ResponseStream<Response>) async throws -> Result
-    ) async throws -> Result {
-        try await connection().withServerStreaming(method, request: request, metadata: metadata, timeout: timeout, responseType: responseType, body)
-    }
-
-    public func withClientStreaming<Request: MessageCodable, Response: MessageCodable>(
-        _ method: MethodDescriptor,
-        metadata: Metadata,
-        timeout: Duration?,
-        requestType: Request.Type,
-        responseType: Response.Type,
-        _ body: (RequestSender<Request>) async throws -> Void
-    ) async throws -> Response {
-        try await connection().withClientStreaming(method, metadata: metadata, timeout: timeout, requestType: requestType, responseType: responseType, body)
-    }
-
-    public func withBidirectional<Request: MessageCodable, Response: MessageCodable, Result>(
-        _ method: MethodDescriptor,
-        metadata: Metadata,
-        timeout: Duration?,
-        requestType: Request.Type,
-        responseType: Response.Type,
-        _ body: (RequestSender<Request>, ResponseStream<Response>) async throws -> Result
-    ) async throws -> Result {
-        try await connection().withBidirectional(method, metadata: metadata, timeout: timeout, requestType: requestType, responseType: responseType, body)
-    }
-
-    /// The connection to the sidecar, or UNAVAILABLE naming the worker.
-    private func connection() throws -> ClientConnection {
+    /// The connection to the sidecar, or UNAVAILABLE naming the worker: the streams' (the
+    /// protocol's default forwarding).
+    public func connection() throws -> ClientConnection {
         try namingUnreachable { try client.connection() }
     }
 
