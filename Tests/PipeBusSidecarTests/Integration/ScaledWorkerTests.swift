@@ -125,7 +125,7 @@ struct ScaledWorkerTests {
                 #expect(Set(byInstance.keys) == Set(names), "\(names.count) instances: tasks done per instance \(byInstance)")
 
                 // Each transition on exactly one instance's event stream.
-                try await eventually("every completion on an event stream", timeout: .seconds(10)) {
+                try await eventually("every completion on an event stream", timeout: .seconds(60)) {
                     instances.transitions(to: .completed).count == Self.taskCount
                 }
                 for (state, from) in [(Pipebus_Tasks_V1_TaskState.pending, Pipebus_Tasks_V1_TaskState.unspecified), (.active, .pending), (.completed, .active)] {
