@@ -25,7 +25,11 @@ let package = Package(
     // sanitizer builds turn it off (--disable-default-traits) to skip building its HTTP stack.
     traits: [
         .trait(name: "OTLP", description: "Export task spans over OTLP/HTTP (swift-otel)"),
-        .default(enabledTraits: ["OTLP"]),
+        // GRPC: the gRPC bridge (`pipebus sidecar --grpc-listen`, `--target grpc://…`), the same
+        // services over HTTP/2 for other hosts and languages. On by default; the sanitizer
+        // builds turn it off with OTLP.
+        .trait(name: "GRPC", description: "Serve and call the pipebus services over gRPC/HTTP2 (grpc-swift-2)"),
+        .default(enabledTraits: ["OTLP", "GRPC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,6 +46,10 @@ let package = Package(
         // FilePath, FileDescriptor, Errno: the one syscall layer (PipeBusSystem). Already in the
         // build through SwiftNIO.
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // The gRPC bridge (trait GRPC): GRPCCore and its HTTP/2 transport on SwiftNIO, with
+        // NIOSSL for TLS (BoringSSL, already in the build through swift-otel's HTTP exporter).
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
     ],
     targets: [
         // C libraries from Debian.
@@ -111,6 +119,19 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The gRPC bridge: a pipebus `Router`'s services over HTTP/2 (server), and an `RPCCaller`
+        // over a gRPC channel (client). Messages pass as the protobuf bytes they already are.
+        .target(
+            name: "PipeBusGRPC",
+            dependencies: [
+                "PipeBusCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The orchestrator's client: typed calls, fan-out over workers, circuit breakers.
         .target(
             name: "PipeBusClient",
@@ -129,6 +150,7 @@ let package = Package(
                 "PipeBusPipes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
+                .target(name: "PipeBusGRPC", condition: .when(traits: ["GRPC"])),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -182,6 +204,18 @@ let package = Package(
                 "CPipeBusExampleProto",
                 "PipeBusEcho", "PipeBusHealth", "PipeBusCore", "PipeBusPipes", "PipeBusTestSupport", "pipebus-test-peer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The gRPC bridge against real HTTP/2 peers; only with the GRPC trait (its sources are
+        // `#if GRPC`), so the sanitizer builds, which turn the trait off, do not build gRPC.
+        .testTarget(
+            name: "PipeBusGRPCTests",
+            dependencies: [
+                "PipeBusCore", "PipeBusEcho", "PipeBusHealth", "PipeBusTestSupport",
+                .target(name: "PipeBusGRPC", condition: .when(traits: ["GRPC"])),
+                .product(name: "GRPCCore", package: "grpc-swift-2", condition: .when(traits: ["GRPC"])),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport", condition: .when(traits: ["GRPC"])),
             ],
             swiftSettings: strictSwift
         ),

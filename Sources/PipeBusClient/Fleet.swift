@@ -7,6 +7,9 @@ import Synchronization
 /// Every worker's sidecars under one root — one per instance of a worker scaled out —
 /// discovered from `<root>/workers/*/instances/*` as they appear and go, one `SidecarClient`
 /// (and breaker) each, and calls fanned out.
+///
+/// Or the sidecars listed by a fleet file, on other hosts (`init(targets:makeClient:)`): each
+/// worker's targets stand for its instances, and the same fan-out reaches them.
 public final class Fleet: Sendable {
     /// One sidecar: a worker's instance.
     public struct Member: Hashable, Sendable, Comparable {
@@ -17,6 +20,8 @@ public final class Fleet: Sendable {
     }
 
     public let root: String
+    /// Each worker's targets, when the fleet was listed rather than discovered under `root`.
+    public let targets: [String: [String]]?
     private let makeClient: @Sendable (String, String?) -> SidecarClient
     private let clients = Mutex<[String: SidecarClient]>([:])
 
@@ -26,10 +31,21 @@ public final class Fleet: Sendable {
         self.root = root
         let make = makeClient ?? { root, worker, instance in SidecarClient(root: root, worker: worker, instance: instance) }
         self.makeClient = { worker, instance in make(root, worker, instance) }
+        self.targets = nil
+    }
+
+    /// The sidecars at `targets` (worker → its targets, e.g. `grpc://10.0.0.2:50051`), one member
+    /// per target; `makeClient(worker, target)` makes the client of one. A call for "any
+    /// instance" of a worker goes to its first target.
+    public init(targets: [String: [String]], makeClient: @escaping @Sendable (_ worker: String, _ target: String) -> SidecarClient) {
+        self.root = ""
+        self.targets = targets
+        self.makeClient = { worker, target in makeClient(worker, target ?? targets[worker]?.first ?? "") }
     }
 
     /// The workers that have (or had) a sidecar: an instance directory or a heartbeat.
     public func workers() -> [String] {
+        if let targets { return targets.keys.sorted() }
         let layout = RootLayout(root: root)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.workersDirectory)) ?? []
         return names.filter { name in
@@ -41,7 +57,8 @@ public final class Fleet: Sendable {
 
     /// The instances of `worker` that have run.
     public func instances(of worker: String) -> [String] {
-        SidecarPaths(root: root, worker: worker).instances()
+        if let targets { return targets[worker] ?? [] }
+        return SidecarPaths(root: root, worker: worker).instances()
     }
 
     /// Every sidecar that has run: each instance of each worker.

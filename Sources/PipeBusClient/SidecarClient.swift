@@ -11,6 +11,10 @@ import Tracing
 /// A worker scaled out has a sidecar per instance: without `instance`, the client talks to any
 /// instance that is listening (and moves to another when its instance goes away); with one,
 /// to that instance only.
+///
+/// A sidecar on another host is reached through a remote caller instead of the pipes
+/// (`init(worker:target:caller:)`, e.g. a `PipeBusGRPC.GRPCCaller` for `grpc://host:port`): the
+/// same typed calls, breaker and timeouts.
 public final class SidecarClient: Sendable {
     public let root: String
     public let worker: String
@@ -20,7 +24,17 @@ public final class SidecarClient: Sendable {
     public let breaker: CircuitBreaker
     /// Applied to every unary call that does not give its own.
     public let defaultTimeout: Duration
-    let client: PipeClient
+    /// Where a remote sidecar is (`grpc://host:port`); nil for this host's pipes.
+    public let target: String?
+    let channel: Channel
+
+    /// How calls reach the sidecar.
+    enum Channel: Sendable {
+        /// This host's pipes, reconnecting to any (or the one) serving instance.
+        case pipe(PipeClient)
+        /// Another transport to a sidecar elsewhere.
+        case remote(any ClosableRPCCaller)
+    }
 
     public init(
         root: String,
@@ -41,7 +55,28 @@ public final class SidecarClient: Sendable {
         if configuration.connection.clientName == ClientConnection.Configuration.defaults.clientName {
             configuration.connection.clientName = "pipebus-client"
         }
-        self.client = PipeClient(directories: Self.pipeDirectories(paths, instance: instance), configuration: configuration)
+        self.target = nil
+        self.channel = .pipe(PipeClient(directories: Self.pipeDirectories(paths, instance: instance), configuration: configuration))
+    }
+
+    /// A client of `worker`'s sidecar at `target` (which names it in errors), called through
+    /// `caller`; closing this client closes the caller. There are no local paths: `root` is
+    /// empty, and calls that read local files (the heartbeat) do not apply.
+    public init(
+        worker: String,
+        target: String,
+        caller: any ClosableRPCCaller,
+        breaker: CircuitBreaker = CircuitBreaker(),
+        defaultTimeout: Duration = .seconds(5)
+    ) {
+        self.root = ""
+        self.worker = worker
+        self.instance = nil
+        self.paths = SidecarPaths(root: "", worker: worker)
+        self.breaker = breaker
+        self.defaultTimeout = defaultTimeout
+        self.target = target
+        self.channel = .remote(caller)
     }
 
     /// Where the sidecars of a worker listen: the one instance asked for, or every instance
@@ -62,10 +97,16 @@ public final class SidecarClient: Sendable {
 
     /// The instance this client is (or was last) connected to.
     public var connectedInstance: String? {
-        client.directory.map { ($0.path as NSString).deletingLastPathComponent }.map { ($0 as NSString).lastPathComponent }
+        guard case .pipe(let client) = channel else { return nil }
+        return client.directory.map { ($0.path as NSString).deletingLastPathComponent }.map { ($0 as NSString).lastPathComponent }
     }
 
-    public func close() { client.close() }
+    public func close() {
+        switch channel {
+        case .pipe(let client): client.close()
+        case .remote(let caller): caller.close()
+        }
+    }
 
     /// The task service's typed calls, through the breaker.
     public var tasksService: Pipebus_Tasks_V1_Tasks.Client<SidecarClient> { .init(wrapping: self) }
@@ -207,7 +248,7 @@ public final class SidecarClient: Sendable {
 
     /// The heartbeat file as the sidecar last wrote it (nil when there is none).
     public func heartbeat() -> HeartbeatFile? {
-        guard let data = FileManager.default.contents(atPath: heartbeatPath) else { return nil }
+        guard target == nil, let data = FileManager.default.contents(atPath: heartbeatPath) else { return nil }
         return try? HeartbeatFile(json: data)
     }
 

@@ -151,27 +151,56 @@ extension ClientConnection {
 /// throws the call's status otherwise.
 public struct ResponseStream<Response: MessageCodable>: AsyncSequence, Sendable {
     public typealias Element = Response
-    let connection: ClientConnection
-    let streamID: UInt32
+    let source: Source
+
+    /// Where the response messages come from.
+    enum Source: Sendable {
+        /// A pipe connection's stream.
+        case connection(ClientConnection, streamID: UInt32)
+        /// Another transport's call (the gRPC bridge's client): its messages, ending as it ends.
+        case messages(AsyncThrowingStream<[UInt8], any Error>)
+    }
+
+    init(connection: ClientConnection, streamID: UInt32) {
+        source = .connection(connection, streamID: streamID)
+    }
+
+    /// The responses of a call made over another transport; `messages` throws the call's
+    /// error (an `RPCError`) when it does not end with OK.
+    public init(messages: AsyncThrowingStream<[UInt8], any Error>) {
+        source = .messages(messages)
+    }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let connection: ClientConnection
-        let streamID: UInt32
+        var source: IteratorSource
         var finished = false
         /// The status that came with the last message (a CLOSE carrying it), given out next.
         var pendingEnd: Status?
 
+        enum IteratorSource {
+            case connection(ClientConnection, streamID: UInt32)
+            case messages(AsyncThrowingStream<[UInt8], any Error>.AsyncIterator)
+        }
+
         public mutating func next() async throws -> Response? {
             guard !finished else { return nil }
             if let status = pendingEnd { return try end(status) }
-            switch try await connection.nextInbound(streamID) {
-            case .message(let bytes):
-                return try Response(serializedBytes: bytes)  // [UInt8]: no copy
-            case .final(let bytes, let status, _):
-                pendingEnd = status
+            switch source {
+            case .connection(let connection, let streamID):
+                switch try await connection.nextInbound(streamID) {
+                case .message(let bytes):
+                    return try Response(serializedBytes: bytes)  // [UInt8]: no copy
+                case .final(let bytes, let status, _):
+                    pendingEnd = status
+                    return try Response(serializedBytes: bytes)
+                case .end(let status, _):
+                    return try end(status)
+                }
+            case .messages(var iterator):
+                let bytes = try await iterator.next()
+                source = .messages(iterator)
+                guard let bytes else { return try end(.ok) }
                 return try Response(serializedBytes: bytes)
-            case .end(let status, _):
-                return try end(status)
             }
         }
 
@@ -182,20 +211,52 @@ public struct ResponseStream<Response: MessageCodable>: AsyncSequence, Sendable 
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(connection: connection, streamID: streamID) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        switch source {
+        case .connection(let connection, let streamID): AsyncIterator(source: .connection(connection, streamID: streamID))
+        case .messages(let messages): AsyncIterator(source: .messages(messages.makeAsyncIterator()))
+        }
+    }
 }
 
 /// Sends the requests of a client-streaming or bidirectional call.
 public struct RequestSender<Request: MessageCodable>: Sendable {
-    let connection: ClientConnection
-    let streamID: UInt32
+    let sink: Sink
+
+    enum Sink: Sendable {
+        case connection(ClientConnection, streamID: UInt32)
+        /// Another transport's request stream (the gRPC bridge's client), which sends them in order.
+        case messages(AsyncStream<[UInt8]>.Continuation)
+    }
+
+    init(connection: ClientConnection, streamID: UInt32) {
+        sink = .connection(connection, streamID: streamID)
+    }
+
+    /// Requests for a call made over another transport: each message is yielded to `messages`,
+    /// which `finish()` ends.
+    public init(messages: AsyncStream<[UInt8]>.Continuation) {
+        sink = .messages(messages)
+    }
 
     public func send(_ message: Request) throws {
-        try connection.send([Envelope(streamID: streamID, kind: .message, message: message.serializedBytes())])
+        switch sink {
+        case .connection(let connection, let streamID):
+            try connection.send([Envelope(streamID: streamID, kind: .message, message: message.serializedBytes())])
+        case .messages(let continuation):
+            guard case .enqueued = continuation.yield(message.serializedBytes()) else {
+                throw RPCError(code: .cancelled, message: "the call has ended")
+            }
+        }
     }
 
     /// Half-closes the call: the server sees the end of the requests.
     public func finish() throws {
-        try connection.send([Envelope(streamID: streamID, kind: .message, endStream: true)])
+        switch sink {
+        case .connection(let connection, let streamID):
+            try connection.send([Envelope(streamID: streamID, kind: .message, endStream: true)])
+        case .messages(let continuation):
+            continuation.finish()
+        }
     }
 }

@@ -40,6 +40,13 @@ public protocol RPCCaller: Sendable {
 
 extension ClientConnection: RPCCaller {}
 
+/// A caller that holds its connections until closed: a `PipeClient`, a gRPC caller
+/// (`PipeBusGRPC.GRPCCaller`). A `SidecarClient` calls through one.
+public protocol ClosableRPCCaller: RPCCaller {
+    /// Ends the connections; calls in flight fail with UNAVAILABLE or CANCELLED.
+    func close()
+}
+
 /// Callers that hand every call to a connection they keep (and remake when it breaks).
 public protocol ConnectionProvidingCaller: RPCCaller {
     /// The connection to use now; throws UNAVAILABLE when there is none.

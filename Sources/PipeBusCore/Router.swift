@@ -40,7 +40,7 @@ public struct Router: Sendable {
     ) {
         handlers[method.fullName] = .task { call in
             let request = try await call.singleRequest(Request.self)
-            try call.send(try await handler(request, call.context).serializedBytes())
+            try await call.send(try await handler(request, call.context).serializedBytes())
         }
     }
 
@@ -63,7 +63,7 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (RequestStream<Request>, ServerContext) async throws -> Response
     ) {
         handlers[method.fullName] = .task { call in
-            try call.send(try await handler(RequestStream(inbox: call.inbox), call.context).serializedBytes())
+            try await call.send(try await handler(RequestStream(inbox: call.inbox), call.context).serializedBytes())
         }
     }
 

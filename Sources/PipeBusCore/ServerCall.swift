@@ -1,18 +1,27 @@
 import Synchronization
 
-/// One call in progress on a server connection, as its handler sees it.
+/// One call in progress, as its handler sees it: on a pipe connection, or on another transport
+/// that serves the same router (the gRPC bridge, `Router.serve`).
 final class ServerCall: Sendable {
+    /// Where the response messages go.
+    enum Sink: Sendable {
+        /// The pipe connection's stream: written at once, from the calling thread.
+        case connection(ServerConnection)
+        /// Another transport's writer, which may suspend (HTTP/2 flow control).
+        case external(@Sendable ([UInt8]) async throws -> Void)
+    }
+
     let streamID: UInt32
     let context: ServerContext
     let inbox: MessageInbox
-    private let connection: ServerConnection
+    private let sink: Sink
     private let ended = Atomic<Bool>(false)
 
-    init(streamID: UInt32, context: ServerContext, inboxCapacity: Int, connection: ServerConnection) {
+    init(streamID: UInt32, context: ServerContext, inboxCapacity: Int, sink: Sink) {
         self.streamID = streamID
         self.context = context
         self.inbox = MessageInbox(capacity: inboxCapacity)
-        self.connection = connection
+        self.sink = sink
     }
 
     /// The call was cancelled, timed out, or the connection went away: sends now fail.
@@ -23,9 +32,12 @@ final class ServerCall: Sendable {
 
     var hasEnded: Bool { ended.load(ordering: .relaxed) }
 
-    func send(_ message: [UInt8]) throws {
+    func send(_ message: [UInt8]) async throws {
         if hasEnded { throw RPCError(code: .cancelled, message: "the call was cancelled or timed out") }
-        try connection.sendMessage(message, on: streamID)
+        switch sink {
+        case .connection(let connection): try connection.sendMessage(message, on: streamID)
+        case .external(let write): try await write(message)
+        }
     }
 
     /// The one request message of a unary or server-streaming call.

@@ -410,7 +410,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         case .inline(let body):
             startTask(id, context: context, deadline: deadline, first: envelope) { call in
                 let request = try await call.inbox.next() ?? []
-                try call.send(try request.withUnsafeBytes { try body($0, call.context) })
+                try await call.send(try request.withUnsafeBytes { try body($0, call.context) })
             }
         case .task(let body):
             startTask(id, context: context, deadline: deadline, first: envelope, body)
@@ -442,7 +442,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         first envelope: Envelope,
         _ body: @escaping @Sendable (ServerCall) async throws -> Void
     ) {
-        let call = ServerCall(streamID: id, context: context, inboxCapacity: configuration.inboxCapacity, connection: self)
+        let call = ServerCall(streamID: id, context: context, inboxCapacity: configuration.inboxCapacity, sink: .connection(self))
         if let message = envelope.message { _ = call.inbox.deliver(message) }
         if envelope.endStream { call.inbox.finish() }
         streams[id] = StreamEntry(call: call, deadline: deadline)
@@ -465,13 +465,7 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    private static func status(for error: any Error) -> Status {
-        switch error {
-        case let error as RPCError: error.status
-        case is CancellationError: Status(code: .cancelled, message: "the call was cancelled")
-        default: Status(code: .unknown, message: "\(error)")
-        }
-    }
+    private static func status(for error: any Error) -> Status { Status(handlerError: error) }
 
     /// Ends a stream: tells the client `status` (nil: nothing, the client cancelled) and
     /// stops the handler.

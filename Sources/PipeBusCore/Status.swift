@@ -12,3 +12,14 @@ public struct Status: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { message.isEmpty ? "\(code)" : "\(code): \(message)" }
 }
+
+extension Status {
+    /// What a client is told when a handler throws `error`, on every transport.
+    public init(handlerError error: any Error) {
+        switch error {
+        case let error as RPCError: self = error.status
+        case is CancellationError: self.init(code: .cancelled, message: "the call was cancelled")
+        default: self.init(code: .unknown, message: "\(error)")
+        }
+    }
+}

@@ -27,6 +27,9 @@ struct CLIError: Error, CustomStringConvertible {
         switch error {
         case let error as CLIError:
             self = error
+        case let error as RPCError where error.code == .unavailable && error.message.hasPrefix("sidecar of worker \(worker) at "):
+            // A remote sidecar's client names its target already.
+            self.init("the \(error.message)", code: Self.unavailable)
         case let error as RPCError where error.code == .unavailable:
             self.init(
                 "the sidecar of worker \(worker) is not reachable: \(Self.detail(error.message, worker: worker))",

@@ -25,6 +25,8 @@ struct HealthCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
 
+    @OptionGroup var remote: RemoteOptions
+
     @Option(help: "The worker whose sidecar to check.")
     var worker: WorkerName?
 
@@ -59,8 +61,14 @@ struct HealthCommand: AsyncParsableCommand {
 
     func run() async throws {
         let deployment = options.deployment
+        let fleet = try remote.remoteFleet(worker: worker?.name, callTimeout: timeout)
         let workers: [String]
-        if let worker {
+        if let fleet {
+            workers = worker.map { [$0.name] } ?? fleet.workers()
+            if let name = workers.first, fleet.instances(of: name).isEmpty {
+                throw CLIError("no worker named \"\(name)\" in the fleet file \(remote.fleet ?? "")", code: "not_found")
+            }
+        } else if let worker {
             try deployment.requireWorker(worker.name)
             workers = [worker.name]
         } else {
@@ -69,7 +77,7 @@ struct HealthCommand: AsyncParsableCommand {
                 throw CLIError("no sidecar has run under \(deployment.root) (no \(RootLayout(root: deployment.root).workersDirectory)/*)")
             }
         }
-        let probe = HealthProbe(deployment: deployment, service: service, timeout: timeout, instance: instance)
+        let probe = HealthProbe(deployment: deployment, service: service, timeout: timeout, instance: instance, fleet: fleet)
         if watch {
             let healthy = try await untilInterrupted { [options] in await probe.watch(workers, json: options.json) }
             if !healthy { throw ExitCode(1) }
@@ -139,6 +147,8 @@ struct HealthProbe: Sendable {
     let timeout: Duration
     /// One instance to ask; nil: every instance, SERVING if any is.
     var instance: String? = nil
+    /// Sidecars on other hosts (`--fleet`, `--target`): each target stands for an instance.
+    var fleet: Fleet? = nil
 
     func check(_ workers: [String]) async -> [HealthResult] {
         await withTaskGroup(of: HealthResult.self) { group in
@@ -153,6 +163,9 @@ struct HealthProbe: Sendable {
 
     /// The worker's health: its instance's, or the best of its instances' (each asked at once).
     func check(_ worker: String) async -> HealthResult {
+        if let fleet {
+            return await best(of: fleet.instances(of: worker)) { target in await check(worker, target: target, fleet: fleet) }
+        }
         let paths = SidecarPaths(root: deployment.root, worker: worker)
         // An instance retired on its own (scaled down) is not asked; the worker's own mark is
         // applied by the caller.
@@ -164,15 +177,20 @@ struct HealthProbe: Sendable {
             }
             return HealthResult(worker: worker, status: "UNREACHABLE", message: "no sidecar of this worker has run under \(deployment.root)")
         }
+        return await best(of: instances) { instance in await check(worker, instance: instance, paths: paths) }
+    }
+
+    /// Every instance asked at once; the best answer, noting the others when there are several.
+    private func best(of instances: [String], _ ask: @escaping @Sendable (String) async -> HealthResult) async -> HealthResult {
         let results = await withTaskGroup(of: HealthResult.self) { group in
             for instance in instances {
-                group.addTask { await check(worker, instance: instance, paths: paths) }
+                group.addTask { await ask(instance) }
             }
             var results: [HealthResult] = []
             for await result in group { results.append(result) }
             return results.sorted { ($0.rank, $0.instance ?? "") < ($1.rank, $1.instance ?? "") }
         }
-        guard var best = results.first else { return HealthResult(worker: worker, status: "UNKNOWN", message: "") }
+        guard var best = results.first else { return HealthResult(worker: "", status: "UNKNOWN", message: "") }
         if results.count > 1 {
             let serving = results.filter(\.isServing).count
             let each = results.map { "\($0.instance ?? "?") \($0.status)" }.joined(separator: ", ")
@@ -204,6 +222,24 @@ struct HealthProbe: Sendable {
             result = Self.result(worker: worker, error: error)
         }
         result.instance = instance
+        result.elapsed = started.duration(to: .now)
+        return result
+    }
+
+    /// One Check of a remote sidecar, within `timeout` (connecting included).
+    func check(_ worker: String, target: String, fleet: Fleet) async -> HealthResult {
+        let started = ContinuousClock.now
+        var result: HealthResult
+        do {
+            let response = try await fleet.client(for: worker, instance: target).healthService.check(
+                Pipebus_Health_V1_HealthCheckRequest(service: service),
+                timeout: timeout
+            )
+            result = HealthResult(worker: worker, status: response.status.description, message: response.message)
+        } catch {
+            result = Self.result(worker: worker, error: error)
+        }
+        result.instance = target
         result.elapsed = started.duration(to: .now)
         return result
     }
@@ -252,37 +288,47 @@ struct HealthProbe: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for worker in workers {
                 group.addTask {
+                    if let fleet {
+                        await follow(fleet.client(for: worker), worker: worker, report: report)
+                        return
+                    }
                     await deployment.withSidecar(worker, connectTimeout: timeout, callTimeout: timeout) { client in
-                        while !Task.isCancelled {
-                            do {
-                                try await client.watchHealth(service: service) { responses in
-                                    for try await response in responses {
-                                        report(
-                                            HealthResult(
-                                                worker: worker,
-                                                status: response.status.description,
-                                                message: response.message
-                                            )
-                                        )
-                                    }
-                                }
-                                report(
-                                    HealthResult(
-                                        worker: worker,
-                                        status: "UNREACHABLE",
-                                        message: "the sidecar ended the watch"
-                                    )
-                                )
-                            } catch {
-                                if Task.isCancelled { break }
-                                report(Self.result(worker: worker, error: error))
-                            }
-                            await pause(.seconds(1))
-                        }
+                        await follow(client, worker: worker, report: report)
                     }
                 }
             }
         }
         return latest.withLock { latest in workers.allSatisfy { latest[$0]?.isServing ?? false } }
+    }
+
+    /// Reports each status `client`'s sidecar sends, and its absence, reconnecting every second.
+    private func follow(_ client: SidecarClient, worker: String, report: @Sendable (HealthResult) -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await client.watchHealth(service: service) { responses in
+                    for try await response in responses {
+                        report(
+                            HealthResult(
+                                worker: worker,
+                                status: response.status.description,
+                                message: response.message
+                            )
+                        )
+                    }
+                }
+                if Task.isCancelled { break }
+                report(
+                    HealthResult(
+                        worker: worker,
+                        status: "UNREACHABLE",
+                        message: "the sidecar ended the watch"
+                    )
+                )
+            } catch {
+                if Task.isCancelled { break }
+                report(Self.result(worker: worker, error: error))
+            }
+            await pause(.seconds(1))
+        }
     }
 }

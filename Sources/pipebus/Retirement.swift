@@ -18,6 +18,8 @@ struct Retirement: Sendable {
     /// The worker's retirement, or its instance's; nil when neither is retired. A marker that
     /// does not parse still retires (someone meant it); its fields are then unknown.
     static func find(root: String, worker: String, instance: String? = nil) -> Retirement? {
+        // A fleet of remote sidecars has no root here: retirement is recorded on their hosts.
+        guard !root.isEmpty else { return nil }
         let candidates = [path(root: root, worker: worker)] + (instance.map { [path(root: root, worker: worker, instance: $0)] } ?? [])
         for path in candidates {
             guard let data = FileManager.default.contents(atPath: path) else { continue }

@@ -5,6 +5,9 @@ import PipeBusCore
 import PipeBusPipes
 import PipeBusSidecar
 import ServiceLifecycle
+#if GRPC
+import PipeBusGRPC
+#endif
 
 /// `pipebus sidecar`: what runs beside each worker.
 struct SidecarCommand: AsyncParsableCommand {
@@ -45,6 +48,24 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Option(help: ArgumentHelp("Also serve the services over gRPC (HTTP/2) at HOST:PORT, [IPV6]:PORT or unix:PATH, for orchestrators on other hosts and clients in any language (off by default). Port 0 lets the kernel pick; the log line \"serving gRPC\" gives the address.", valueName: "address"))
+    var grpcListen: String?
+
+    @Option(help: ArgumentHelp("Serve gRPC over TLS with this certificate chain (PEM).", valueName: "file"))
+    var grpcTlsCert: String?
+
+    @Option(help: ArgumentHelp("The key of --grpc-tls-cert (PEM).", valueName: "file"))
+    var grpcTlsKey: String?
+
+    @Option(help: ArgumentHelp("Mutual TLS: only clients with a certificate from this CA (PEM) may call.", valueName: "file"))
+    var grpcTlsClientCa: String?
+
+    @Flag(help: "Allow gRPC in plaintext on an address other hosts can reach (plaintext is always allowed on loopback and unix sockets).")
+    var grpcInsecure = false
+
+    @Flag(help: "Start even though the root is on a network file system (NFS, CIFS): only if no other host uses this spool.")
+    var allowNetworkFilesystem = false
+
     @Argument(parsing: .postTerminator, help: "The worker command to start and supervise.")
     var command: [String] = []
 
@@ -55,6 +76,32 @@ struct SidecarCommand: AsyncParsableCommand {
         if let instance, let problem = NameRule.component.problem(with: instance) {
             throw ValidationError("--instance \(instance): \(problem)")
         }
+        if grpcListen == nil && (grpcTlsCert != nil || grpcTlsKey != nil || grpcTlsClientCa != nil || grpcInsecure) {
+            throw ValidationError("the --grpc-* options need --grpc-listen")
+        }
+    }
+
+    /// The gRPC bridge's configuration, checked: the address parses, TLS is whole and its files
+    /// are readable, plaintext only where allowed.
+    func grpcConfiguration() throws -> GRPCSettings? {
+        guard let grpcListen else { return nil }
+        #if GRPC
+        var configuration = GRPCBridgeServer.Configuration(address: try GRPCListenAddress(parsing: grpcListen))
+        configuration.allowInsecure = grpcInsecure
+        if grpcTlsCert != nil || grpcTlsKey != nil || grpcTlsClientCa != nil {
+            configuration.tls = GRPCTLSFiles(certificateChain: grpcTlsCert, privateKey: grpcTlsKey, trustedCA: grpcTlsClientCa)
+        }
+        try configuration.validate()
+        for (flag, path) in [("--grpc-tls-cert", grpcTlsCert), ("--grpc-tls-key", grpcTlsKey), ("--grpc-tls-client-ca", grpcTlsClientCa)] {
+            guard let path else { continue }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw RPCError(code: .invalidArgument, message: "\(flag) \(path): \(FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")")
+            }
+        }
+        return configuration
+        #else
+        throw RPCError(code: .unimplemented, message: "this pipebus was built without gRPC (the package trait GRPC): --grpc-listen is not available")
+        #endif
     }
 
     func run() async throws {
@@ -69,6 +116,7 @@ struct SidecarCommand: AsyncParsableCommand {
         configuration.heartbeatInterval = heartbeatInterval
         configuration.mode = Sidecar.WorkerMode(rawValue: mode) ?? .spool
         configuration.command = command
+        configuration.allowNetworkFileSystem = allowNetworkFilesystem
         let factory = JSONLogHandler.factory(job: job, worker: worker, instance: configuration.instance, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
         LoggingSystem.bootstrap(factory)
         let logger = Logger(label: "pipebus.sidecar")
@@ -90,7 +138,9 @@ struct SidecarCommand: AsyncParsableCommand {
         }
 
         let sidecar: Sidecar
+        let grpc: GRPCSettings?
         do {
+            grpc = try grpcConfiguration()
             sidecar = try Sidecar(configuration: configuration, logger: logger)
         } catch {
             logger.critical("cannot start the sidecar", metadata: ["error": "\(error)"])
@@ -105,6 +155,15 @@ struct SidecarCommand: AsyncParsableCommand {
         turnOffInterruptionDefaults()
         var services = sidecar.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) }
         if let traces { services.insert(.init(service: traces.service, failureTerminationBehavior: .gracefullyShutdownGroup), at: 0) }
+        #if GRPC
+        // Last: it shuts down first, so remote callers stop coming before the sidecar drains.
+        if let grpc {
+            let bridge = try GRPCBridgeServer(router: sidecar.router, configuration: grpc, logger: logger) { await sidecar.started() }
+            services.append(.init(service: bridge, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        #else
+        _ = grpc
+        #endif
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: Logger(label: "pipebus.lifecycle") { _ in ServiceGroupLogHandler(forwardTo: logger) })
         groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
         do {
@@ -120,3 +179,9 @@ struct SidecarCommand: AsyncParsableCommand {
         }
     }
 }
+
+#if GRPC
+typealias GRPCSettings = GRPCBridgeServer.Configuration
+#else
+typealias GRPCSettings = Never
+#endif

@@ -26,6 +26,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
 
+    @OptionGroup var remote: RemoteOptions
+
     @Flag(help: "Refresh in place until interrupted.")
     var watch = false
 
@@ -36,6 +38,7 @@ struct StatusCommand: AsyncParsableCommand {
     var interval: Duration = .seconds(1)
 
     func validate() throws {
+        if remote.target != nil { throw ValidationError("status shows every worker: give --fleet FILE for sidecars on other hosts (--target is for one worker's commands)") }
         guard interval >= .milliseconds(100) else {
             throw ValidationError("--interval must be at least 100ms, got \(DurationText.format(interval))")
         }
@@ -43,13 +46,13 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let deployment = options.deployment
-        let board = StatusBoard(fleet: deployment.fleet())
+        let board = StatusBoard(fleet: try remote.loadFleet() ?? deployment.fleet())
         guard !board.fleet.workers().isEmpty else {
             throw CLIError("no sidecar has run under \(deployment.root) (no \(RootLayout(root: deployment.root).workersDirectory)/*)")
         }
         if watch {
             try await untilInterrupted { [options, interval] in
-                await Self.watch(board, root: deployment.root, json: options.json, interval: interval)
+                await Self.watch(board, root: remote.fleet ?? deployment.root, json: options.json, interval: interval)
             }
             return
         }

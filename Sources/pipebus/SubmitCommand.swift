@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import PipeBusClient
 import PipeBusCore
 import PipeBusSidecar
+import PipeBusTasks
 
 /// `pipebus submit`: a task from a file or standard input, acknowledged once durable.
 struct SubmitCommand: AsyncParsableCommand {
@@ -13,6 +15,8 @@ struct SubmitCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ClientOptions
+
+    @OptionGroup var remote: RemoteOptions
 
     @Option(help: "The worker.")
     var worker: WorkerName
@@ -30,14 +34,47 @@ struct SubmitCommand: AsyncParsableCommand {
         let source = file ?? "-"
         let bytes = try Self.read(source)
         try Self.checkObject(bytes, source: source)
-        let task = try await options.deployment.withClient(worker) { client in
-            try await client.submit(json: bytes, id: id, correlationID: correlationID)
+        let task: Pipebus_Tasks_V1_Task
+        if let fleet = try remote.loadFleet(callTimeout: .seconds(5)) {
+            task = try await Self.submit(bytes, id: id, correlationID: correlationID, worker: worker.name, over: fleet, fleetFile: remote.fleet ?? "")
+        } else if let client = try remote.client(worker: worker.name, callTimeout: .seconds(5)) {
+            defer { client.close() }
+            do {
+                task = try await client.submit(json: bytes, id: id, correlationID: correlationID)
+            } catch {
+                throw CLIError(error, worker: worker.name)
+            }
+        } else {
+            task = try await options.deployment.withClient(worker) { client in
+                try await client.submit(json: bytes, id: id, correlationID: correlationID)
+            }
         }
         if options.json {
             Console.printJSON(task.jsonObject)
         } else {
             Console.out(task.id)
         }
+    }
+
+    /// Submits to one of the worker's targets in the fleet, starting at a random one (so that
+    /// submits spread over them) and moving on past those that cannot be reached (UNAVAILABLE:
+    /// the task was not sent, so it cannot land twice) or whose breaker is open.
+    static func submit(_ bytes: [UInt8], id: String?, correlationID: String?, worker: String, over fleet: Fleet, fleetFile: String) async throws -> Pipebus_Tasks_V1_Task {
+        let targets = fleet.instances(of: worker)
+        guard !targets.isEmpty else { throw CLIError("no worker named \"\(worker)\" in the fleet file \(fleetFile)", code: "not_found") }
+        let start = Int.random(in: 0..<targets.count)
+        var failures: [String] = []
+        for target in targets[start...] + targets[..<start] {
+            let client = fleet.client(for: worker, instance: target)
+            do {
+                return try await client.submit(json: bytes, id: id, correlationID: correlationID)
+            } catch let error as RPCError where error.code == .unavailable {
+                failures.append("\(target): \(error.message)")
+            } catch {
+                throw CLIError(error, worker: worker)
+            }
+        }
+        throw CLIError("no sidecar of worker \(worker) could be reached: \(failures.joined(separator: "; "))", code: "unavailable")
     }
 
     static func read(_ source: String) throws -> [UInt8] {

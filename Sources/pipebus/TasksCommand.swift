@@ -26,6 +26,8 @@ struct TasksCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
 
+    @OptionGroup var remote: RemoteOptions
+
     @Option(help: "The worker.")
     var worker: WorkerName
 
@@ -89,6 +91,21 @@ struct TasksCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if remote.fleet != nil { throw ValidationError("tasks lists one worker's sidecar: give --target (a fleet file is for status, health, watch and submit)") }
+        if let client = try remote.client(worker: worker.name, callTimeout: .seconds(5)) {
+            defer { client.close() }
+            var printer = TaskRowPrinter(json: options.json)
+            do {
+                try await client.withTaskListing(request, timeout: timeout) { tasks in
+                    for try await task in tasks { printer.print(task) }
+                }
+            } catch {
+                printer.abort()
+                throw CLIError(error, worker: worker.name)
+            }
+            printer.end(emptyMessage: emptyMessage)
+            return
+        }
         let deployment = options.deployment
         try deployment.requireWorker(worker.name)
         var printer = TaskRowPrinter(json: options.json)

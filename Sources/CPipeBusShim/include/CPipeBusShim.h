@@ -36,6 +36,9 @@ int pipebus_rename_noreplace(const char *from, const char *to);
 /// Returns 0 or -1 with errno set (EINVAL where the file system cannot exchange).
 int pipebus_rename_exchange(const char *a, const char *b);
 
+// statfs(2)'s f_type (the file system's magic number) of path; -1 with errno set on failure.
+long pipebus_filesystem_type(const char *path);
+
 /// The signal that interrupts a blocking FIFO read (a real-time signal with a no-op handler
 /// installed without SA_RESTART, so the read returns EINTR), installed on first use; 0 when
 /// the process already handles that signal itself (blocking reads are then not used).

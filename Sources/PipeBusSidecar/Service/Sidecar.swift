@@ -3,12 +3,14 @@ import Glibc
 #endif
 import Foundation
 public import Logging
-import PipeBusCore
+public import PipeBusCore
 import PipeBusTasks
 public import PipeBusPipes
 import Synchronization
 import PipeBusHealth
 import PipeBusEcho
+import PipeBusSystem
+import SystemPackage
 
 /// What runs beside one worker: serves the task, health and echo services over named pipes,
 /// keeps the spool, reports every transition, writes heartbeats, supervises the worker (when
@@ -30,6 +32,10 @@ public final class Sidecar: Sendable {
         /// How long a supervised worker gets to exit after SIGTERM before SIGKILL.
         public var workerStopGrace: Duration = .seconds(10)
         public var pipes = PipeServer.Configuration.defaults
+        /// Starts on a root on a network file system (NFS, CIFS, …), which is refused otherwise:
+        /// inotify and `flock` do not work across hosts there, so a spool shared by sidecars on
+        /// several hosts would lose and double-run tasks. One spool per host.
+        public var allowNetworkFileSystem = false
 
         public init(worker: String, instance: String = Sidecar.defaultInstance) {
             self.worker = worker
@@ -73,6 +79,9 @@ public final class Sidecar: Sendable {
     let deferredReportAdded: AsyncStream<Void>.Continuation
     let deferredReportAdditions: AsyncStream<Void>
     let startedAtInstant = ContinuousClock.now
+    /// What the sidecar serves, on its pipes and on any other transport (the gRPC bridge): one
+    /// set of handlers.
+    public var router: Router { state.withLock { $0.router } }
     var supervisorIfAny: WorkerSupervisor? { supervisor }
 
     struct RuntimeState {
@@ -106,6 +115,10 @@ public final class Sidecar: Sendable {
         var ownMoves: [TaskSpool.SpoolMove: ContinuousClock.Instant] = [:]
         var deferredReports: [DeferredReport] = []
         var ticks = 0
+        /// Whether the start succeeded (nil: not over yet), and who waits to know (`started()`).
+        var router = Router()
+        var startOutcome: Bool?
+        var startWaiters: [CheckedContinuation<Bool, Never>] = []
     }
 
     /// A move made by someone else, reported after `reportGrace` unless its maker claimed it.
@@ -182,6 +195,7 @@ public final class Sidecar: Sendable {
         router.register(health)
         router.register(EchoService())
         router.register(TaskService(sidecar: self))
+        state.withLock { $0.router = router }
         let server = try PipeServer(directory: pipeDirectory, router: router, configuration: configuration.pipes, metrics: transport, logger: logger)
         state.withLock { $0.server = server }
     }
@@ -196,6 +210,7 @@ public final class Sidecar: Sendable {
     func claimInstance() throws {
         if state.withLock({ $0.instanceLock != nil }) { return }
         try supervisor?.checkCommand()
+        try checkRootIsLocal()
         var existing = stat()
         let created = stat(instanceDirectory, &existing) != 0
         // The instance lock makes this sidecar the only one of its instance: take it before
@@ -221,6 +236,25 @@ public final class Sidecar: Sendable {
         }
         WorkerRecord(path: paths.workerRecordPath(instance: configuration.instance))
             .stopLeftover(grace: configuration.workerStopGrace, logger: logger)
+    }
+
+    /// Refuses a root on a network file system (see `allowNetworkFileSystem`), or warns loudly
+    /// when allowed.
+    func checkRootIsLocal() throws {
+        let kind: String?
+        do {
+            kind = try FilePath(configuration.root).networkFileSystem()
+        } catch {
+            throw error.rpcError(subject: "root")
+        }
+        guard let kind else { return }
+        guard configuration.allowNetworkFileSystem else {
+            throw RPCError(
+                code: .failedPrecondition,
+                message: "the root \(configuration.root) is on \(kind), a network file system: inotify and flock do not work across hosts there, so sidecars on several hosts sharing this spool would lose and double-run tasks. Keep one spool per host (a local disk), or pass --allow-network-filesystem if only this host uses it"
+            )
+        }
+        logger.warning("the root is on a network file system; inotify and flock do not work across hosts there: only this host may use this spool", metadata: ["root": "\(configuration.root)", "filesystem": "\(kind)"])
     }
 
     func start() throws {
@@ -255,6 +289,7 @@ public final class Sidecar: Sendable {
         try supervisor?.start()
         metrics.workerUp(supervisor.map { $0.isAlive } ?? true)
         tick()
+        settleStart(true)
     }
 
     func tick() {
@@ -285,6 +320,7 @@ public final class Sidecar: Sendable {
             return state.shutDown
         }
         if already { return }
+        settleStart(false)
         stopServing()
         state.withLock { $0.server }?.shutdown(graceful: true)
         supervisor?.stop(grace: configuration.workerStopGrace)
@@ -331,6 +367,7 @@ public final class Sidecar: Sendable {
     /// would write to in vain; the instance's directory, if this run created it).
     /// Blocks (joins): `run` calls it on a thread of its own, then stops `/metrics`.
     func abandonStart() {
+        settleStart(false)
         let (server, watcher) = state.withLock { state in
             state.stopping = true
             state.shutDown = true
