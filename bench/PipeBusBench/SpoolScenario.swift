@@ -141,10 +141,7 @@ struct SpoolScenario: Scenario {
 
     /// The release `pipebus` beside the harness.
     private static func locatePipeBus() throws -> String {
-        let harness = try ExecutableLookup.harness()
-        let path =
-            harness.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            + "/pipebus"
+        let path = try ExecutableLookup.besideHarness("pipebus")
         guard access(path, X_OK) == 0 else {
             throw BenchError("no \(path): build it with `swift build -c release --product pipebus`")
         }
