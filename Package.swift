@@ -162,6 +162,7 @@ let package = Package(
         .executableTarget(
             name: "pipebus-bench",
             dependencies: [
+                "PipeBusClient",
                 "PipeBusEcho",
                 "PipeBusHealth",
                 "PipeBusCore",

@@ -100,6 +100,14 @@ int pipebus_wake_thread(int tid) {
 #include <malloc.h>
 #endif
 
+int pipebus_release_free_memory(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
+
 int pipebus_limit_malloc_arenas(int count) {
 #if defined(__GLIBC__)
     return mallopt(M_ARENA_MAX, count) == 1 ? 0 : -1;

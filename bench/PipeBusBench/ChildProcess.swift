@@ -22,7 +22,8 @@ final class ChildProcess {
 
     /// For messages: the executable's file name and first argument.
     let name: String
-    private let pid: pid_t
+    /// The child's process id (to signal it, or to attach a tool to it).
+    let pid: pid_t
     private var outputFD: Int32
     private var errorFD: Int32
     private var inputFD: Int32 = -1
@@ -90,6 +91,11 @@ final class ChildProcess {
         }
         closeIfOpen(&outputFD)
         closeIfOpen(&errorFD)
+    }
+
+    /// Sends `signal` to the child (a server that stops on SIGTERM, a tool that reports on SIGINT).
+    func send(_ signal: Int32) {
+        if !reaped { kill(pid, signal) }
     }
 
     /// Closes the child's standard input (started with `.pipe`): it reads end of file.

@@ -16,13 +16,16 @@ enum ExecutableLookup {
         return first
     }
 
+    /// `name` in the harness's directory, where SwiftPM builds every product of the package.
+    static func besideHarness(_ name: String) throws -> String {
+        let harness = try harness()
+        return harness.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            + "/" + name
+    }
+
     /// `pipebus-c-baseline`, which SwiftPM builds into the same directory as the harness.
     static func cBaseline() throws -> String {
-        let harness = try harness()
-        let directory = harness.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
-            separator: "/"
-        )
-        let path = directory + "/pipebus-c-baseline"
+        let path = try besideHarness("pipebus-c-baseline")
         guard access(path, X_OK) == 0 else {
             throw BenchError(
                 "\(path) is missing: build it with `swift build -c release --product pipebus-c-baseline` "

@@ -91,10 +91,7 @@ struct PythonScenario: Scenario {
                 description: "the bench venv cannot import protobuf and lz4 (\(error)): run \(GRPCPeer.installCommand)"
             )
         }
-        let harness = try ExecutableLookup.harness()
-        let sidecar =
-            harness.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            + "/pipebus"
+        let sidecar = try ExecutableLookup.besideHarness("pipebus")
         guard access(sidecar, X_OK) == 0 else {
             throw GRPCPeer.Unavailable(
                 description: "no \(sidecar): build it with `swift build -c release --product pipebus`"

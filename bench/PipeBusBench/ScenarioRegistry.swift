@@ -13,6 +13,7 @@ enum ScenarioRegistry {
         ConcurrencyScenario(),
         SpinScenario(),
         SyscallsScenario(),
+        SpoolScenario(),
     ]
 
     static func named(_ name: String) -> (any Scenario)? {

@@ -65,6 +65,10 @@ uint64_t pipebus_histogram_load(const uint64_t *cells, int index);
 /// per CPU). Returns 0, or -1 when refused or when the C library is not glibc.
 int pipebus_limit_malloc_arenas(int count);
 
+/// Returns the free memory of every malloc heap to the system (glibc `malloc_trim(0)`); 1 when
+/// some was returned. A no-op elsewhere.
+int pipebus_release_free_memory(void);
+
 /// Under ThreadSanitizer, a release of `object` before a continuation is resumed and the matching
 /// acquire in the resumed task: what the resuming thread did then happens before what the task
 /// does, as it does at run time. No-ops in any other build.

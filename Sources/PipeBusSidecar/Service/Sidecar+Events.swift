@@ -76,6 +76,7 @@ extension Sidecar {
             seedRecentFailures()
             seedRecentArrivals()
             sweepUnreadableEntries(in: TaskState.allCases)
+            MallocArenas.releaseFree()
             leases.pump()
         }
     }

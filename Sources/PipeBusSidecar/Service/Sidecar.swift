@@ -283,6 +283,8 @@ public final class Sidecar: Sendable {
             self?.handle(event, cookie: cookie)
         }
         state.withLock { $0.watcher = watcher }
+        // Recovery, the seeds and the watcher listed the whole spool: give back what that took.
+        MallocArenas.releaseFree()
         // Served only now: a client never sees the spool before recovery, and every task
         // submitted is seen by the watcher.
         try state.withLock { $0.server }?.start()

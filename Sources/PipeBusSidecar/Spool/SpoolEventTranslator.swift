@@ -10,8 +10,9 @@ import PipeBusCore
 /// Turns inotify records from the four state folders into `SpoolEvent`s. Pure but for `probe`
 /// (an lstat, never a follow or an open), so it is tested with made-up records.
 ///
-/// It remembers which task names each folder holds, to tell a new file from a rewrite (both are
-/// a rename of a temp file onto the name), and pairs IN_MOVED_FROM with IN_MOVED_TO by cookie.
+/// It remembers which task names each folder holds (as fingerprints: `TaskNameSet`), to tell a
+/// new file from a rewrite (both are a rename of a temp file onto the name), and pairs
+/// IN_MOVED_FROM with IN_MOVED_TO by cookie.
 struct SpoolEventTranslator {
     /// What is at a path now.
     enum Probe: Equatable {
@@ -20,7 +21,7 @@ struct SpoolEventTranslator {
         case other(HostileEntry.Reason)
     }
 
-    private var known: [TaskState: Set<String>]
+    private var known: [TaskState: TaskNameSet]
     /// IN_MOVED_FROM records waiting for their IN_MOVED_TO, in arrival order, with when each
     /// was read: each waits its own grace, however busy the folders are meanwhile.
     private var departures: [(cookie: UInt32, state: TaskState, name: String, seen: ContinuousClock.Instant)] = []
@@ -37,9 +38,14 @@ struct SpoolEventTranslator {
     }
     private let probe: (TaskState, String) -> Probe
 
-    init(known: [TaskState: Set<String>], probe: @escaping (TaskState, String) -> Probe) {
+    init(known: [TaskState: TaskNameSet], probe: @escaping (TaskState, String) -> Probe) {
         self.known = known
         self.probe = probe
+    }
+
+    /// From plain names (tests).
+    init(known: [TaskState: Set<String>], probe: @escaping (TaskState, String) -> Probe) {
+        self.init(known: known.mapValues { TaskNameSet($0) }, probe: probe)
     }
 
     /// Whether IN_MOVED_FROM records are waiting for a partner; the caller then waits briefly
@@ -57,7 +63,7 @@ struct SpoolEventTranslator {
     }
 
     /// Forgets what it knew, after an overflow: the folders are listed again.
-    mutating func reset(known: [TaskState: Set<String>]) {
+    mutating func reset(known: [TaskState: TaskNameSet]) {
         self.known = known
         departures.removeAll()
         swapsIn.removeAll()
@@ -99,7 +105,7 @@ struct SpoolEventTranslator {
             guard let id = TaskID(fileName: name) else {
                 return [.unexpected(name: escaped(name), state: state, reason: .invalidName)]
             }
-            return [known[state, default: []].insert(name).inserted ? .appeared(id, state) : .updated(id, state)]
+            return [known[state, default: []].insert(name) ? .appeared(id, state) : .updated(id, state)]
         }
         if record.has(IN_DELETE) {
             guard let id = TaskID(fileName: name) else { return [] }
@@ -146,7 +152,7 @@ struct SpoolEventTranslator {
             if swapsIn.count >= 256 { swapsIn.removeAll() }
             swapsIn[SwapKey(state: state, temporary: source.name)] = name
         }
-        return [known[state, default: []].insert(name).inserted ? .appeared(id, state) : .updated(id, state)]
+        return [known[state, default: []].insert(name) ? .appeared(id, state) : .updated(id, state)]
     }
 
     /// A task name that moved away, to `destination` if that was seen.

@@ -57,7 +57,7 @@ public final class SpoolWatcher: Sendable {
         self.thread = Mutex(nil)
 
         let folders: [Int32: TaskState]
-        let known: [TaskState: Set<String>]
+        let known: [TaskState: TaskNameSet]
         do {
             folders = try Self.addWatches(inotifyFD, layout: layout)
             // Listed after the watches are in place, so nothing falls between list and watch.
@@ -132,12 +132,12 @@ public final class SpoolWatcher: Sendable {
     }
 
     /// The task names in each folder now, so that a rewrite is not taken for a new task.
-    static func listTaskNames(_ layout: SpoolLayout) throws -> [TaskState: Set<String>] {
-        var known: [TaskState: Set<String>] = [:]
+    static func listTaskNames(_ layout: SpoolLayout) throws -> [TaskState: TaskNameSet] {
+        var known: [TaskState: TaskNameSet] = [:]
         for state in TaskState.allCases {
             let names = try layout.directoryPath(state).entries().lazy
                 .filter { !$0.isHidden }.map(\.name).filter { TaskID(fileName: $0) != nil }
-            known[state] = Set(names)
+            known[state] = TaskNameSet(names)
         }
         return known
     }

@@ -14,7 +14,7 @@ struct WatchLoop: Sendable {
     let wakeFD: FileDescriptor
     let folders: [Int32: TaskState]
     let layout: SpoolLayout
-    let known: [TaskState: Set<String>]
+    let known: [TaskState: TaskNameSet]
     /// Where the folder counts are published after each record, for heartbeats and `/metrics`.
     let census: SpoolCensus
     let logger: Logger
