@@ -92,17 +92,13 @@ final class MultiHostDeployment: @unchecked Sendable {  // used by one test at a
 
     /// Runs `pipebus arguments…` on the hub to completion.
     func run(_ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(60)) async throws -> CommandResult {
-        let finished = try await ChildProcess.run(
-            network.onHub([CLI.executable] + arguments),
-            environment: CLI.environment,
-            stdin: stdin.map { .text($0) } ?? .null,
-            timeout: timeout
-        )
-        return CommandResult(
-            status: finished.exit.shellStatus,
-            stdout: finished.stdout,
-            stderr: finished.stderr,
-            elapsed: finished.elapsed
+        CommandResult(
+            try await ChildProcess.run(
+                network.onHub([CLI.executable] + arguments),
+                environment: CLI.environment,
+                stdin: stdin.map { .text($0) } ?? .null,
+                timeout: timeout
+            )
         )
     }
 
@@ -120,6 +116,9 @@ final class MultiHostDeployment: @unchecked Sendable {  // used by one test at a
     }
 
     func tearDown() async {
+        // Links back up first: a test that failed with a host cut off would otherwise wait out
+        // the sidecar's stop, which waits for its gRPC clients to close (they cannot be told).
+        for host in network.hosts.keys { try? await network.setLink(of: host, up: true) }
         for (_, sidecar) in sidecars { await sidecar.terminate() }
         sidecars.removeAll()
         directory.remove()
