@@ -1,3 +1,4 @@
+#if GRPC
 import Foundation
 import PipeBusTestSupport
 import Testing
@@ -216,3 +217,4 @@ enum WatchLines {
         objects(in: watch).count { $0["worker"] as? String == worker && $0["kind"] as? String == "heartbeat" }
     }
 }
+#endif

@@ -9,6 +9,10 @@ import PipeBusGRPC
 import PipeBusHealth
 import PipeBusTasks
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `sidecar-client --target grpc://HOST:PORT --worker W [--timeout-ms N] [--id ID]`: a
 /// `SidecarClient` over gRPC. Checks health within N ms (default 10000) and prints
 /// `health <STATUS> elapsed_ms=<n>`; with --id, then asks the status (`status pending=<n> …`),
