@@ -181,7 +181,11 @@ let package = Package(
         // A separate process for the transport tests: serves or calls over real FIFOs.
         .executableTarget(
             name: "pipebus-test-peer",
-            dependencies: ["PipeBusEcho", "PipeBusHealth", "PipeBusCore", "PipeBusPipes"],
+            dependencies: [
+                "PipeBusEcho", "PipeBusHealth", "PipeBusCore", "PipeBusPipes",
+                // `sidecar-client`: the Swift client over gRPC on another host (MultiHostTests).
+                "PipeBusClient", "PipeBusTasks", .target(name: "PipeBusGRPC", condition: .when(traits: ["GRPC"])),
+            ],
             path: "Tests/PipeBusTestPeer",
             swiftSettings: strictSwift
         ),

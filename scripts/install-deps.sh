@@ -8,11 +8,12 @@
 #   python3                                     the runbook's snippets, in the sidecar tests
 #   curl                                        scripts/soak.sh and scripts/runbook-walk.sh
 #   python3-venv                                a venv for the tests' Python peers (install-test-python.sh)
+#   iproute2                                    `ip netns`: the several-hosts tests (network namespaces)
 #
 # Safe to run again and again: with everything installed it does nothing, and needs no network.
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler liblz4-dev pkg-config prometheus python3 python3-venv curl)
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler liblz4-dev pkg-config prometheus python3 python3-venv curl iproute2)
 
 missing=()
 for package in "${packages[@]}"; do

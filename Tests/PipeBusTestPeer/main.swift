@@ -1,4 +1,5 @@
-// pipebus-test-peer: the other process in the named-pipe transport tests (PipeBusPipesTests).
+// pipebus-test-peer: the other process in the named-pipe transport tests (PipeBusPipesTests), and
+// the Swift gRPC client on another host in the several-hosts tests (PipeBusCLITests).
 //
 //   serve  --dir D [--umask OOO] [--handshake-timeout-ms N] [--abandoned-fifo-age-ms N]
 //       Serves EchoService and HealthService ("" SERVING) in D; prints `ready pid=<pid>` once
@@ -14,6 +15,10 @@
 //   stream --dir D [--payload-size S]
 //       Makes an endless server-streaming Repeat call; prints `streaming` after the first
 //       response and `received <n>` every 1000; runs until killed.
+//   sidecar-client --target grpc://HOST:PORT --worker W [--timeout-ms N] [--id ID]
+//       A SidecarClient over gRPC (SidecarClientCommand.swift): health within N ms; with --id,
+//       the status and a task until completed. Prints `health <STATUS> elapsed_ms=<n>`, or
+//       `error <CODE> elapsed_ms=<n> <message>` and exits 1.
 //
 // Output goes through write(2) at once (stdout is a pipe: no stdio buffering to lose on a kill).
 
@@ -239,11 +244,12 @@ func stream(_ options: Options) async -> Never {
 // MARK: main
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 2 else { fail(2, "usage: pipebus-test-peer serve|call|stream --dir D ...") }
+guard arguments.count >= 2 else { fail(2, "usage: pipebus-test-peer serve|call|stream|sidecar-client ...") }
 let options = Options(arguments.dropFirst(2))
 switch arguments[1] {
 case "serve": serve(options)
 case "call": await call(options)
 case "stream": await stream(options)
+case "sidecar-client": await sidecarClient(options)
 default: fail(2, "usage: unknown subcommand \(arguments[1])")
 }

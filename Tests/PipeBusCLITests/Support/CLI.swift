@@ -15,6 +15,14 @@ struct CommandResult: CustomStringConvertible {
 
     var description: String { "exit \(status) after \(elapsed)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)" }
 
+    /// What a `ChildProcess.run` of `pipebus` gave.
+    init(_ finished: ChildProcess.Finished) {
+        status = finished.exit.shellStatus
+        stdout = finished.stdout
+        stderr = finished.stderr
+        elapsed = finished.elapsed
+    }
+
     /// Standard output parsed as JSON.
     var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
 }
@@ -52,17 +60,13 @@ enum CLI {
         stdin: String? = nil,
         timeout: Duration = .seconds(60)
     ) async throws -> CommandResult {
-        let finished = try await ChildProcess.run(
-            [executable] + arguments,
-            environment: environment,
-            stdin: stdin.map { .text($0) } ?? .null,
-            timeout: timeout
-        )
-        return CommandResult(
-            status: finished.exit.shellStatus,
-            stdout: finished.stdout,
-            stderr: finished.stderr,
-            elapsed: finished.elapsed
+        CommandResult(
+            try await ChildProcess.run(
+                [executable] + arguments,
+                environment: environment,
+                stdin: stdin.map { .text($0) } ?? .null,
+                timeout: timeout
+            )
         )
     }
 }
