@@ -24,28 +24,29 @@ def test_committed_modules_match_proto():
     assert result.returncode == 0, result.stderr
 
 
-def test_the_check_fails_when_a_proto_gains_a_field(tmp_path):
+def check_after_editing(tmp_path, proto, old, new):
+    """The check's result on a copy of proto/ where `proto` has `old` replaced by `new`."""
     protos = tmp_path / "proto"
     shutil.copytree(os.path.join(REPO, "proto"), protos)
-    envelope = protos / "pipebus" / "v1" / "envelope.proto"
-    text = envelope.read_text()
-    assert "message Hello {" in text
-    envelope.write_text(text.replace("message Hello {", "message Hello {\n  uint32 drift_probe = 4999;", 1))
+    edited = protos / proto
+    text = edited.read_text()
+    assert old in text
+    edited.write_text(text.replace(old, new, 1))
     result = check(str(protos))
     assert result.returncode != 0
+    return result
+
+
+def test_the_check_fails_when_a_proto_gains_a_field(tmp_path):
+    result = check_after_editing(tmp_path, "pipebus/v1/envelope.proto", "message Hello {",
+                                 "message Hello {\n  uint32 drift_probe = 4999;")
     assert "envelope_pb2.py is out of date" in result.stderr
     assert "rift_probe" in result.stderr  # protoc may escape the "d" after a \\x escape
 
 
 def test_the_check_fails_when_a_service_gains_a_method(tmp_path):
-    protos = tmp_path / "proto"
-    shutil.copytree(os.path.join(REPO, "proto"), protos)
-    health = protos / "pipebus" / "health" / "v1" / "health.proto"
-    text = health.read_text()
-    assert "service Health {" in text
-    health.write_text(text.replace("service Health {", "service Health {\n  rpc DriftProbe(HealthCheckRequest) returns (HealthCheckResponse);", 1))
-    result = check(str(protos))
-    assert result.returncode != 0
+    result = check_after_editing(tmp_path, "pipebus/health/v1/health.proto", "service Health {",
+                                 "service Health {\n  rpc DriftProbe(HealthCheckRequest) returns (HealthCheckResponse);")
     assert "health_pb2_grpc.py is out of date" in result.stderr
     assert "DriftProbe" in result.stderr
 
