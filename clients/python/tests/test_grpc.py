@@ -2,6 +2,8 @@
 stubs generated from proto/, and grpcio-health-checking's standard grpc.health.v1 client. The
 answers are compared with the pipe's, from the same sidecar."""
 import json
+import os
+import signal
 import struct
 
 import grpc
@@ -10,7 +12,7 @@ from grpc_health.v1 import health_pb2 as standard_health_pb2
 from grpc_health.v1 import health_pb2_grpc as standard_health_pb2_grpc
 
 import pipebus
-from conftest import PATIENCE, wait_until
+from conftest import PATIENCE
 from pipebus.health.v1 import health_pb2, health_pb2_grpc
 from pipebus.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -113,7 +115,7 @@ def test_an_unknown_task_is_not_found(channel):
     assert "no-such-task" in caught.value.details()
 
 
-def test_the_standard_health_client_gets_serving(channel, pipe):
+def test_the_standard_health_client_gets_serving(channel):
     health = standard_health_pb2_grpc.HealthStub(channel)
     response = health.Check(standard_health_pb2.HealthCheckRequest(service=""), timeout=PATIENCE)
     assert response.status == standard_health_pb2.HealthCheckResponse.SERVING
@@ -137,18 +139,37 @@ def test_the_standard_health_client_is_told_of_an_unknown_service(channel, pipe)
     watch.cancel()
 
 
-def test_the_standard_health_client_gets_not_serving_when_the_sidecar_is_not(sidecars):
-    # A pipe-mode sidecar with no pipe worker leasing is NOT_SERVING once its grace period is over.
-    sidecar = sidecars(mode="pipe", arguments=["--grpc-listen", "127.0.0.1:0"])
-    with pipebus.connect(directory=sidecar.pipe_directory, timeout=PATIENCE) as pipe:
-        wait_until(lambda: pipe.health().status == pipebus.NOT_SERVING, "the pipe sidecar to be NOT_SERVING")
-        reason = pipe.health().message
-    with grpc.insecure_channel(sidecar.grpc_address) as channel:
+def next_status_other_than(watch, status):
+    while True:
+        response = next(watch)
+        if response.status != status:
+            return response.status
+
+
+def test_the_standard_health_client_follows_the_sidecar_to_not_serving_and_back(sidecars):
+    # A supervised worker stopped with SIGSTOP makes the sidecar NOT_SERVING until SIGCONT.
+    sidecar = sidecars(command=["sleep", "600"], arguments=["--grpc-listen", "127.0.0.1:0"])
+    with pipebus.connect(directory=sidecar.pipe_directory, timeout=PATIENCE) as pipe, \
+            grpc.insecure_channel(sidecar.grpc_address) as channel:
+        worker_pid = pipe.status().worker_pid
+        assert worker_pid > 0
         health = standard_health_pb2_grpc.HealthStub(channel)
-        for service in ("", TASKS):
-            response = health.Check(standard_health_pb2.HealthCheckRequest(service=service), timeout=PATIENCE)
-            assert response.status == standard_health_pb2.HealthCheckResponse.NOT_SERVING, service
-        # pipebus's own Health carries the reason (field 1000, which the standard message skips).
-        response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=PATIENCE)
-        assert response.status == health_pb2.HealthCheckResponse.NOT_SERVING
-        assert response.message == reason and "leasing" in reason
+        watch = health.Watch(standard_health_pb2.HealthCheckRequest(service=""), timeout=PATIENCE)
+        assert next(watch).status == standard_health_pb2.HealthCheckResponse.SERVING
+        os.kill(worker_pid, signal.SIGSTOP)
+        try:
+            assert next_status_other_than(watch, standard_health_pb2.HealthCheckResponse.SERVING) == \
+                standard_health_pb2.HealthCheckResponse.NOT_SERVING
+            for service in ("", TASKS):
+                response = health.Check(standard_health_pb2.HealthCheckRequest(service=service), timeout=PATIENCE)
+                assert response.status == standard_health_pb2.HealthCheckResponse.NOT_SERVING, service
+            # pipebus's own Health carries the reason (field 1000, which the standard message skips),
+            # the one the pipe gives.
+            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=PATIENCE)
+            assert response.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            assert "stopped" in response.message and response.message == pipe.health().message
+        finally:
+            os.kill(worker_pid, signal.SIGCONT)
+        assert next_status_other_than(watch, standard_health_pb2.HealthCheckResponse.NOT_SERVING) == \
+            standard_health_pb2.HealthCheckResponse.SERVING
+        watch.cancel()
