@@ -55,8 +55,11 @@ def test_submit_then_get_and_list_see_the_task_and_so_does_the_pipe(channel, pip
     assert task.id in [t.id for t in listed]
     # The same spool behind both transports.
     assert pipe.get(task.id).correlation_id == "grpc-corr-1"
-    named = tasks.Submit(tasks_pb2.SubmitRequest(id="named-1", json=b"{}"), timeout=PATIENCE)
+    # The caller's trace context passes too: the task's trace descends from it.
+    named = tasks.Submit(tasks_pb2.SubmitRequest(id="named-1", json=b"{}"), timeout=PATIENCE,
+                         metadata=[("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")])
     assert named.id == "named-1"
+    assert named.traceparent.startswith("00-0af7651916cd43dd8448eb211c80319c-")
     assert {t.id for t in pipe.tasks("pending")} >= {task.id, "named-1"}
 
 
