@@ -3,7 +3,7 @@
 #  - the protobuf-c code in Sources/CPipeBusProto (protoc-c);
 #  - the Swift services in each module's Generated/ folder (tools/protoc-gen-pipebus, built here
 #    once; PROTOC_GEN_PIPEBUS names a prebuilt one), as listed in swift_outputs below;
-#  - the Python client's _pb2 modules (clients/python/scripts/generate-proto.sh).
+#  - the Python client's _pb2 modules and grpcio stubs (clients/python/scripts/generate-proto.sh).
 # With --check, regenerates into a temporary folder and fails when the committed code differs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -70,6 +70,13 @@ public struct GRPCBridge: RegistrableRPCService {
                         handler.cancel()
                     }
                 } catch {
+                    // grpc-swift cancels the call at its deadline just as at a client's cancel:
+                    // past the deadline, the status is DEADLINE_EXCEEDED (as the pipe's), not the
+                    // CANCELLED of the cancelled handler, which a client may otherwise receive
+                    // before its own timer fires.
+                    if let deadline = context.deadline, ContinuousClock.now >= deadline {
+                        throw GRPCCore.RPCError(code: .deadlineExceeded, message: "deadline exceeded in \(method)")
+                    }
                     throw PipeBusCore.RPCError.grpc(for: error)
                 }
                 return [:]

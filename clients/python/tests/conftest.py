@@ -1,6 +1,7 @@
 """Sidecars as real processes (`pipebus sidecar`), each in a root of its own that is removed
 afterwards. The binary is $PIPEBUS_EXECUTABLE (the Makefile sets it), else the debug build of
 the repository this package is in."""
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import time
 import pytest
 
 import pipebus
+from certificates import make_certificates
 from pipebus._connection import is_serving
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -46,28 +48,47 @@ def wait_until(condition, what, patience=PATIENCE):
 
 
 class Sidecar:
-    """One `pipebus sidecar` process for `worker`/`instance` under `root`."""
+    """One `pipebus sidecar` process for `worker`/`instance` under `root`; `arguments` are more of
+    its options (`--grpc-listen 127.0.0.1:0` serves its gRPC bridge too: see `grpc_address`)."""
 
-    def __init__(self, root, worker="w1", instance="i1", mode="spool", command=(), env=None):
+    def __init__(self, root, worker="w1", instance="i1", mode="spool", command=(), env=None, arguments=()):
         self.root, self.worker, self.instance, self.mode = root, worker, instance, mode
         self.command = list(command)
         self.env = env
+        self.arguments = list(arguments)
         self.process = None
+        self.grpc_address = None
+        self._log_offset = 0
         self.log_path = os.path.join(root, f"sidecar-{worker}-{instance}.log")
 
     @property
     def pipe_directory(self):
         return os.path.join(self.root, "workers", self.worker, "instances", self.instance, "pipes")
 
-    def start(self):
+    @property
+    def serves_grpc(self):
+        return "--grpc-listen" in self.arguments
+
+    def argv(self):
+        # The "serving gRPC" line (the bound port) is an info line.
+        level = "info" if self.serves_grpc else "error"
         argv = [executable(), "sidecar", "--worker", self.worker, "--root", self.root, "--instance", self.instance,
-                "--metrics-address", "none", "--mode", self.mode, "--heartbeat-interval", "0.2", "--log-level", "error"]
+                "--metrics-address", "none", "--mode", self.mode, "--heartbeat-interval", "0.2", "--log-level", level]
+        argv += self.arguments
         if self.command:
             argv += ["--"] + self.command
+        return argv
+
+    def environment(self):
         environment = dict(os.environ, **(self.env or {}))
         environment.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        return environment
+
+    def start(self):
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=environment)
+            self._log_offset = log.tell()  # a restart appends: its lines start here
+            self.process = subprocess.Popen(self.argv(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                            env=self.environment())
         wait_until(lambda: is_serving(self.pipe_directory) or self._exited(), f"sidecar {self.worker} to listen")
         if self.process.poll() is not None:
             raise AssertionError(f"sidecar exited with {self.process.returncode}:\n{self.log()}")
@@ -75,7 +96,32 @@ class Sidecar:
         # then): wait for SERVING, so that tests start from a sidecar that is ready.
         with pipebus.connect(directory=self.pipe_directory, timeout=PATIENCE) as client:
             wait_until(lambda: client.is_serving() or self._exited(), f"sidecar {self.worker} to be SERVING")
+        if self.serves_grpc:
+            self.grpc_address = wait_until(lambda: self._grpc_address() or self._exited(), "the \"serving gRPC\" log line")
+            if self.process.poll() is not None:
+                raise AssertionError(f"sidecar exited with {self.process.returncode}:\n{self.log()}")
         return self
+
+    def _grpc_address(self):
+        """The HOST:PORT of the latest "serving gRPC" log line (the port the kernel picked for :0)."""
+        addresses = [line.get("address") for line in self.log_lines() if line.get("msg") == "serving gRPC"]
+        return addresses[-1] if addresses else None
+
+    def log_lines(self):
+        """The JSON lines this run of it logged, parsed (other lines skipped)."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_offset)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return []
+        lines = []
+        for line in text.splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                continue
+        return [line for line in lines if isinstance(line, dict)]
 
     def _exited(self):
         return self.process.poll() is not None
@@ -130,6 +176,18 @@ def sidecars(root):
 @pytest.fixture
 def sidecar(sidecars):
     return sidecars()
+
+
+@pytest.fixture
+def grpc_sidecar(sidecars):
+    """A sidecar that also serves its gRPC bridge, plaintext on loopback (`.grpc_address`)."""
+    return sidecars(arguments=["--grpc-listen", "127.0.0.1:0"])
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory):
+    """Two CAs, a server certificate for 127.0.0.1/localhost and a client certificate of each CA."""
+    return make_certificates(str(tmp_path_factory.mktemp("certificates")))
 
 
 @pytest.fixture
