@@ -68,6 +68,11 @@ extension FileDescriptor {
         _ = try systemCall("fsync", path: path) { fsync(rawValue) }
     }
 
+    /// ftruncate(2), EINTR retried: cuts the file to `size` bytes.
+    package func truncate(to size: Int64, path: FilePath?) throws {
+        _ = try systemCall("ftruncate", path: path) { ftruncate(rawValue, off_t(size)) }
+    }
+
     /// close(2), reporting a failure: on some file systems a deferred write error surfaces here.
     /// Never retried: on Linux the descriptor is gone either way.
     package func closeReportingErrors(path: FilePath?) throws {

@@ -59,6 +59,25 @@ public struct TaskRecord: Hashable, Sendable {
         self.modified = SpoolClock.date(info.st_mtim)
         self.enteredState = SpoolClock.enteredState(info)
     }
+
+    /// A task from the archive: its times are those it had in its folder.
+    init(archived task: TaskArchive.Task) {
+        self.id = task.id
+        self.state = task.state
+        self.json = task.json
+        let file = TaskFile(object: (try? TaskFile.parseObject(task.json)) ?? [:])
+        self.correlationID = file.correlationID
+        self.traceContext = file.traceContext
+        self.submittedAtText = file.submittedAt
+        self.submittedAt = file.submittedAtDate
+        self.attempts = file.attempts ?? 0
+        self.hasResult = file.hasResult
+        self.hasError = file.hasError
+        self.errorMessage = file.errorMessage
+        self.errorKind = file.errorKind
+        self.modified = task.enteredState
+        self.enteredState = task.enteredState
+    }
 }
 
 extension TaskRecord {
