@@ -185,6 +185,15 @@ public struct TaskArchive: Sendable {
 }
 
 extension TaskArchive.Task {
+    /// The task of `record` as archived at `archivedAt`: its bytes on one line (a line break is
+    /// whitespace between JSON tokens, and never raw inside a JSON string, so a space is the same).
+    init(_ record: TaskRecord, archivedAt: Date) {
+        self.init(
+            id: record.id, state: record.state, enteredState: record.enteredState, archivedAt: archivedAt,
+            json: record.json.map { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") ? UInt8(ascii: " ") : $0 }
+        )
+    }
+
     /// As a task record, for the callers that show or replay spool tasks.
     public var record: TaskRecord {
         TaskRecord(archived: self)

@@ -170,7 +170,11 @@ final class TaskRetention: Sendable {
                 }
                 // Gone by other means: nothing to do. Back in the folder since (an older entry of
                 // a task that left and came back): its newer entry decides.
-                guard let record else { continue }
+                guard let record else {
+                    // The queue's length counted it; the census did not.
+                    if count == nil { remaining -= 1 }
+                    continue
+                }
                 if !overCount, let cutoff, !RecentArrivals.earlier(SpoolClock.timespec(record.enteredState), cutoff) { continue }
                 if replayRunning(of: entry.id) {
                     held.append(entry)
@@ -201,12 +205,7 @@ final class TaskRetention: Sendable {
         var failed = Set<TaskID>()
         let bySegment = Dictionary(grouping: records) { TaskArchive.segmentName(for: $0.enteredState) }
         for (segment, records) in bySegment.sorted(by: { $0.key < $1.key }) {
-            let tasks = records.map { record in
-                TaskArchive.Task(
-                    id: record.id, state: state, enteredState: record.enteredState, archivedAt: archivedAt,
-                    json: record.json.map { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") ? UInt8(ascii: " ") : $0 }
-                )
-            }
+            let tasks = records.map { TaskArchive.Task($0, archivedAt: archivedAt) }
             do {
                 try writer.append(tasks, to: segment) { problems.append($0) }
             } catch {
