@@ -38,8 +38,9 @@ extension Sidecar {
         case .appeared(let id, let state):
             recentArrivals.withLock { $0.record(id, in: state, at: now) }
             retention.noteArrival(id, in: state, at: now)
-        case .removed(let id, _):
+        case .removed(let id, let state):
             recentArrivals.withLock { $0.record(id, in: nil, at: now) }
+            retention.noteRemoval(id, from: state)
         case .updated, .unexpected, .rescanNeeded:
             break
         }

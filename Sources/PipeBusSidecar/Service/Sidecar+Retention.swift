@@ -11,9 +11,16 @@ extension Sidecar {
     /// The environment variable of the test hook `retentionTestPause`.
     static let retentionTestPauseVariable = "PIPEBUS_TEST_RETENTION_PAUSE"
 
-    /// Archives the finished tasks past the worker config's limits, counts them, logs problems.
+    /// Archives the finished tasks past the worker config's limits, counts them, logs problems;
+    /// passes follow one another while there is more to move than one pass takes (a spool that
+    /// finishes tasks faster than one pass a minute moves never falls behind for good).
     func runRetention() {
-        guard isLeader else { return }
+        while runRetentionPass(), !state.withLock({ $0.stopping }) {}
+    }
+
+    /// One pass; true when more is due at once.
+    private func runRetentionPass() -> Bool {
+        guard isLeader else { return false }
         let census = state.withLock { $0.watcher }?.census
         let pass = retention.pass(policy: config.retention, count: census.map { census in { census.counts[$0] } })
         for (state, count) in pass.archived where count > 0 {
@@ -24,6 +31,7 @@ extension Sidecar {
             logger.info("kept finished tasks past retention while their replay runs", metadata: ["count": "\(pass.held)"])
         }
         for problem in pass.problems { logger.error("retention: \(problem)") }
+        return pass.more && pass.problems.isEmpty
     }
 
     /// A test hook, never set in production: with `PIPEBUS_TEST_RETENTION_PAUSE=<path>`, the

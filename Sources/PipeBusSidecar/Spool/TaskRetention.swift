@@ -99,6 +99,8 @@ final class TaskRetention: Sendable {
         /// Past a limit but kept: their replay is running.
         var held = 0
         var problems: [String] = []
+        /// A state had more past its limits than `maxPerPass`: another pass is due at once.
+        var more = false
     }
 
     let spool: TaskSpool
@@ -110,6 +112,10 @@ final class TaskRetention: Sendable {
     /// stops the process there to check what a restart does with a task in both places.
     private let afterAppend: (@Sendable () -> Void)?
     private let queues = Mutex(Queues())
+    /// Files this retention unlinked whose removal the watcher has not reported yet: the census
+    /// still counts them, so a pass right after another subtracts them (a count limit would
+    /// otherwise archive them twice over).
+    private let unreported = Mutex<[TaskState: Set<TaskID>]>([:])
 
     init(spool: TaskSpool, maxPerPass: Int = 5000, afterAppend: (@Sendable () -> Void)? = nil) {
         self.spool = spool
@@ -130,6 +136,12 @@ final class TaskRetention: Sendable {
                 .sorted { RecentArrivals.earlier($0.entered, $1.entered) }
         }
         queues.withLock { $0 = seeded }
+        unreported.withLock { $0.removeAll() }  // the listing no longer holds them
+    }
+
+    /// The watcher reported that task `id` left `state`.
+    func noteRemoval(_ id: TaskID, from state: TaskState) {
+        unreported.withLock { _ = $0[state]?.remove(id) }
     }
 
     /// Task `id` entered `state` at `time` (a watcher's event).
@@ -152,7 +164,7 @@ final class TaskRetention: Sendable {
             let limits = policy[state]
             guard !limits.isOff else { continue }
             let cutoff = limits.maxAgeSeconds > 0 ? SpoolClock.timespec(now.addingTimeInterval(-Double(limits.maxAgeSeconds))) : nil
-            var remaining = count?(state) ?? queued(state)
+            var remaining = count.map { count in max(0, count(state) - unreported.withLock { $0[state]?.count ?? 0 }) } ?? queued(state)
             var due: [(entry: Entry, record: TaskRecord)] = []
             var held: [Entry] = []
             while due.count < maxPerPass {
@@ -183,6 +195,7 @@ final class TaskRetention: Sendable {
                 due.append((entry, record))
                 remaining -= 1
             }
+            if due.count >= maxPerPass { pass.more = true }
             pass.held += held.count
             let failed = archive(due.map(\.record), state: state, problems: &pass.problems)
             pass.archived[state] = due.count - failed.count
@@ -238,7 +251,14 @@ final class TaskRetention: Sendable {
             guard let info = try path.lstat(), SpoolClock.enteredState(info) == record.enteredState, Int(info.size) == record.json.count else {
                 throw RPCError(code: .aborted, message: "it changed while it was archived")
             }
-            _ = try path.remove()
+            // Noted before the unlink: the watcher may report it before `remove` returns.
+            unreported.withLock { _ = $0[record.state, default: []].insert(record.id) }
+            do {
+                if try !path.remove() { noteRemoval(record.id, from: record.state) }
+            } catch {
+                noteRemoval(record.id, from: record.state)
+                throw error
+            }
         }
     }
 }

@@ -61,6 +61,32 @@ struct TaskRetentionTests {
         }
     }
 
+    @Test("passes in a row while the census has not yet seen the last pass's unlinks: a count limit never archives below its count")
+    func countWithLaggingCensus() throws {
+        let clock = TestClock()
+        try withSpool(configuration: clock.configuration) { spool, _ in
+            for index in 1...10 {
+                try finish(spool, ["c\(index)"], to: .completed)
+                clock.advance(by: .seconds(1))
+            }
+            let retention = TaskRetention(spool: spool, maxPerPass: 3)
+            retention.seed(try spool.arrivals())
+            let policy = RetentionPolicy(completed: .init(maxCount: 5), failed: .init())
+            // The watcher has reported nothing since the seed: the census still says 10.
+            let stale: (TaskState) -> Int = { $0 == .completed ? 10 : 0 }
+            let first = retention.pass(policy: policy, count: stale)
+            #expect(first.archived == [.completed: 3])
+            #expect(first.more, "more was past the limit than one pass takes")
+            let second = retention.pass(policy: policy, count: stale)
+            #expect(second.archived == [.completed: 2])
+            #expect(!second.more)
+            #expect(try ids(spool, .completed) == ["c10", "c6", "c7", "c8", "c9"])
+            // Once the watcher reports the removals, the census is right again and nothing moves.
+            for index in 1...5 { retention.noteRemoval(try TaskID("c\(index)"), from: .completed) }
+            #expect(retention.pass(policy: policy, count: { $0 == .completed ? 5 : 0 }).archived == [.completed: 0])
+        }
+    }
+
     @Test("arrivals fed after the seed are archived in their order; a task that left by other means is skipped")
     func arrivalsAfterSeed() throws {
         let clock = TestClock()
