@@ -44,14 +44,7 @@ final class TaskArchiveWriter: Sendable {
             let frame = try LZ4Frame.compress(fresh.flatMap(TaskArchive.line(for:)))
             let existed = try path.lstat() != nil
             let fd = try path.open(.writeOnly, options: [.create, .append, .noFollow, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            do {
-                try fd.writeAll(frame, path: path)
-                try fd.sync(path: path)
-            } catch {
-                fd.closeIgnoringErrors()
-                throw error
-            }
-            try fd.closeReportingErrors(path: path)
+            try fd.writeAllSyncAndClose(frame, path: path)
             if !existed { try archive.directory.syncDirectory() }
             lastFrames.withLock { $0[name] = Set(fresh.map(Key.init)) }
         }
