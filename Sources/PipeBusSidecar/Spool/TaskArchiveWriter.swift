@@ -18,9 +18,16 @@ import SystemPackage
 /// folder are not appended a second time, only unlinked.
 final class TaskArchiveWriter: Sendable {
     let archive: TaskArchive
-    /// Per segment appended to in this run: the tasks of its last frame, by state, id and bytes.
-    private let lastFrames = Mutex<[String: Set<Key>]>([:])
+    /// Per segment appended to in this run: the tasks of its last frame, their bytes by state and
+    /// id (compared as objects, and only for a task met again: most never are).
+    private let lastFrames = Mutex<[String: [Name: [UInt8]]]>([:])
 
+    struct Name: Hashable {
+        var state: TaskState
+        var id: TaskID
+    }
+
+    /// A task as a segment gives it back (its object re-encoded): what a reader dedups on.
     struct Key: Hashable {
         var state: TaskState
         var id: TaskID
@@ -39,21 +46,23 @@ final class TaskArchiveWriter: Sendable {
             try archive.directory.makeDirectory(permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
             let path = archive.directory.appending(name)
             let known = try lastFrames.withLock { $0[name] } ?? open(path, repaired: repaired)
-            let fresh = tasks.filter { !known.contains(Key($0)) }
+            let fresh = tasks.filter { task in
+                known[Name(state: task.state, id: task.id)].map { TaskArchive.canonical($0) != TaskArchive.canonical(task.json) } ?? true
+            }
             guard !fresh.isEmpty else { return }
             let frame = try LZ4Frame.compress(fresh.flatMap(TaskArchive.line(for:)))
             let existed = try path.lstat() != nil
             let fd = try path.open(.writeOnly, options: [.create, .append, .noFollow, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
             try fd.writeAllSyncAndClose(frame, path: path)
             if !existed { try archive.directory.syncDirectory() }
-            lastFrames.withLock { $0[name] = Set(fresh.map(Key.init)) }
+            lastFrames.withLock { $0[name] = Dictionary(fresh.map { (Name(state: $0.state, id: $0.id), $0.json) }) { $1 } }
         }
     }
 
     /// Reads segment `path` for the first append of this run: cuts a half-written frame off its
     /// end, and returns the tasks of its last whole frame.
-    private func open(_ path: FilePath, repaired: (String) -> Void) throws -> Set<Key> {
-        guard try path.lstat() != nil else { return [] }
+    private func open(_ path: FilePath, repaired: (String) -> Void) throws -> [Name: [UInt8]] {
+        guard try path.lstat() != nil else { return [:] }
         let name = path.lastComponent?.string ?? ""
         let fd = try path.open(.readWrite, options: .untrusted)
         defer { fd.closeIgnoringErrors() }
@@ -65,17 +74,10 @@ final class TaskArchiveWriter: Sendable {
             try fd.sync(path: path)
             repaired("archive segment \(name): removed \(bytes.count - last.offset) bytes of a frame cut short at its end (an append interrupted by a crash; its tasks were still in their folders)")
         }
-        guard let frame = frames.last else { return [] }
+        guard let frame = frames.last else { return [:] }
         let segment = TaskArchive.decode(Array(bytes[frame.start..<frame.end]), name: name)
-        let keys = Set(segment.tasks.map(Key.init))
-        lastFrames.withLock { $0[name] = keys }
-        return keys
-    }
-}
-
-extension TaskArchiveWriter.Key {
-    /// By the task's object, not its bytes: a segment gives back the object re-encoded.
-    init(_ task: TaskArchive.Task) {
-        self.init(state: task.state, id: task.id, json: TaskArchive.canonical(task.json))
+        let known = Dictionary(segment.tasks.map { (Name(state: $0.state, id: $0.id), $0.json) }) { $1 }
+        lastFrames.withLock { $0[name] = known }
+        return known
     }
 }
