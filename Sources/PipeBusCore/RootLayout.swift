@@ -31,6 +31,10 @@ public struct RootLayout: Hashable, Sendable {
     public func stateDirectory(worker: String, folder: String) -> String { "\(spoolDirectory(worker: worker))/\(folder)" }
     /// Where hostile entries are moved; hidden, so no state folder glob and no watcher sees it.
     public func quarantineDirectory(worker: String) -> String { "\(spoolDirectory(worker: worker))/.quarantine" }
+
+    /// Where finished tasks past retention go: one LZ4-framed JSON-lines segment per day,
+    /// beside the state folders (never in one, so no runbook glob or watcher sees it).
+    public func archiveDirectory(worker: String) -> String { "\(spoolDirectory(worker: worker))/archive" }
     /// A task's file name in a state folder: `<id>.json`.
     public static func taskFileName(id: String) -> String { "\(id).json" }
 

@@ -68,6 +68,24 @@ extension FileDescriptor {
         _ = try systemCall("fsync", path: path) { fsync(rawValue) }
     }
 
+    /// Writes all of `bytes`, fsyncs, and closes: the bytes are on disk when it returns. The
+    /// descriptor is closed whatever happens; a failure is thrown, the close's included.
+    package func writeAllSyncAndClose(_ bytes: [UInt8], path: FilePath?) throws {
+        do {
+            try writeAll(bytes, path: path)
+            try sync(path: path)
+        } catch {
+            closeIgnoringErrors()
+            throw error
+        }
+        try closeReportingErrors(path: path)
+    }
+
+    /// ftruncate(2), EINTR retried: cuts the file to `size` bytes.
+    package func truncate(to size: Int64, path: FilePath?) throws {
+        _ = try systemCall("ftruncate", path: path) { ftruncate(rawValue, off_t(size)) }
+    }
+
     /// close(2), reporting a failure: on some file systems a deferred write error surfaces here.
     /// Never retried: on Linux the descriptor is gone either way.
     package func closeReportingErrors(path: FilePath?) throws {

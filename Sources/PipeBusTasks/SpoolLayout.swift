@@ -29,4 +29,7 @@ public struct SpoolLayout: Hashable, Sendable {
 
     /// Where hostile entries are moved; hidden, so no state folder glob and no watcher sees it.
     public var quarantineDirectory: String { rootLayout.quarantineDirectory(worker: worker) }
+
+    /// `<root>/tasks/<worker>/archive`: finished tasks past retention (`TaskArchive`).
+    public var archiveDirectory: String { rootLayout.archiveDirectory(worker: worker) }
 }

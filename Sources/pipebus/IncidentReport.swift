@@ -1,5 +1,6 @@
 import Foundation
 import PipeBusCore
+import PipeBusSidecar
 import PipeBusTasks
 
 #if canImport(Glibc)
@@ -11,7 +12,8 @@ import Glibc
 /// only a person knows; the slowest tasks and their correlation ids follow it.
 ///
 /// Figures come from the task files finished in the window (in `completed/` or `failed/` with
-/// an mtime inside it): latency is the file's mtime minus its `submitted_at`.
+/// an mtime inside it, or archived by retention with an `entered_at` inside it): latency is the
+/// file's mtime (the archive's `entered_at`) minus its `submitted_at`.
 struct IncidentReport {
     /// A task finished within the window.
     struct FinishedTask {
@@ -68,6 +70,21 @@ struct IncidentReport {
                     )
                 }
             }
+            // Retention may have archived tasks of the window already (a short age or a count limit).
+            for task in archivedTasks(worker: worker, since: since, now: now) {
+                let file = TaskFile(object: (try? TaskFile.parseObject(task.json)) ?? [:])
+                finished.append(
+                    FinishedTask(
+                        worker: worker,
+                        id: task.id.rawValue,
+                        failed: task.state == .failed,
+                        latency: max(0, task.enteredState.timeIntervalSince(file.submittedAtDate ?? task.enteredState)),
+                        correlationID: file.correlationID ?? "",
+                        traceID: file.traceContext?.traceID ?? "",
+                        error: file.error
+                    )
+                )
+            }
             for (id, _, modified) in Self.taskFiles(in: layout.stateDirectory(worker: worker, folder: TaskState.active.folderName)) {
                 let age = now.timeIntervalSince(modified)
                 if age > DurationText.seconds(threshold) { stillActive.append((worker, id, age)) }
@@ -94,6 +111,15 @@ struct IncidentReport {
             files.append((String(name.dropLast(5)), object, modified))
         }
         return files
+    }
+
+    /// Finished tasks of `worker` archived by retention that entered their folder since `since`.
+    func archivedTasks(worker: String, since: Date, now: Date) -> [TaskArchive.Task] {
+        var query = TaskListingQuery()
+        query.states = [.completed, .failed]
+        query.enteredWithin = .milliseconds(Int64(max(0, now.timeIntervalSince(since)) * 1000))
+        guard let archive = try? TaskArchive(root: root, worker: worker) else { return [] }
+        return (try? archive.tasks(query, now: now)) ?? []
     }
 
     var failedCount: Int { finished.count { $0.failed } }

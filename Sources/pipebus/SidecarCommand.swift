@@ -39,6 +39,12 @@ struct SidecarCommand: AsyncParsableCommand {
     )
     var heartbeatInterval: Duration = .seconds(2)
 
+    @Option(
+        help: ArgumentHelp("Time between retention passes, which archive finished tasks past the limits of the worker config (README, Retention).", valueName: "duration"),
+        transform: secondsOrDurationOption
+    )
+    var retentionInterval: Duration = .seconds(60)
+
     @Option(help: "How the worker takes tasks: spool (it moves files itself) or pipe (it leases them).")
     var mode = "spool"
 
@@ -71,6 +77,7 @@ struct SidecarCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard heartbeatInterval > .zero else { throw ValidationError("--heartbeat-interval must be positive") }
+        guard retentionInterval > .zero else { throw ValidationError("--retention-interval must be positive") }
         guard Sidecar.WorkerMode(rawValue: mode) != nil else { throw ValidationError("--mode must be spool or pipe") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         if let instance, let problem = NameRule.component.problem(with: instance) {
@@ -114,6 +121,7 @@ struct SidecarCommand: AsyncParsableCommand {
         configuration.root = root ?? environment["PIPEBUS_ROOT"] ?? "/shared"
         configuration.metricsAddress = metricsAddress == "none" ? nil : metricsAddress
         configuration.heartbeatInterval = heartbeatInterval
+        configuration.retentionInterval = retentionInterval
         configuration.mode = Sidecar.WorkerMode(rawValue: mode) ?? .spool
         configuration.command = command
         configuration.allowNetworkFileSystem = allowNetworkFilesystem

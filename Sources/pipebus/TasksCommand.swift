@@ -20,7 +20,8 @@ struct TasksCommand: AsyncParsableCommand {
             record when processing began; for a running task, IN STATE is its time so far. \
             With --json, the output is one JSON array with one task object per line, each \
             printed as it arrives. When the worker's sidecar is not running, the spool's files \
-            are read directly and a line on standard error says so.
+            are read directly and a line on standard error says so. Finished tasks that \
+            retention archived (<root>/tasks/<worker>/archive/) follow those of the spool.
             """
     )
 
@@ -129,7 +130,27 @@ struct TasksCommand: AsyncParsableCommand {
             printer.abort()
             throw CLIError(error, worker: worker.name)
         }
+        printArchived(&printer)
         printer.end(emptyMessage: emptyMessage)
+    }
+
+    /// Finished tasks that retention moved to the archive follow the spool's (they are older,
+    /// bar a count limit), read from its files here: the sidecar is not needed for them.
+    private func printArchived(_ printer: inout TaskRowPrinter) {
+        guard limit == 0 || printer.printed < limit, state.map({ $0 == .completed || $0 == .failed }) ?? true else { return }
+        var query = TaskListingQuery(request)
+        query.states = query.states.filter { $0 == .completed || $0 == .failed }
+        query.limit = limit == 0 ? nil : limit - printer.printed
+        do {
+            let archive = try TaskArchive(root: options.resolvedRoot, worker: worker.name)
+            let tasks = try archive.tasks(query) { problem in Console.error(problem) }
+            for task in tasks { printer.print(Pipebus_Tasks_V1_Task(task.record)) }
+            if !tasks.isEmpty, !options.json {
+                Console.error("\(tasks.count) of these tasks were read from the archive, \(archive.path)")
+            }
+        } catch {
+            Console.error("could not read the archive of worker \(worker): \(error)")
+        }
     }
 
     private var emptyMessage: String {

@@ -116,6 +116,8 @@ public final class SidecarMetrics: Sendable {
             "pipebus_oldest_active_task_age_seconds",
             "Time the oldest task in active/ has been there, in seconds (0 when none is)."
         )
+        // At 0 from the start, so that `rate()` sees the first archived tasks.
+        for state in [TaskState.completed, .failed] { _ = archivedCounter(state) }
     }
 
     /// Counts a task accepted into `pending/`.
@@ -147,6 +149,21 @@ public final class SidecarMetrics: Sendable {
         }
         if to == .failed { tasksFailed.increment() }
         if to == .completed { tasksCompleted.increment() }
+    }
+
+    /// Counts `count` tasks moved from `state`'s folder to the archive by retention.
+    public func tasksArchived(_ count: Int, from state: TaskState) {
+        archivedCounter(state).increment(by: Int64(count))
+    }
+
+    private func archivedCounter(_ state: TaskState) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.descriptor(
+                "task_archived_total",
+                "Finished tasks moved from completed/ or failed/ to the archive by retention, by state."
+            ),
+            labels: baseLabels + [("state", state.folderName)]
+        )
     }
 
     public func setQueueDepth(_ depth: Int) {

@@ -44,6 +44,14 @@ extension Sidecar: Service {
             group.addTask {
                 for await _ in self.deferredReportAdditions { await self.reportDeferredMoves() }
             }
+            group.addTask {
+                // Off the pipe's hot path and the heartbeat's: a thread of its own, at its own pace.
+                await OSThread.run("pipebus-retention") { self.runRetention() }
+                let passes = AsyncTimerSequence(interval: self.configuration.retentionInterval, clock: .continuous)
+                for await _ in passes.cancelOnGracefulShutdown() {
+                    await OSThread.run("pipebus-retention") { self.runRetention() }
+                }
+            }
             let beats = AsyncTimerSequence(interval: configuration.heartbeatInterval, clock: .continuous)
             for await _ in beats.cancelOnGracefulShutdown() {
                 await OSThread.run("pipebus-tick") { self.tick() }

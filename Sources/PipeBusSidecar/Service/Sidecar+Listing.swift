@@ -19,6 +19,7 @@ extension Sidecar {
         do {
             let entries = try spool.arrivals()
             recentArrivals.withLock { $0.seed(entries) }
+            retention.seed(entries)
         } catch {
             // Every listing reaching back before now falls back to the folders.
             logger.warning("could not list the spool for its recent arrivals", metadata: ["error": "\(error)"])
@@ -33,10 +34,13 @@ extension Sidecar {
         switch event {
         case .transition(let id, _, let to):
             recentArrivals.withLock { $0.record(id, in: to, at: now) }
+            retention.noteArrival(id, in: to, at: now)
         case .appeared(let id, let state):
             recentArrivals.withLock { $0.record(id, in: state, at: now) }
-        case .removed(let id, _):
+            retention.noteArrival(id, in: state, at: now)
+        case .removed(let id, let state):
             recentArrivals.withLock { $0.record(id, in: nil, at: now) }
+            retention.noteRemoval(id, from: state)
         case .updated, .unexpected, .rescanNeeded:
             break
         }

@@ -25,6 +25,8 @@ public final class Sidecar: Sendable {
         /// `host:port` for `/metrics`; nil serves none.
         public var metricsAddress: String? = "127.0.0.1:9464"
         public var heartbeatInterval: Duration = .seconds(2)
+        /// Time between retention passes (`TaskRetention`): modest, off the pipe's hot path.
+        public var retentionInterval: Duration = .seconds(60)
         /// The worker to start and supervise; empty when the worker is started by someone else.
         public var command: [String] = []
         /// How the worker takes tasks: it moves spool files itself, or leases them over the pipe.
@@ -69,6 +71,8 @@ public final class Sidecar: Sendable {
     let health = HealthService()
     let leases: LeaseManager
     let sampler = ResourceSampler()
+    /// Moves finished tasks past their limits to the archive (`Sidecar+Retention`).
+    let retention: TaskRetention
     let state = Mutex(RuntimeState())
     /// The latest arrivals in the state folders, for newest-first listings (`Sidecar+Listing`).
     let recentArrivals = Mutex(RecentArrivals())
@@ -158,6 +162,7 @@ public final class Sidecar: Sendable {
         self.tracing = tracing
         self.logger = logger
         self.spool = try TaskSpool(root: configuration.root, worker: configuration.worker, logger: logger)
+        self.retention = TaskRetention(spool: spool, afterAppend: Self.retentionTestPause())
         let config = WorkerConfigStore(root: configuration.root, worker: configuration.worker, logger: logger)
         self.config = config
         self.metrics = SidecarMetrics(worker: configuration.worker, instance: configuration.instance, transport: transport)

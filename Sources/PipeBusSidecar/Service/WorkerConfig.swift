@@ -32,8 +32,46 @@ public enum WorkerConfig {
         summary: "tasks a pipe worker holds at once (leased and not yet finished)"
     )
 
+    /// Retention (`TaskRetention`): how long, and how many, finished tasks stay in `completed/`
+    /// and `failed/` before they move to the archive. 0 turns a limit off; by default a week.
+    public static let completedMaxAgeSeconds = Key(
+        name: "completed_max_age_seconds",
+        defaultValue: 7 * 24 * 3600,
+        minimum: 0,
+        summary: "seconds a task stays in completed/ before it is archived (0: no age limit)"
+    )
+
+    public static let completedMaxCount = Key(
+        name: "completed_max_count",
+        defaultValue: 0,
+        minimum: 0,
+        summary: "tasks kept in completed/, the oldest beyond it archived (0: no count limit)"
+    )
+
+    public static let failedMaxAgeSeconds = Key(
+        name: "failed_max_age_seconds",
+        defaultValue: 7 * 24 * 3600,
+        minimum: 0,
+        summary: "seconds a task stays in failed/ before it is archived (0: no age limit)"
+    )
+
+    public static let failedMaxCount = Key(
+        name: "failed_max_count",
+        defaultValue: 0,
+        minimum: 0,
+        summary: "tasks kept in failed/, the oldest beyond it archived (0: no count limit)"
+    )
+
     /// Every key pipebus reads, in the order `pipebus config` lists them.
-    public static let keys = [batchSize]
+    public static let keys = [batchSize, completedMaxAgeSeconds, completedMaxCount, failedMaxAgeSeconds, failedMaxCount]
+
+    /// The retention limits in effect for `object` (a config file's content).
+    public static func retention(in object: [String: Any]) -> RetentionPolicy {
+        RetentionPolicy(
+            completed: .init(maxAgeSeconds: completedMaxAgeSeconds.value(in: object), maxCount: completedMaxCount.value(in: object)),
+            failed: .init(maxAgeSeconds: failedMaxAgeSeconds.value(in: object), maxCount: failedMaxCount.value(in: object))
+        )
+    }
 
     public static func key(named name: String) -> Key? {
         keys.first { $0.name == name }

@@ -15,6 +15,7 @@ final class WorkerConfigStore: Sendable {
     private struct State {
         var json: [UInt8] = Array("{}".utf8)
         var batchSize = WorkerConfig.batchSize.defaultValue
+        var retention = WorkerConfig.retention(in: [:])
         var fingerprint: [Int64] = []
     }
 
@@ -29,6 +30,9 @@ final class WorkerConfigStore: Sendable {
 
     /// `batch_size`: at most this many tasks in flight per lease (≥ 1).
     var batchSize: Int { state.withLock { $0.batchSize } }
+
+    /// The retention limits of `completed/` and `failed/`.
+    var retention: RetentionPolicy { state.withLock { $0.retention } }
 
     /// The config as JSON.
     var json: [UInt8] { state.withLock { $0.json } }
@@ -49,6 +53,7 @@ final class WorkerConfigStore: Sendable {
             state.withLock { state in
                 state.json = bytes
                 state.batchSize = WorkerConfig.batchSize.value(in: object)
+                state.retention = WorkerConfig.retention(in: object)
             }
             logger.info("worker config loaded", metadata: ["path": "\(path)", "batch_size": "\(batchSize)"])
             return true

@@ -48,14 +48,7 @@ enum DurableFile {
         // O_EXCL: never reuse, let alone follow, anything already at the temp name.
         let fd = try temporary.open(.writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         do {
-            do {
-                try fd.writeAll(bytes, path: temporary)
-                try fd.sync(path: temporary)
-            } catch {
-                fd.closeIgnoringErrors()
-                throw error
-            }
-            try fd.closeReportingErrors(path: temporary)
+            try fd.writeAllSyncAndClose(bytes, path: temporary)
             switch placement {
             case .create:
                 try temporary.renameWithoutReplacing(to: destination)

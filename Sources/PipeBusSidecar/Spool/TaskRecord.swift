@@ -43,10 +43,24 @@ public struct TaskRecord: Hashable, Sendable {
     }
 
     init(id: TaskID, state: TaskState, bytes: [UInt8], object: [String: Any], info: Stat) {
+        self.init(
+            id: id, state: state, bytes: bytes, file: TaskFile(object: object),
+            modified: SpoolClock.date(info.st_mtim), enteredState: SpoolClock.enteredState(info)
+        )
+    }
+
+    /// A task from the archive: its times are those it had in its folder.
+    init(archived task: TaskArchive.Task) {
+        self.init(
+            id: task.id, state: task.state, bytes: task.json, file: TaskFile(object: (try? TaskFile.parseObject(task.json)) ?? [:]),
+            modified: task.enteredState, enteredState: task.enteredState
+        )
+    }
+
+    private init(id: TaskID, state: TaskState, bytes: [UInt8], file: TaskFile, modified: Date, enteredState: Date) {
         self.id = id
         self.state = state
         self.json = bytes
-        let file = TaskFile(object: object)
         self.correlationID = file.correlationID
         self.traceContext = file.traceContext
         self.submittedAtText = file.submittedAt
@@ -56,8 +70,8 @@ public struct TaskRecord: Hashable, Sendable {
         self.hasError = file.hasError
         self.errorMessage = file.errorMessage
         self.errorKind = file.errorKind
-        self.modified = SpoolClock.date(info.st_mtim)
-        self.enteredState = SpoolClock.enteredState(info)
+        self.modified = modified
+        self.enteredState = enteredState
     }
 }
 

@@ -9,15 +9,23 @@ extension TaskSpool {
     /// to true, and written as `pending/<id>_replay.json`. As a new task it also gets the owned
     /// keys a new task has: `id` `<id>_replay`, `attempts` 0, a new `submitted_at`, `replay_of`
     /// the original's id, and no `result` or `error` (as the sidecar does for the runbook's own
-    /// replay snippet, `adoptNewTask`). Throws NOT_FOUND if the task is in neither folder, ALREADY_EXISTS if
+    /// replay snippet, `adoptNewTask`). A task retention archived is read from the archive.
+    /// Throws NOT_FOUND if the task is in neither folder nor the archive, ALREADY_EXISTS if
     /// its replay is already in the spool.
     @discardableResult
     public func replay(_ id: TaskID) throws -> TaskRecord {
-        let original = try translatingSystemErrors(subject: "spool") {
+        // The folders first, then the archive: retention appends a task to the archive before
+        // its file leaves the folder, so a task missed in the folder is in the archive by then.
+        var original = try translatingSystemErrors(subject: "spool") {
             try read(id, in: .failed) ?? read(id, in: .completed)
         }
+        if original == nil {
+            original = try TaskArchive(layout: layout).find(id) { problem in
+                logger.warning("archive read while looking for a task to replay", metadata: ["task_id": "\(id)", "problem": "\(problem)"])
+            }?.record
+        }
         guard let original else {
-            throw RPCError(code: .notFound, message: "task \(id) not found in failed/ or completed/")
+            throw RPCError(code: .notFound, message: "task \(id) not found in failed/, completed/ or the archive")
         }
         let replayID = try TaskID(id.rawValue + "_replay")
         var object = try original.object()

@@ -41,12 +41,13 @@ final class TestDeployment: @unchecked Sendable {  // used by one test at a time
         mode: String = "spool",
         command: [String] = [],
         heartbeatInterval: Double = 0.5,
-        waitForLease: Bool = false
+        waitForLease: Bool = false,
+        extraArguments: [String] = []
     ) async throws -> ChildProcess {
         var arguments = [
             "sidecar", "--worker", worker, "--root", root, "--metrics-address", "none",
             "--heartbeat-interval", "\(heartbeatInterval)", "--mode", mode,
-        ]
+        ] + extraArguments
         if !command.isEmpty { arguments += ["--"] + command }
         let sidecar = try CLI.start(arguments)
         sidecars[worker] = sidecar
