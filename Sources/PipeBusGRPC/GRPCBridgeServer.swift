@@ -25,7 +25,10 @@ public final class GRPCBridgeServer: Service {
         /// Whether the HTTP/2 connection holds its flushes back (up to 100 µs,
         /// grpc-swift-nio-transport's default) to batch writes: fewer syscalls under many
         /// concurrent calls, up to 100 µs more per reply when calls come one at a time.
-        public var coalescesFlushes = true
+        /// Off: one call at a time is what the bridge serves (probes, the CLI, a fleet's rows),
+        /// and bench/PipeBusBench's grpc-bridge scenario measured off faster at p50 in both
+        /// placements, for the bridge and for bare grpc-swift-2 alike.
+        public var coalescesFlushes = false
 
         public init(address: GRPCListenAddress) { self.address = address }
 
