@@ -172,6 +172,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                // The `grpc-bridge` scenario: the bridge against a bare grpc-swift-2 echo server.
+                .target(name: "PipeBusGRPC", condition: .when(traits: ["GRPC"])),
+                .product(name: "GRPCCore", package: "grpc-swift-2", condition: .when(traits: ["GRPC"])),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport", condition: .when(traits: ["GRPC"])),
             ],
             path: "bench/PipeBusBench",
             swiftSettings: strictSwift

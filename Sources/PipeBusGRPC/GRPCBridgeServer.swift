@@ -1,5 +1,5 @@
 import GRPCCore
-import GRPCNIOTransportHTTP2Posix
+package import GRPCNIOTransportHTTP2Posix
 public import Logging
 public import PipeBusCore
 public import ServiceLifecycle
@@ -22,6 +22,13 @@ public final class GRPCBridgeServer: Service {
         /// that vanished (a host gone, a partition) is noticed and its calls end.
         public var keepaliveInterval: Duration = .seconds(30)
         public var keepaliveTimeout: Duration = .seconds(10)
+        /// Whether the HTTP/2 connection holds its flushes back (up to 100 µs,
+        /// grpc-swift-nio-transport's default) to batch writes: fewer syscalls under many
+        /// concurrent calls, up to 100 µs more per reply when calls come one at a time.
+        /// Off: one call at a time is what the bridge serves (probes, the CLI, a fleet's rows),
+        /// and bench/PipeBusBench's grpc-bridge scenario measured off faster at p50 in both
+        /// placements, for the bridge and for bare grpc-swift-2 alike.
+        public var coalescesFlushes = false
 
         public init(address: GRPCListenAddress) { self.address = address }
 
@@ -57,7 +64,7 @@ public final class GRPCBridgeServer: Service {
 
     public func run() async throws {
         guard await whenReady() else { return }
-        let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: transportSecurity, config: transportConfig)
+        let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: transportSecurity, config: configuration.transportConfig)
         let server = GRPCServer(transport: transport, services: [bridge])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
@@ -89,16 +96,6 @@ public final class GRPCBridgeServer: Service {
         }
     }
 
-    private var transportConfig: HTTP2ServerTransport.Posix.Config {
-        .defaults { config in
-            config.rpc.maxRequestPayloadSize = configuration.maxRequestMessageBytes
-            config.connection.keepalive = .init(
-                time: configuration.keepaliveInterval,
-                timeout: configuration.keepaliveTimeout,
-                clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: true)
-            )
-        }
-    }
 
     /// `HOST:PORT` or `unix:PATH`, as `--grpc-listen` takes it (tests read the port from it).
     static func text(_ address: GRPCNIOTransportCore.SocketAddress) -> String {
@@ -106,5 +103,21 @@ public final class GRPCBridgeServer: Service {
         if let ipv6 = address.ipv6 { return "[\(ipv6.host)]:\(ipv6.port)" }
         if let unix = address.unixDomainSocket { return "unix:\(unix.path)" }
         return "\(address)"
+    }
+}
+
+extension GRPCBridgeServer.Configuration {
+    /// The HTTP/2 transport's settings; the benchmark serves its bare grpc-swift-2 echo with the
+    /// very same ones.
+    package var transportConfig: HTTP2ServerTransport.Posix.Config {
+        .defaults { config in
+            config.rpc.maxRequestPayloadSize = maxRequestMessageBytes
+            config.connection.keepalive = .init(
+                time: keepaliveInterval,
+                timeout: keepaliveTimeout,
+                clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: true)
+            )
+            if !coalescesFlushes { config.connection.flushCoalescing = nil }
+        }
     }
 }

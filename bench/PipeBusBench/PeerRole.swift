@@ -16,7 +16,13 @@ protocol PeerRole {
 
 /// Every role a peer process can play. A scenario that needs a new one adds it here.
 enum PeerRoles {
-    static var all: [any PeerRole.Type] { [CodecRole.self, EngineRole.self, ServerRole.self, ClientRole.self, SpoolClientRole.self] }
+    static var all: [any PeerRole.Type] {
+        var roles: [any PeerRole.Type] = [CodecRole.self, EngineRole.self, ServerRole.self, ClientRole.self, SpoolClientRole.self]
+        #if GRPC
+        roles += [GRPCEchoServerRole.self, GRPCEchoClientRole.self]
+        #endif
+        return roles
+    }
 
     static func named(_ name: String) -> (any PeerRole.Type)? {
         all.first { $0.name == name }

@@ -1,11 +1,20 @@
 /// Every scenario, in the order a run without arguments measures them.
 enum ScenarioRegistry {
-    static let all: [any Scenario] = [
-        BaselineScenario(),
-        CodecScenario(),
-        EngineScenario(),
-        RTTScenario(),
-        GRPCScenario(),
+    static let all: [any Scenario] = {
+        var scenarios: [any Scenario] = [
+            BaselineScenario(),
+            CodecScenario(),
+            EngineScenario(),
+            RTTScenario(),
+            GRPCScenario(),
+        ]
+        #if GRPC
+        scenarios.append(GRPCBridgeScenario())
+        #endif
+        return scenarios + rest
+    }()
+
+    private static let rest: [any Scenario] = [
         PythonScenario(),
         StreamScenario(),
         WriteLatencyScenario(),
