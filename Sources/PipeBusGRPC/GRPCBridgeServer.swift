@@ -22,6 +22,10 @@ public final class GRPCBridgeServer: Service {
         /// that vanished (a host gone, a partition) is noticed and its calls end.
         public var keepaliveInterval: Duration = .seconds(30)
         public var keepaliveTimeout: Duration = .seconds(10)
+        /// How long a graceful shutdown waits for calls in flight (as the pipe server's
+        /// `drainTimeout`) before closing the connections: a client cut off by a partition never
+        /// ends its stream, and must not hold the sidecar's stop.
+        public var drainTimeout: Duration = .seconds(5)
         /// Whether the HTTP/2 connection holds its flushes back (up to 100 µs,
         /// grpc-swift-nio-transport's default) to batch writes: fewer syscalls under many
         /// concurrent calls, up to 100 µs more per reply when calls come one at a time.
@@ -66,8 +70,11 @@ public final class GRPCBridgeServer: Service {
         guard await whenReady() else { return }
         let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: transportSecurity, config: configuration.transportConfig)
         let server = GRPCServer(transport: transport, services: [bridge])
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await server.serve() }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await server.serve()
+                return true
+            }
             let bound = try await transport.listeningAddress
             logger.info("serving gRPC", metadata: [
                 "address": "\(Self.text(bound))",
@@ -75,6 +82,18 @@ public final class GRPCBridgeServer: Service {
             ])
             try? await gracefulShutdown()
             server.beginGracefulShutdown()
+            // The drain ends when the last call does, or at its limit: then the connections are
+            // closed (cancelling `serve` does that) and their calls end.
+            let limit = configuration.drainTimeout
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let drained = try await group.next() ?? true
+            group.cancelAll()
+            if !drained {
+                logger.warning("gRPC calls still in flight after the drain timeout; closing their connections", metadata: ["drain_timeout": "\(limit)"])
+            }
         }
     }
 
