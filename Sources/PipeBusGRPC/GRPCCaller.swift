@@ -48,12 +48,14 @@ public final class GRPCCaller: ClosableRPCCaller {
 
     public let target: GRPCTarget
     private let client: GRPCClient<HTTP2ClientTransport.Posix>
+    private let maxResponseMessageBytes: Int
     /// `client.runConnections()`, until `close()` shuts the client down; not detached work:
     /// `close()` ends it, and it holds nothing once it has.
     private let connections: Task<Void, Never>
 
     public init(target: GRPCTarget, configuration: Configuration = Configuration()) throws {
         self.target = target
+        self.maxResponseMessageBytes = configuration.maxResponseMessageBytes
         let transport: HTTP2ClientTransport.Posix
         do {
             transport = try HTTP2ClientTransport.Posix(
@@ -101,12 +103,12 @@ public final class GRPCCaller: ClosableRPCCaller {
         // A host that cannot be reached fails the call at once (UNAVAILABLE) rather than holding
         // it until its deadline; a connection still being made is waited for.
         options.waitForReady = false
+        options.maxResponseMessageBytes = maxResponseMessageBytes
         return options
     }
 
     private static func descriptor(_ method: PipeBusCore.MethodDescriptor) -> GRPCCore.MethodDescriptor {
-        let parts = method.fullName.split(separator: "/", omittingEmptySubsequences: true)
-        return GRPCCore.MethodDescriptor(fullyQualifiedService: String(parts.first ?? ""), method: String(parts.dropFirst().first ?? ""))
+        GRPCCore.MethodDescriptor(fullyQualifiedService: method.service, method: method.method)
     }
 
     private func translating<Result>(_ body: () async throws -> Result) async throws -> Result {
