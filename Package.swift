@@ -123,10 +123,12 @@ let package = Package(
         // over a gRPC channel (client). Messages pass as the protobuf bytes they already are.
         .target(
             name: "PipeBusGRPC",
+            // Trait-conditional, its sources `#if GRPC`: `swift build` builds every target, and
+            // without the trait this one must not pull gRPC and BoringSSL into the build.
             dependencies: [
                 "PipeBusCore",
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCCore", package: "grpc-swift-2", condition: .when(traits: ["GRPC"])),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport", condition: .when(traits: ["GRPC"])),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

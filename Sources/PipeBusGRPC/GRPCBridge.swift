@@ -1,3 +1,4 @@
+#if GRPC
 public import GRPCCore
 public import PipeBusCore
 
@@ -84,3 +85,4 @@ public struct GRPCBridge: RegistrableRPCService {
         }
     }
 }
+#endif

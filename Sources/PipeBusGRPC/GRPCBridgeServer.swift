@@ -1,3 +1,4 @@
+#if GRPC
 import GRPCCore
 package import GRPCNIOTransportHTTP2Posix
 public import Logging
@@ -140,3 +141,4 @@ extension GRPCBridgeServer.Configuration {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if GRPC
 import GRPCCore
 import GRPCNIOTransportCore
 package import GRPCNIOTransportHTTP2Posix
@@ -245,3 +246,4 @@ public final class GRPCCaller: ClosableRPCCaller {
         }
     }
 }
+#endif

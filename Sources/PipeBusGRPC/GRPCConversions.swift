@@ -1,3 +1,4 @@
+#if GRPC
 import GRPCCore
 import PipeBusCore
 
@@ -71,3 +72,4 @@ func grpcTimeout(_ metadata: GRPCCore.Metadata) -> Duration? {
     default: return nil
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if GRPC
 import PipeBusCore
 
 /// Where the bridge listens: `HOST:PORT` (`[v6]:PORT` for IPv6) or `unix:PATH`.
@@ -52,3 +53,4 @@ public enum GRPCListenAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if GRPC
 /// The PEM files of a TLS side: its certificate chain and key, and the CA its peer's certificate
 /// must chain to (on the server: set means mutual TLS, a client without a certificate from that
 /// CA is refused; on the client: the server's CA, the system's roots when nil).
@@ -12,3 +13,4 @@ public struct GRPCTLSFiles: Hashable, Sendable {
         self.trustedCA = trustedCA
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if GRPC
 import PipeBusCore
 
 /// A remote sidecar, as clients name it: `grpc://HOST:PORT` (plaintext), `grpcs://HOST:PORT`
@@ -49,3 +50,4 @@ public struct GRPCTarget: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if GRPC
 import GRPCCore
 
 /// A message as the protobuf bytes it already is: the bridge hands them to the pipe's handlers
@@ -11,3 +12,4 @@ struct RawMessageCoder: MessageSerializer, MessageDeserializer {
         serializedMessageBytes.withUnsafeBytes { Array($0) }
     }
 }
+#endif
