@@ -14,14 +14,24 @@ final class ServerCall: Sendable {
     let streamID: UInt32
     let context: ServerContext
     let inbox: MessageInbox
-    private let sink: Sink
+    // The sink as two optionals: the pipe's case reads a stored property, as the pipe-only call
+    // did, rather than copying the connection out of an enum payload per message.
+    private let connection: ServerConnection?
+    private let external: (@Sendable ([UInt8]) async throws -> Void)?
     private let ended = Atomic<Bool>(false)
 
     init(streamID: UInt32, context: ServerContext, inboxCapacity: Int, sink: Sink) {
         self.streamID = streamID
         self.context = context
         self.inbox = MessageInbox(capacity: inboxCapacity)
-        self.sink = sink
+        switch sink {
+        case .connection(let connection):
+            self.connection = connection
+            self.external = nil
+        case .external(let write):
+            self.connection = nil
+            self.external = write
+        }
     }
 
     /// The call was cancelled, timed out, or the connection went away: sends now fail.
@@ -34,10 +44,8 @@ final class ServerCall: Sendable {
 
     func send(_ message: [UInt8]) async throws {
         if hasEnded { throw RPCError(code: .cancelled, message: "the call was cancelled or timed out") }
-        switch sink {
-        case .connection(let connection): try connection.sendMessage(message, on: streamID)
-        case .external(let write): try await write(message)
-        }
+        if let connection { return try connection.sendMessage(message, on: streamID) }
+        try await external?(message)
     }
 
     /// The one request message of a unary or server-streaming call.
