@@ -36,9 +36,12 @@ final class LeaseManager: Sendable {
     /// Where claiming happens: a claim fsyncs, and the callers of `pump()` (the spool
     /// watcher's thread above all, which must keep up with inotify) must not wait for it.
     private let pumpQueue = DispatchQueue(label: "pipebus.lease-pump")
+    /// Where a pass's claims run side by side (the spool's blocking pool).
+    private let pool: BlockingPool
 
-    init(spool: TaskSpool, ledger: LeaseLedger, tracing: TaskTracing, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
+    init(spool: TaskSpool, ledger: LeaseLedger, tracing: TaskTracing, pool: BlockingPool, batchSize: @escaping @Sendable () -> Int, logger: Logger) {
         self.spool = spool
+        self.pool = pool
         self.ledger = ledger
         self.tracing = tracing
         self.batchSize = batchSize
@@ -144,61 +147,90 @@ final class LeaseManager: Sendable {
 
     private func pumpOnce() {
         let limit = batchSize()
-        let free = state.withLock { state in
-            state.leases.values.reduce(0) { $0 + max(0, min($1.maxInFlight, limit) - $1.inFlight.count) }
+        var room = state.withLock { state in
+            state.leases.mapValues { max(0, min($0.maxInFlight, limit) - $0.inFlight.count) }
         }
+        let free = room.values.reduce(0, +)
         guard free > 0 else { return }
-        let candidates: [TaskRecord]
+        var candidates: ArraySlice<TaskRecord>
         do {
             // Oldest first by mtime (from lstat); only as many files read as there is room for,
             // plus a few for claims lost to other consumers: a long queue is not re-read per pump.
-            candidates = try spool.list(.pending, limit: free + 8)
+            candidates = try spool.list(.pending, limit: free + 8)[...]
         } catch {
             logger.error("cannot list pending tasks", metadata: ["error": "\(error)"])
             return
         }
-        for candidate in candidates {
-            guard let leaseID = leaseWithRoom(limit: limit) else { return }
-            let claimed: TaskRecord
-            // Noted before the claim: if this instance dies after it, the note is how another
-            // instance knows to return the task.
-            ledger.record(candidate.id)
-            let started = Date()
-            do {
-                claimed = try spool.claim(candidate.id)
-                tracing.call("lease", claimed, startedAt: started)
-            } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
-                ledger.forget(candidate.id)
-                continue  // another consumer won it
-            } catch {
-                ledger.forget(candidate.id)
-                logger.error("cannot claim a task", metadata: ["task_id": "\(candidate.id)", "error": "\(error)"])
-                continue
+        // Each claim has its lease's slot before it starts, and the claims run side by side on
+        // the spool's pool, so that their fsyncs share group commits: one after another, every
+        // claim paid its own (issue 18). Passes run one at a time, so `room` stays true while
+        // this one runs (a release only adds room, for the next pass). A lost race leaves its
+        // slot free for the next candidate.
+        while !candidates.isEmpty {
+            var plan: [(task: TaskID, lease: Int)] = []
+            while let candidate = candidates.first, let lease = Self.mostRoom(in: room) {
+                candidates.removeFirst()
+                room[lease, default: 0] -= 1
+                plan.append((candidate.id, lease))
             }
-            let delivered = state.withLock { state -> Bool in
-                guard var lease = state.leases[leaseID] else { return false }
-                lease.inFlight.insert(claimed.id)
-                state.leases[leaseID] = lease
-                lease.continuation.yield(claimed)
-                return true
+            guard !plan.isEmpty else { return }
+            let lost = Mutex(0)
+            pool.forEach(plan) { planned in
+                if !self.claim(planned.task, for: planned.lease) {
+                    lost.withLock { $0 += 1 }
+                    // Its slot is free again (the lease may be gone: then it has no room).
+                }
             }
-            if !delivered {
-                if (try? spool.transition(claimed.id, from: .active, to: .pending)) != nil { ledger.forget(claimed.id) }
+            let lostCount = lost.withLock { $0 }
+            guard lostCount > 0 else { return }
+            // Hand the lost slots back to the leases that still exist, most room first.
+            let current = state.withLock { state in
+                state.leases.mapValues { max(0, min($0.maxInFlight, limit) - $0.inFlight.count) }
             }
+            room = current
         }
     }
 
-    /// The lease with the most free room (spreads tasks across workers).
-    private func leaseWithRoom(limit: Int) -> Int? {
-        state.withLock { state -> Int? in
-            var best: (id: Int, room: Int)?
-            for (id, lease) in state.leases {
-                let room = min(lease.maxInFlight, limit) - lease.inFlight.count
-                guard room > 0 else { continue }
-                if let current = best, current.room > room || (current.room == room && current.id < id) { continue }
-                best = (id, room)
-            }
-            return best?.id
+    /// Claims `task` for lease `leaseID` and delivers it; false if the claim was lost (another
+    /// consumer won, or it failed), or the lease ended meanwhile.
+    private func claim(_ task: TaskID, for leaseID: Int) -> Bool {
+        // Noted before the claim: if this instance dies after it, the note is how another
+        // instance knows to return the task.
+        ledger.record(task)
+        let started = Date()
+        let claimed: TaskRecord
+        do {
+            claimed = try spool.claim(task)
+            tracing.call("lease", claimed, startedAt: started)
+        } catch let error as RPCError where error.code == .aborted || error.code == .notFound {
+            ledger.forget(task)
+            return false  // another consumer won it
+        } catch {
+            ledger.forget(task)
+            logger.error("cannot claim a task", metadata: ["task_id": "\(task)", "error": "\(error)"])
+            return false
         }
+        let delivered = state.withLock { state -> Bool in
+            guard var lease = state.leases[leaseID] else { return false }
+            lease.inFlight.insert(claimed.id)
+            state.leases[leaseID] = lease
+            lease.continuation.yield(claimed)
+            return true
+        }
+        if !delivered {
+            if (try? spool.transition(claimed.id, from: .active, to: .pending)) != nil { ledger.forget(claimed.id) }
+        }
+        return delivered
+    }
+
+    /// The lease with the most room left in `room` (spreads tasks across workers); nil when
+    /// every lease is full.
+    private static func mostRoom(in room: [Int: Int]) -> Int? {
+        var best: (id: Int, room: Int)?
+        for (id, free) in room where free > 0 {
+            if let current = best, current.room > free || (current.room == free && current.id < id) { continue }
+            best = (id, free)
+        }
+        return best?.id
     }
 }

@@ -57,6 +57,11 @@ public final class Sidecar: Sendable {
     /// that made it (which reports at once) is the one that counts it.
     static let reportGrace: Duration = .milliseconds(500)
 
+    /// How many claims and finishes may wait for the disk at once. A group commit is shared by
+    /// the callers waiting at the same time, so this bounds a batch; past a few dozen, fsyncs
+    /// of one journal stop overlapping and threads only cost memory.
+    static let spoolWorkWidth = 32
+
     public let configuration: Configuration
     public let paths: SidecarPaths
     let leaseLedger: LeaseLedger
@@ -70,6 +75,9 @@ public final class Sidecar: Sendable {
     let events = EventLog()
     let health = HealthService()
     let leases: LeaseManager
+    /// Threads for the spool's blocking calls that may run side by side (claims, finishes),
+    /// so that their fsyncs share group commits; closed once the server has drained.
+    let spoolWork = BlockingPool(name: "pipebus-spool", width: Sidecar.spoolWorkWidth)
     let sampler = ResourceSampler()
     /// Moves finished tasks past their limits to the archive (`Sidecar+Retention`).
     let retention: TaskRetention
@@ -166,7 +174,7 @@ public final class Sidecar: Sendable {
         let config = WorkerConfigStore(root: configuration.root, worker: configuration.worker, logger: logger)
         self.config = config
         self.metrics = SidecarMetrics(worker: configuration.worker, instance: configuration.instance, transport: transport)
-        self.leases = LeaseManager(spool: spool, ledger: leaseLedger, tracing: tracing, batchSize: { config.batchSize }, logger: logger)
+        self.leases = LeaseManager(spool: spool, ledger: leaseLedger, tracing: tracing, pool: spoolWork, batchSize: { config.batchSize }, logger: logger)
         (deferredReportAdditions, deferredReportAdded) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let holder = SidecarReference()
         if configuration.metricsAddress == nil {
@@ -330,6 +338,7 @@ public final class Sidecar: Sendable {
         settleStart(false)
         stopServing()
         state.withLock { $0.server }?.shutdown(graceful: true)
+        spoolWork.close()
         supervisor?.stop(grace: configuration.workerStopGrace)
         writeHeartbeat()
         state.withLock { $0.watcher }?.stop()
@@ -381,6 +390,7 @@ public final class Sidecar: Sendable {
             return (state.server, state.watcher)
         }
         server?.shutdown(graceful: false)
+        spoolWork.close()
         watcher?.stop()
         let (locks, created) = state.withLock { state in
             defer {

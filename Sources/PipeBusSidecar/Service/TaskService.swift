@@ -124,9 +124,15 @@ struct TaskService: Pipebus_Tasks_V1_Tasks.ServiceProtocol {
         return Pipebus_Tasks_V1_Empty()
     }
 
-    func finish(request: Pipebus_Tasks_V1_FinishRequest, context: ServerContext) throws -> Pipebus_Tasks_V1_Task {
+    /// Not inline: a pipe worker's finishes on one connection run side by side on the spool's
+    /// pool, so that their fsyncs share group commits (one after another, each paid its own).
+    func finish(request: Pipebus_Tasks_V1_FinishRequest, context: ServerContext) async throws -> Pipebus_Tasks_V1_Task {
         let id = try TaskID(request.id)
         guard sidecar.leases.holds(id) else { throw sidecar.notLeased(id) }
+        return try await sidecar.spoolWork.run { [self] in try finish(id, request) }
+    }
+
+    private func finish(_ id: TaskID, _ request: Pipebus_Tasks_V1_FinishRequest) throws -> Pipebus_Tasks_V1_Task {
         let started = Date()
         let record: TaskRecord
         do {

@@ -973,9 +973,10 @@ extension Pipebus_Tasks_V1_WorkerReport: MessageCodable {
     }
 }
 
-/// The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The unary methods
-/// touch only this worker's files (an fsync at most): the sidecar answers them inline on the
-/// connection's reader thread.
+/// The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The inline unary
+/// methods touch only this worker's files (an fsync at most): the sidecar answers them on the
+/// connection's reader thread. Finish is not inline: a pipe worker finishes many tasks at once on
+/// one connection, and those finishes share their fsyncs only if they wait side by side.
 public enum Pipebus_Tasks_V1_Tasks {
     /// The service's name on the wire: its methods are `/pipebus.tasks.v1.Tasks/<Method>`.
     public static let serviceName = "pipebus.tasks.v1.Tasks"
@@ -1105,8 +1106,7 @@ public enum Pipebus_Tasks_V1_Tasks {
 
         func lease(request: Method.Lease.Input, response: ResponseWriter<Method.Lease.Output>, context: ServerContext) async throws
 
-        /// Runs inline on the connection's reader thread: it must be quick and must not block.
-        func finish(request: Method.Finish.Input, context: ServerContext) throws -> Method.Finish.Output
+        func finish(request: Method.Finish.Input, context: ServerContext) async throws -> Method.Finish.Output
 
         /// Runs inline on the connection's reader thread: it must be quick and must not block.
         func reportWorkerErrors(request: Method.ReportWorkerErrors.Input, context: ServerContext) throws -> Method.ReportWorkerErrors.Output
@@ -1276,8 +1276,8 @@ extension Pipebus_Tasks_V1_Tasks.ServiceProtocol {
         router.registerServerStreaming(Pipebus_Tasks_V1_Tasks.Method.Lease.self) { request, response, context in
             try await self.lease(request: request, response: response, context: context)
         }
-        router.registerInline(Pipebus_Tasks_V1_Tasks.Method.Finish.self) { request, context in
-            try self.finish(request: request, context: context)
+        router.registerUnary(Pipebus_Tasks_V1_Tasks.Method.Finish.self) { request, context in
+            try await self.finish(request: request, context: context)
         }
         router.registerInline(Pipebus_Tasks_V1_Tasks.Method.ReportWorkerErrors.self) { request, context in
             try self.reportWorkerErrors(request: request, context: context)

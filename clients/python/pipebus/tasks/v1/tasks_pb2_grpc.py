@@ -26,9 +26,10 @@ if _version_not_supported:
 
 
 class TasksStub:
-    """The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The unary methods
-    touch only this worker's files (an fsync at most): the sidecar answers them inline on the
-    connection's reader thread.
+    """The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The inline unary
+    methods touch only this worker's files (an fsync at most): the sidecar answers them on the
+    connection's reader thread. Finish is not inline: a pipe worker finishes many tasks at once on
+    one connection, and those finishes share their fsyncs only if they wait side by side.
     """
 
     def __init__(self, channel):
@@ -110,9 +111,10 @@ class TasksStub:
 
 
 class TasksServicer:
-    """The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The unary methods
-    touch only this worker's files (an fsync at most): the sidecar answers them inline on the
-    connection's reader thread.
+    """The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The inline unary
+    methods touch only this worker's files (an fsync at most): the sidecar answers them on the
+    connection's reader thread. Finish is not inline: a pipe worker finishes many tasks at once on
+    one connection, and those finishes share their fsyncs only if they wait side by side.
     """
 
     def Submit(self, request, context):
@@ -197,8 +199,7 @@ class TasksServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Finish(self, request, context):
-        """pipebus: inline
-        """
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -292,9 +293,10 @@ def add_TasksServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Tasks:
-    """The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The unary methods
-    touch only this worker's files (an fsync at most): the sidecar answers them inline on the
-    connection's reader thread.
+    """The method paths are /pipebus.tasks.v1.Tasks/<method> (docs/PROTOCOL.md §7). The inline unary
+    methods touch only this worker's files (an fsync at most): the sidecar answers them on the
+    connection's reader thread. Finish is not inline: a pipe worker finishes many tasks at once on
+    one connection, and those finishes share their fsyncs only if they wait side by side.
     """
 
     @staticmethod
