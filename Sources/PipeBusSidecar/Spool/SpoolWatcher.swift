@@ -11,14 +11,15 @@ import SystemPackage
 
 /// Watches a spool's four state folders with inotify and reports what happens in them — the
 /// renames spool workers make themselves (DESIGN §1), files dropped in by hand, the runbook's
-/// replay — as `SpoolEvent`s, on one named thread of its own.
+/// replay — as `SpoolEvent`s, on a named thread of its own (`spool-watch`), read from the kernel
+/// by another (`spool-inotify`) that only keeps the kernel's queue from overflowing.
 ///
 /// Nothing in the folders is followed or opened: names are classified by `lstat` alone, so a
 /// symlink or a FIFO dropped into `pending/` is reported as `.unexpected`, never read.
 public final class SpoolWatcher: Sendable {
     private let inotifyFD: FileDescriptor
     private let wakeFD: FileDescriptor
-    private let thread: Mutex<OSThread?>
+    private let threads: Mutex<[OSThread]>
     private let logger: Logger
     /// The folder counts, kept from the events (see `SpoolCensus`).
     public let census = SpoolCensus()
@@ -40,7 +41,13 @@ public final class SpoolWatcher: Sendable {
     /// rename that caused it (0 when no rename did: a write, a removal). Every inotify watcher
     /// on the host sees the same cookie for one rename, so sidecar instances sharing a spool
     /// can agree on which of them reports it.
-    public init(layout: SpoolLayout, logger: Logger, handlerWithCookie handler: @escaping @Sendable (SpoolEvent, UInt32) -> Void) throws {
+    public convenience init(layout: SpoolLayout, logger: Logger, handlerWithCookie handler: @escaping @Sendable (SpoolEvent, UInt32) -> Void) throws {
+        try self.init(layout: layout, logger: logger, backlogLimit: InotifyBacklog.limit, handler: handler)
+    }
+
+    /// `backlogLimit`: how far (in bytes of records) the handler may fall behind the kernel
+    /// before the watcher drops what it holds and lists the folders again (`InotifyBacklog`).
+    init(layout: SpoolLayout, logger: Logger, backlogLimit: Int, handler: @escaping @Sendable (SpoolEvent, UInt32) -> Void) throws {
         var logger = logger
         logger[metadataKey: "worker"] = "\(layout.worker)"
         self.logger = logger
@@ -54,7 +61,7 @@ public final class SpoolWatcher: Sendable {
         }
         self.inotifyFD = inotifyFD
         self.wakeFD = wakeFD
-        self.thread = Mutex(nil)
+        self.threads = Mutex([])
 
         let folders: [Int32: TaskState]
         let known: [TaskState: TaskNameSet]
@@ -81,7 +88,13 @@ public final class SpoolWatcher: Sendable {
             logger: logger,
             handler: handler
         )
-        thread.withLock { $0 = OSThread(name: "spool-watch") { loop.run() } }
+        let backlog = InotifyBacklog(limit: backlogLimit)
+        threads.withLock {
+            $0 = [
+                OSThread(name: "spool-watch") { loop.run(from: backlog) },
+                OSThread(name: "spool-inotify") { loop.drain(into: backlog) },
+            ]
+        }
     }
 
     /// Watches `spool`'s folders, logging with the spool's logger.
@@ -89,17 +102,16 @@ public final class SpoolWatcher: Sendable {
         try self.init(layout: spool.layout, logger: spool.logger, handler: handler)
     }
 
-    /// Stops the thread and waits for it; idempotent. No event is delivered after it returns.
-    /// Not to be called from the handler, which runs on the thread it waits for.
+    /// Stops the threads and waits for them; idempotent. No event is delivered after it
+    /// returns. Not to be called from the handler, which runs on a thread it waits for.
     public func stop() {
-        guard
-            let running = thread.withLock({ state -> OSThread? in
-                defer { state = nil }
-                return state
-            })
-        else { return }
+        let running = threads.withLock { threads in
+            defer { threads = [] }
+            return threads
+        }
+        guard !running.isEmpty else { return }
         wakeFD.signalEvent()
-        running.join()
+        for thread in running { thread.join() }
     }
 
     deinit {

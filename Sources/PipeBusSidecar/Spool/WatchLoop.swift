@@ -7,8 +7,8 @@ import Glibc
 import PipeBusSystem
 import SystemPackage
 
-/// The body of `SpoolWatcher`'s thread: poll the inotify and wake descriptors, read records,
-/// translate them, call the handler. Owned by that one thread.
+/// The bodies of `SpoolWatcher`'s two threads: one reads the inotify descriptor into an
+/// `InotifyBacklog`, the other translates the records and calls the handler.
 struct WatchLoop: Sendable {
     let inotifyFD: FileDescriptor
     let wakeFD: FileDescriptor
@@ -33,29 +33,22 @@ struct WatchLoop: Sendable {
     /// Enough for many records at once (each is 16 bytes plus a name of at most 256).
     static let bufferSize = 64 * 1024
 
-    func run() {
-        let layout = layout
-        var translator = SpoolEventTranslator(known: known) { state, name in
-            Self.probe(layout.directoryPath(state).appending(name))
-        }
-        census.update(translator.counts)
+    /// The body of the reading thread: drains the kernel's queue into `backlog` as fast as it
+    /// fills, and nothing else, until the wake descriptor is signalled. The handler (reading
+    /// task files, reporting, logging) runs on the other thread, from the backlog: run on this
+    /// one, a busy spool outran it and the kernel's queue (16,384 records) overflowed, and the
+    /// moves in the gap went unreported (issue 18; three instances, 2,000 zero-time tasks).
+    func drain(into backlog: InotifyBacklog) {
         var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
         var fds = [
             pollfd(fd: inotifyFD.rawValue, events: Int16(POLLIN), revents: 0),
             pollfd(fd: wakeFD.rawValue, events: Int16(POLLIN), revents: 0),
         ]
+        defer { backlog.stop() }
         while true {
-            // Departures whose partner did not come within the grace are removals, read between
-            // records or not.
-            let departed = translator.flushDepartures(seenBefore: .now - Self.pairingGrace)
-            if !departed.isEmpty {
-                census.update(translator.counts)
-                deliver(departed)
-            }
             let ready: Int
             do {
-                let timeout = translator.oldestDeparture.map { max(.zero, Self.pairingGrace - $0.duration(to: .now)) }
-                guard let count = try FileDescriptor.poll(&fds, timeout: timeout) else { continue }
+                guard let count = try FileDescriptor.poll(&fds, timeout: nil) else { continue }
                 ready = count
             } catch {
                 logger.error("spool watcher stopped: poll failed", metadata: ["error": "\(error)"])
@@ -71,13 +64,45 @@ struct WatchLoop: Sendable {
                 logger.error("spool watcher stopped: read failed", metadata: ["error": "\(error)"])
                 return
             }
-            let records = buffer.withUnsafeBytes { InotifyRecord.parse(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            for record in records {
-                let events = handle(record, translator: &translator)
-                // Published before the handler runs, so that a handler reading the counts sees
-                // the event it is handling counted.
+            if !backlog.append(buffer[..<count]) {
+                logger.warning("spool watcher fell \(InotifyBacklog.limit / 1_048_576) MiB of events behind; dropping them and rescanning")
+            }
+        }
+    }
+
+    /// The body of the handling thread: takes what `drain` read, translates it and calls the
+    /// handler, until the backlog is stopped.
+    func run(from backlog: InotifyBacklog) {
+        let layout = layout
+        var translator = SpoolEventTranslator(known: known) { state, name in
+            Self.probe(layout.directoryPath(state).appending(name))
+        }
+        census.update(translator.counts)
+        while true {
+            // Departures whose partner did not come within the grace are removals, read between
+            // records or not.
+            let departed = translator.flushDepartures(seenBefore: .now - Self.pairingGrace)
+            if !departed.isEmpty {
                 census.update(translator.counts)
-                deliver(events, cookie: record.has(IN_MOVED_TO) ? record.cookie : 0)
+                deliver(departed)
+            }
+            let timeout = translator.oldestDeparture.map { max(.zero, Self.pairingGrace - $0.duration(to: .now)) }
+            guard let chunks = backlog.take(waitingAtMost: timeout) else { return }
+            for chunk in chunks {
+                let records: [InotifyRecord]
+                switch chunk {
+                case .records(let bytes):
+                    records = bytes.withUnsafeBytes { InotifyRecord.parse($0) }
+                case .overflow:
+                    records = [InotifyRecord(watch: -1, mask: UInt32(IN_Q_OVERFLOW), cookie: 0, rawName: [])]
+                }
+                for record in records {
+                    let events = handle(record, translator: &translator)
+                    // Published before the handler runs, so that a handler reading the counts sees
+                    // the event it is handling counted.
+                    census.update(translator.counts)
+                    deliver(events, cookie: record.has(IN_MOVED_TO) ? record.cookie : 0)
+                }
             }
         }
     }

@@ -36,6 +36,43 @@ struct SpoolWatcherTests {
         return Array(events[..<index])
     }
 
+    @Test("a handler that stalls while more records arrive than the kernel queues loses none of them (no overflow, no rescan)")
+    func stalledHandlerLosesNothing() throws {
+        // More records than fs.inotify.max_queued_events: two a file (created, closed).
+        let queued = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 16_384
+        let files = min(queued, 200_000) / 2 + 1_000
+        try withSpool { spool, log in
+            let recorder = EventRecorder()
+            let gate = DispatchSemaphore(value: 0)
+            let first = NSLock()
+            nonisolated(unsafe) var stalled = false
+            let watcher = try SpoolWatcher(layout: spool.layout, logger: log.logger) { event in
+                // The first event holds the handler until every file is written.
+                let stall = first.withLock { () -> Bool in
+                    defer { stalled = true }
+                    return !stalled
+                }
+                if stall { gate.wait() }
+                recorder.handler(event)
+            }
+            defer { watcher.stop() }
+            let pending = spool.layout.directory(for: .pending)
+            try writeByHand("\(pending)/first.json", "{}")
+            for index in 0..<files {
+                try writeByHand("\(pending)/f-\(index).json", "{}")
+            }
+            gate.signal()
+            let last = SpoolEvent.appeared(try TaskID("f-\(files - 1)"), .pending)
+            let events = recorder.wait(timeout: .seconds(40)) { $0.count >= files + 1 }
+            let rescanned = events.contains(.rescanNeeded)
+            #expect(!rescanned, "the watcher lost events behind a stalled handler")
+            let appeared = events.filter { if case .appeared(_, .pending) = $0 { true } else { false } }
+            #expect(appeared.count == files + 1, "\(appeared.count) of \(files + 1) files reported")
+            #expect(appeared.last == last, "the files were reported out of order")
+        }
+    }
+
     @Test("a rename by hand from pending/ to active/ is a transition")
     func transitionByHand() throws {
         try withWatcher { spool, recorder in
