@@ -53,8 +53,12 @@ extension Sidecar {
         state.withLock { state in
             state.ownMoves[move] = now
             // A rename that failed is never seen by the watcher: forget notes after a while.
-            if state.ownMoves.count > 4096 {
+            // Not at every move past a fixed size: a watcher a few seconds behind a busy spool
+            // holds thousands of fresh notes, and filtering them all at each move took a fifth
+            // of the sidecar's CPU (issue 18's profile). The bound doubles with what is kept.
+            if state.ownMoves.count > state.ownMovesPruneAt {
                 state.ownMoves = state.ownMoves.filter { now - $0.value < .seconds(30) }
+                state.ownMovesPruneAt = max(4096, 2 * state.ownMoves.count)
             }
         }
     }

@@ -125,6 +125,8 @@ public final class Sidecar: Sendable {
         var othersServing = false
         /// Renames this instance is making or made, not yet seen by its watcher.
         var ownMoves: [TaskSpool.SpoolMove: ContinuousClock.Instant] = [:]
+        /// How many notes `ownMoves` may hold before its stale ones are pruned (`noteOwnMove`).
+        var ownMovesPruneAt = 4096
         var deferredReports: [DeferredReport] = []
         var ticks = 0
         /// Whether the start succeeded (nil: not over yet), and who waits to know (`started()`).
