@@ -26,7 +26,7 @@ default_filters=(
     PipeBusCoreTests
     TransportConformanceTests MalformedInputTests PipeSecurityTests PeerServerFaultTests
     MultiProcessTests ClientInboxTests
-    TaskSpool SpoolWatcherTests SpoolEventTranslatorTests TaskIDTests JSONLogHandlerTests SidecarMetricsTests
+    TaskSpool SpoolWatcherTests InotifyBacklog LeaseManager SpoolEventTranslatorTests TaskIDTests JSONLogHandlerTests SidecarMetricsTests
     MetricsHTTPServerTests ResourceSamplerTests ProcParserTests FuzzFindingsTests GracefulShutdownTests SidecarFaultTests
     EventLogDeadlockTests
 )

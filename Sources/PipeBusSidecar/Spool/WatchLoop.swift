@@ -65,7 +65,7 @@ struct WatchLoop: Sendable {
                 return
             }
             if !backlog.append(buffer[..<count]) {
-                logger.warning("spool watcher fell \(InotifyBacklog.limit / 1_048_576) MiB of events behind; dropping them and rescanning")
+                logger.warning("spool watcher fell behind: its backlog of inotify records is full; dropping it and listing the folders again")
             }
         }
     }
