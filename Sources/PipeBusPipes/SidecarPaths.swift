@@ -44,9 +44,7 @@ public struct SidecarPaths: Hashable, Sendable {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = String(cString: entry.name)
             if NameRule.component.accepts(name) { names.append(name) }
         }
         return names.sorted()

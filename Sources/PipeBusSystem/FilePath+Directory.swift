@@ -60,11 +60,8 @@ extension FilePath {
                 if Glibc.errno != 0 { throw SystemCallError("readdir", path: self, errno: .latest) }
                 return result
             }
-            let rawName = withUnsafePointer(to: entry.pointee.d_name) { tuple in
-                tuple.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: tuple.pointee)) {
-                    Array(UnsafeBufferPointer(start: $0, count: strlen($0)))
-                }
-            }
+            let name = entry.name
+            let rawName = Array(UnsafeBufferPointer(start: name, count: strlen(name)))
             if rawName == [46] || rawName == [46, 46] { continue }
             result.append(DirectoryEntry(rawName: rawName, type: entry.pointee.d_type))
         }
@@ -79,5 +76,16 @@ extension FilePath {
         } catch let error as SystemCallError where error.errno == .invalidArgument {
             // A file system that cannot sync a directory has nothing more to make durable.
         }
+    }
+}
+
+extension UnsafeMutablePointer<dirent> {
+    /// The entry's NUL-terminated name, where `readdir` put it. Not `pointee.d_name`: that copies
+    /// the whole 256-byte array, and a record near the end of glibc's buffer is shorter than
+    /// that (`d_reclen`), so the copy reads past the buffer (AddressSanitizer: heap overflow).
+    package var name: UnsafePointer<CChar> {
+        UnsafeRawPointer(self)
+            .advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+            .assumingMemoryBound(to: CChar.self)
     }
 }

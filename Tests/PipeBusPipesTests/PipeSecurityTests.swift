@@ -1,3 +1,4 @@
+import Foundation
 import PipeBusCore
 import PipeBusPipes
 import PipeBusTestSupport
@@ -331,14 +332,9 @@ func fileStatus(_ path: String) throws -> stat {
 }
 
 func listDirectory(_ path: String) throws -> [String] {
-    guard let dir = opendir(path) else { throw RPCError(code: .notFound, message: "opendir \(path): errno \(errno)") }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) {
-            String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
+    do {
+        return try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    } catch {
+        throw RPCError(code: .notFound, message: "cannot list \(path): \(error)")
     }
-    return names.sorted()
 }

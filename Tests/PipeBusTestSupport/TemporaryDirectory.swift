@@ -49,24 +49,31 @@ public func withTemporaryDirectory<Result>(
     return try body(directory.path)
 }
 
-/// `rm -rf`, not following symlinks.
+/// `rm -rf`, not following symlinks. Names are kept as bytes (a test may make one that is not
+/// UTF-8), and read where `readdir` put them: copying `d_name` whole reads past the end of
+/// glibc's buffer for a short last record (AddressSanitizer: heap overflow).
 public func removeTree(_ path: String) {
+    removeTree(Array(path.utf8CString.dropLast()))
+}
+
+private func removeTree(_ path: [CChar]) {
+    let terminated = path + [0]
     var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if info.st_mode & S_IFMT == S_IFDIR {
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                    String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { removeTree(path + "/" + name) }
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
+    guard lstat(terminated, &info) == 0 else { return }
+    guard info.st_mode & S_IFMT == S_IFDIR else {
+        unlink(terminated)
+        return
     }
+    if let dir = opendir(terminated) {
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        var names: [[CChar]] = []
+        while let entry = readdir(dir) {
+            let name = UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self)
+            let bytes = Array(UnsafeBufferPointer(start: name, count: strlen(name)))
+            if bytes != [46] && bytes != [46, 46] { names.append(bytes) }
+        }
+        closedir(dir)
+        for name in names { removeTree(path + [47] + name) }
+    }
+    rmdir(terminated)
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import PipeBusSystem
 
 /// The few system calls `ResourceSampler` needs to read /proc, in one place. /proc files report a
 /// size of 0, so they are read until EOF rather than by their stat size.
@@ -39,15 +40,16 @@ struct ProcFiles {
         defer { closedir(directory) }
         var pids: [Int32] = []
         while let entry = readdir(directory) {
-            let pid = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Int32? in
+            let name = entry.name
+            let raw = UnsafeRawBufferPointer(start: name, count: strlen(name))
+            let pid = { () -> Int32? in
                 var value: Int32 = 0
                 for byte in raw {
-                    if byte == 0 { break }
                     guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
                     value = value &* 10 &+ Int32(byte - UInt8(ascii: "0"))
                 }
                 return value > 0 ? value : nil
-            }
+            }()
             if let pid { pids.append(pid) }
         }
         return pids
