@@ -147,9 +147,7 @@ final class LeaseManager: Sendable {
 
     private func pumpOnce() {
         let limit = batchSize()
-        var room = state.withLock { state in
-            state.leases.mapValues { max(0, min($0.maxInFlight, limit) - $0.inFlight.count) }
-        }
+        var room = freeSlots(limit: limit)
         let free = room.values.reduce(0, +)
         guard free > 0 else { return }
         var candidates: ArraySlice<TaskRecord>
@@ -174,20 +172,20 @@ final class LeaseManager: Sendable {
                 plan.append((candidate.id, lease))
             }
             guard !plan.isEmpty else { return }
-            let lost = Mutex(0)
+            let lost = Atomic(false)
             pool.forEach(plan) { planned in
-                if !self.claim(planned.task, for: planned.lease) {
-                    lost.withLock { $0 += 1 }
-                    // Its slot is free again (the lease may be gone: then it has no room).
-                }
+                if !self.claim(planned.task, for: planned.lease) { lost.store(true, ordering: .relaxed) }
             }
-            let lostCount = lost.withLock { $0 }
-            guard lostCount > 0 else { return }
-            // Hand the lost slots back to the leases that still exist, most room first.
-            let current = state.withLock { state in
-                state.leases.mapValues { max(0, min($0.maxInFlight, limit) - $0.inFlight.count) }
-            }
-            room = current
+            guard lost.load(ordering: .relaxed) else { return }
+            // Lost slots are free again, in the leases that still exist.
+            room = freeSlots(limit: limit)
+        }
+    }
+
+    /// Free slots by lease: at most `limit` in flight each (and no more than it asked for).
+    private func freeSlots(limit: Int) -> [Int: Int] {
+        state.withLock { state in
+            state.leases.mapValues { max(0, min($0.maxInFlight, limit) - $0.inFlight.count) }
         }
     }
 
