@@ -8,13 +8,16 @@ import PipeBusTasks
 extension Sidecar {
     /// A task file `id` just arrived in `state` (a rename, a file moved in, a file written).
     func inspectArrival(_ id: TaskID, in state: TaskState) {
-        do {
-            // First: the watcher's delay is the only time the mtime says something else.
-            try spool.stampEntry(id, in: state)
-        } catch {
-            logger.warning("could not stamp the time a task entered its state folder", metadata: ["task_id": "\(id)", "state": "\(state)", "error": "\(error)"])
+        // A file this sidecar wrote and stamped itself, unchanged since: a task, stamped already.
+        if spool.ownRecord(id, in: state) == nil {
+            do {
+                // First: the watcher's delay is the only time the mtime says something else.
+                try spool.stampEntry(id, in: state)
+            } catch {
+                logger.warning("could not stamp the time a task entered its state folder", metadata: ["task_id": "\(id)", "state": "\(state)", "error": "\(error)"])
+            }
+            checkEntry(id.fileName, in: state)
         }
-        checkEntry(id.fileName, in: state)
         do {
             try spool.resolveDuplicateOutcome(id, arrivedIn: state)
         } catch {

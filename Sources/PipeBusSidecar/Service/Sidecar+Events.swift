@@ -58,7 +58,8 @@ extension Sidecar {
             }
             logger.info("task removed", metadata: ["task_id": "\(id)", "state": "\(state)"])
         case .updated(let id, let state):
-            checkEntry(id.fileName, in: state)
+            // A rewrite of this sidecar's own is a task file: nothing to check.
+            if spool.ownRecord(id, in: state) == nil { checkEntry(id.fileName, in: state) }
         case .unexpected(let name, let state, let reason):
             do {
                 // The spool logs what it moves aside; only a vanished or benign entry is said here.
@@ -155,6 +156,7 @@ extension Sidecar {
     private func adopt(_ id: TaskID) {
         do {
             // A task submitted over the pipe has every key already: no second durable write.
+            if spool.ownRecord(id, in: .pending)?.hasSidecarKeys == true { return }
             if let record = try spool.get(id, in: .pending),
                 let object = try? record.object(),
                 object[TaskFile.Key.id] as? String == id.rawValue,
@@ -198,7 +200,7 @@ extension Sidecar {
     /// before the move is reported (leased within a millisecond of appearing), so it is looked for
     /// further along its life too: the report still names the task's correlation and trace.
     private func currentRecord(of id: TaskID, movedTo state: TaskState) -> TaskRecord? {
-        if let record = try? spool.get(id, in: state) { return record }
+        if let record = spool.ownRecord(id, in: state) ?? (try? spool.get(id, in: state)) { return record }
         return try? spool.get(id)
     }
 

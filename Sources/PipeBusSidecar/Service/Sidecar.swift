@@ -274,7 +274,7 @@ public final class Sidecar: Sendable {
 
     func start() throws {
         try claimInstance()
-        _ = try spool.recover()
+        _ = try spool.recover(checkedBefore: watchedUntil())
         // Temp files beside the heartbeat and the config are a dead writer's leftovers.
         for path in [heartbeatPath, workerHeartbeatPath, config.path] {
             for name in SmallFile.removeLeftoverTemporaries(of: path) {
@@ -308,6 +308,21 @@ public final class Sidecar: Sendable {
         tick()
         settleStart(true)
     }
+
+    /// Until when a watcher of this worker's spool surely ran, checking every file that arrived:
+    /// the latest of the heartbeats it writes on every tick while it watches (this instance's
+    /// and the worker's), less `watcherLagAllowance` for a watcher that was behind when it
+    /// stopped. Nil when there is no heartbeat (a new spool, or one never watched).
+    func watchedUntil() -> Date? {
+        let beats = [heartbeatPath, workerHeartbeatPath].compactMap { path -> Date? in
+            guard let info = try? FilePath(path).lstat() else { return nil }
+            return SpoolClock.date(info.st_mtim)
+        }
+        return beats.max()?.addingTimeInterval(-Self.watcherLagAllowance)
+    }
+
+    /// How far behind its last heartbeat a stopping watcher may have been (`watchedUntil`).
+    static let watcherLagAllowance: TimeInterval = 600
 
     func tick() {
         let ticks = state.withLock { state -> Int in

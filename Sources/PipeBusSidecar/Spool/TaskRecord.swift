@@ -36,6 +36,9 @@ public struct TaskRecord: Hashable, Sendable {
     /// When the task entered its state folder (`SpoolClock.enteredState`): its age in that state
     /// is measured from here, by `clear-stuck`, `tasks --older-than` and the oldest-task age.
     public var enteredState: Date
+    /// Whether the file has every key the sidecar sets on a new task, its inner `id` being the
+    /// file's (what a submit writes; a file dropped in by hand may lack them: `adopt`).
+    var hasSidecarKeys: Bool
 
     /// The whole task object, parsed again (the record keeps bytes to stay `Sendable`).
     public func object() throws -> [String: Any] {
@@ -72,6 +75,9 @@ public struct TaskRecord: Hashable, Sendable {
         self.errorKind = file.errorKind
         self.modified = modified
         self.enteredState = enteredState
+        self.hasSidecarKeys =
+            file.id == id.rawValue && file.correlationID != nil && file.traceContext != nil
+            && file.submittedAt != nil && file.attempts != nil
     }
 }
 

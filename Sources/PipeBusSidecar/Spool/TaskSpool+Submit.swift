@@ -86,9 +86,8 @@ extension TaskSpool {
             // Acknowledged only once an fsync of pending/ that began after the rename is done;
             // concurrent submits share it.
             try groupCommit.sync([layout.directoryPath(.pending)])
-            // Read back rather than built from `object`: the record carries the file's mtime.
             // Another consumer may have claimed the task already: it is durable all the same.
-            guard let record = try read(id, in: .pending) ?? get(id) else {
+            guard let record = try recordWritten(id, in: .pending, bytes: bytes, object: object) ?? get(id) else {
                 throw RPCError(code: .aborted, message: "task \(id) was submitted, then removed by someone else")
             }
             logger.info("task submitted", metadata: record.logMetadata)

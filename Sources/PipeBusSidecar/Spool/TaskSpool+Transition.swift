@@ -46,8 +46,9 @@ extension TaskSpool {
             if try destination.lstat() != nil {
                 throw try conflict(id, source: source, destination: destination, states: (from, to))
             }
+            var written: Written?
             if let update, from != .pending {
-                try rewrite(id, in: from, lostRaceTarget: to, update)
+                written = try rewrite(id, in: from, lostRaceTarget: to, update)
                 // Durable before the move, so the file that arrives in `to` is the rewritten one
                 // whatever a crash keeps.
                 try groupCommit.sync([layout.directoryPath(from)])
@@ -55,7 +56,7 @@ extension TaskSpool {
             try move(id, from: source, to: destination, states: (from, to))
             if let update, from == .pending {
                 do {
-                    try rewrite(id, in: to, lostRaceTarget: to, update)
+                    written = try rewrite(id, in: to, lostRaceTarget: to, update)
                 } catch {
                     undoMove(id, from: destination, to: source, states: (to, from), after: error)
                     throw error
@@ -68,7 +69,8 @@ extension TaskSpool {
             // The rename was this call's: a task that another consumer moved on at once (a
             // re-queued task claimed within the fsyncs) is returned where it is now, not as a
             // lost race, or the caller would take its own move for someone else's.
-            guard let record = try read(id, in: to) ?? get(id) else {
+            let record = try written.flatMap { try recordWritten(id, in: to, bytes: $0.bytes, object: $0.object) }
+            guard let record = try record ?? read(id, in: to) ?? get(id) else {
                 throw RPCError(code: .notFound, message: "task \(id) was moved to \(to)/ and then out of the spool")
             }
             logger.info("task moved", metadata: record.logMetadata.merging(["from": "\(from)"]) { $1 })
@@ -85,9 +87,11 @@ extension TaskSpool {
         _ body: (inout [String: Any]) throws -> Void
     ) throws -> TaskRecord {
         try translatingSystemErrors(subject: "spool") {
-            try rewrite(id, in: state, lostRaceTarget: state, body)
+            let written = try rewrite(id, in: state, lostRaceTarget: state, body)
             try groupCommit.sync([layout.directoryPath(state)])
-            guard let record = try read(id, in: state) else { throw try lostRace(id, from: state, to: state) }
+            guard let record = try recordWritten(id, in: state, bytes: written.bytes, object: written.object) else {
+                throw try lostRace(id, from: state, to: state)
+            }
             return record
         }
     }
@@ -134,13 +138,19 @@ extension TaskSpool {
         }
     }
 
-    /// Reads, updates and durably rewrites task `id` in `state`.
+    /// A task object as a rewrite wrote it.
+    private struct Written {
+        var bytes: [UInt8]
+        var object: [String: Any]
+    }
+
+    /// Reads, updates and durably rewrites task `id` in `state`; returns what it wrote.
     private func rewrite(
         _ id: TaskID,
         in state: TaskState,
         lostRaceTarget: TaskState,
         _ body: (inout [String: Any]) throws -> Void
-    ) throws {
+    ) throws -> Written {
         let path = layout.filePath(id, state)
         var object: [String: Any]
         switch try TaskFileReader.read(path, limit: configuration.maxTaskBytes) {
@@ -165,6 +175,7 @@ extension TaskSpool {
         } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
             throw try lostRace(id, from: state, to: lostRaceTarget)
         }
+        return Written(bytes: bytes, object: object)
     }
 
     /// Puts a claimed task back where it was after its rewrite failed, so it is not stuck in

@@ -50,6 +50,8 @@ public final class TaskSpool: Sendable {
         let call: @Sendable (SpoolMove) -> Void
     }
     private let moveObserver = Mutex<MoveObserver?>(nil)
+    /// What this object wrote last, for the watcher's reports of it (`OwnWrites`).
+    private let ownWrites = Mutex(OwnWrites())
 
     /// A rename this spool object is about to make: into `to` from `from` (nil for a new task).
     public struct SpoolMove: Hashable, Sendable {
@@ -174,6 +176,26 @@ public final class TaskSpool: Sendable {
         case .task(let bytes, let object, let info):
             return TaskRecord(id: id, state: state, bytes: bytes, object: object, info: info)
         }
+    }
+
+    /// The record of a task file this object has just written as `id` in `state` (`bytes`,
+    /// parsed as `object`), built from them and the file's status rather than read back, and
+    /// noted for the watcher (`ownRecord`); nil when the file has moved on already.
+    func recordWritten(_ id: TaskID, in state: TaskState, bytes: [UInt8], object: [String: Any]) throws -> TaskRecord? {
+        guard let info = try layout.filePath(id, state).lstat(), info.type == .regular else { return nil }
+        let record = TaskRecord(id: id, state: state, bytes: bytes, object: object, info: info)
+        ownWrites.withLock { $0.note(OwnWrites.Written(record: record, info: info)) }
+        return record
+    }
+
+    /// The record of task `id` in `state` when the file there is still one this object wrote,
+    /// unchanged (`OwnWrites`): a task file whose content is known, with no read or parse. Nil
+    /// when the file is someone else's, changed since, or gone. One `lstat`.
+    public func ownRecord(_ id: TaskID, in state: TaskState) -> TaskRecord? {
+        guard let written = ownWrites.withLock({ $0.written(id, in: state) }),
+            let info = try? layout.filePath(id, state).lstat(), written.matches(info)
+        else { return nil }
+        return written.record
     }
 
     /// The state folder `id` is in now, without reading it; nil if in none.

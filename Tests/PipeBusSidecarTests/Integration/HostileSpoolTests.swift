@@ -77,13 +77,19 @@ struct HostileSpoolTests {
             #expect(mkfifo("\(pending)/evil2-fifo.json", 0o644) == 0)
             try root.write(#"{"pad":""# + String(repeating: "z", count: 1_500_000) + #""}"#, to: "\(pending)/evil2-huge.json")
             try root.write("[1, 2", to: "\(pending)/evil2-bad.json")
+            // In a finished folder too: it arrived after the last heartbeat, so it is read at
+            // start (older finished tasks are trusted from their status: `watchedUntil`).
+            let completed = root.folder("completed")
+            try root.write("not json", to: "\(completed)/evil2-done.json")
             try await sidecar.restart()
+            #expect(Integration.lstatKind("\(completed)/evil2-done.json") == nil, "evil2-done.json is still in completed/")
+            #expect(!logMentions(sidecar, "evil2-done", message: "quarantined").isEmpty, "no quarantine log line for evil2-done")
             for name in Self.hostile + Self.hostile.map({ $0.replacingOccurrences(of: "evil-", with: "evil2-") }) {
                 #expect(Integration.lstatKind("\(pending)/\(name).json") == nil, "\(name).json is still in pending/")
                 #expect(!logMentions(sidecar, name, message: "quarantined").isEmpty, "no quarantine log line for \(name)")
             }
             let quarantined = root.names(in: root.quarantine)
-            #expect(quarantined.count == 2 * Self.hostile.count, "\(quarantined)")
+            #expect(quarantined.count == 2 * Self.hostile.count + 1, "\(quarantined)")
             func quarantinedKind(_ name: String) -> mode_t? {
                 quarantined.first { $0.hasSuffix(".\(name).json") }.flatMap { Integration.lstatKind("\(root.quarantine)/\($0)") }
             }

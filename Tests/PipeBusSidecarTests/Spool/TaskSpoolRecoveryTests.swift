@@ -3,6 +3,8 @@ import PipeBusCore
 import PipeBusTasks
 import PipeBusTestSupport
 import Testing
+import PipeBusSystem
+import SystemPackage
 
 @testable import PipeBusSidecar
 
@@ -130,6 +132,46 @@ struct TaskSpoolRecoveryTests {
                 let warnings = log.lines.filter { $0.message.contains("quarantined") && $0.level == .warning }
                 #expect(warnings.count == 10)
             }
+        }
+    }
+
+    @Test("checkedBefore: finished tasks that arrived before it are trusted from their status; later ones, and pending/ and active/, are read")
+    func checkedBefore() throws {
+        try withSpool { spool, _ in
+            let pending = spool.layout.directory(for: .pending)
+            let completed = spool.layout.directory(for: .completed)
+            let failed = spool.layout.directory(for: .failed)
+            // Before the time the watcher was last known to run. `old-garbage` stands for a file
+            // that time says was checked: recovery must not read it to count it.
+            try writeByHand("\(completed)/old-task.json", "{}")
+            try writeByHand("\(completed)/old-garbage.json", "not json")
+            try writeByHand("\(pending)/old-pending-garbage.json", "not json")
+            #expect(symlink("/nonexistent", "\(failed)/old-link.json") == 0)
+            try writeByHand("\(failed)/old-huge.json", "{\"blob\": \"" + String(repeating: "x", count: 2 << 20) + "\"}")
+            let horizon = try ["\(completed)/old-task.json", "\(completed)/old-garbage.json", "\(failed)/old-huge.json"]
+                .map { SpoolClock.enteredState(try #require(try FilePath($0).lstat())) }
+                .max()!.addingTimeInterval(0.001)
+            // After it: read and checked. File times come from a coarse clock; wait it out.
+            while Date() < horizon.addingTimeInterval(0.05) { usleep(10_000) }
+            try writeByHand("\(completed)/new-garbage.json", "not json")
+            try writeByHand("\(failed)/new-task.json", "{}")
+            let newTime = SpoolClock.enteredState(try #require(try FilePath("\(completed)/new-garbage.json").lstat()))
+            try #require(newTime > horizon)
+
+            let report = try spool.recover(checkedBefore: horizon)
+
+            let reasons = Dictionary(uniqueKeysWithValues: report.quarantined.map { ("\($0.state)/\($0.name)", $0.reason) })
+            #expect(reasons.count == 4, "\(reasons)")
+            #expect(reasons["failed/old-link.json"] == .symlink)
+            #expect(reasons["failed/old-huge.json"] == .tooLarge(size: (2 << 20) + 12, limit: 1 << 20))
+            if case .invalidJSON = reasons["pending/old-pending-garbage.json"] {} else {
+                Issue.record("old-pending-garbage.json: \(String(describing: reasons["pending/old-pending-garbage.json"]))")
+            }
+            if case .invalidJSON = reasons["completed/new-garbage.json"] {} else {
+                Issue.record("new-garbage.json: \(String(describing: reasons["completed/new-garbage.json"]))")
+            }
+            #expect(try entries(completed) == ["old-garbage.json", "old-task.json"])
+            #expect(report.counts == [.pending: 0, .active: 0, .completed: 2, .failed: 1])
         }
     }
 
