@@ -10,6 +10,32 @@ import Testing
 /// moves (`TestClock`): the time a task entered its folder is stamped from the spool's clock.
 @Suite("Task retention")
 struct TaskRetentionTests {
+    @Test("an arrival costs the same behind a queue of 50,000 finished tasks as behind none: the queue is appended to in place, not copied")
+    func arrivalCostIsFlat() throws {
+        try withSpool { spool, _ in
+            let now = SpoolClock.timespec(Date())
+            // Ids as long as generated ones, so a copy of the queue would retain each one.
+            func ids(_ prefix: String, _ count: Int) throws -> [TaskID] {
+                try (0..<count).map { try TaskID("\(prefix)-\($0)-0123456789abcdef0123456789abcdef") }
+            }
+            let long = TaskRetention(spool: spool)
+            long.seed(try ids("old", 50_000).map { RecentArrivals.Entry(id: $0, state: .completed, entered: now) })
+            #expect(long.queued(.completed) == 50_000)
+            let clock = ContinuousClock()
+            // The fastest of five rounds each, so a preemption in one round does not decide.
+            var fastest: (empty: Duration, long: Duration) = (.seconds(3600), .seconds(3600))
+            for round in 0..<5 {
+                let empty = TaskRetention(spool: spool)
+                let batch = try ids("new\(round)", 5_000)
+                fastest.empty = min(fastest.empty, clock.measure { for id in batch { empty.noteArrival(id, in: .completed, at: now) } })
+                fastest.long = min(fastest.long, clock.measure { for id in batch { long.noteArrival(id, in: .completed, at: now) } })
+            }
+            #expect(long.queued(.completed) == 75_000)
+            // Copying the queue on each append made the long one thousands of times slower.
+            #expect(fastest.long < fastest.empty * 10, "5,000 arrivals: \(fastest.long) behind 50,000, \(fastest.empty) behind none")
+        }
+    }
+
     @Test("age limits: exactly the completed and failed tasks in their folder longer than their limit move to the archive")
     func ageLimits() throws {
         let clock = TestClock()
