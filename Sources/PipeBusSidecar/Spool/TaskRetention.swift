@@ -47,6 +47,12 @@ public struct RetentionPolicy: Hashable, Sendable {
 /// sizes from the census. An entry whose task has left its folder by other means is dropped
 /// when it reaches the front.
 ///
+/// Its memory does not follow the spool's size either: each state keeps at most `window` of its
+/// oldest tasks (32 bytes each). Tasks beyond that are left in the folder, unlisted, and the
+/// queue is filled again from a listing of the folder once the pass has taken every entry it
+/// holds: one listing per `window` tasks archived. (A week of a busy worker is 10⁶ finished
+/// tasks, 32 MB of queue.)
+///
 /// A task is appended to its segment and fsynced before its file is unlinked, so a crash
 /// between the two leaves it in both places, which the next pass resolves (`TaskArchiveWriter`).
 /// A task whose replay (`<id>_replay`) is pending or active is kept until the replay is done.
@@ -60,6 +66,35 @@ final class TaskRetention: Sendable {
     private struct Queue {
         var entries: [Entry] = []
         var head = 0
+        /// Tasks newer than the last entry were left out (the window was full): none is appended
+        /// until the queue has run dry and been filled again from a listing of the folder.
+        var truncated = false
+        /// Arrivals while the folder is being listed to fill the queue again (`truncated`), in
+        /// case the listing missed them; nil when no listing runs.
+        var arrivalsWhileListing: [Entry]?
+
+        var count: Int { entries.count - head }
+
+        mutating func append(_ entry: Entry, window: Int) {
+            if truncated {
+                arrivalsWhileListing?.append(entry)
+            } else if count >= window {
+                truncated = true
+            } else {
+                entries.append(entry)
+            }
+        }
+
+        /// Starts again from `sorted` (a listing, oldest first): its first `window` entries.
+        mutating func fill(_ sorted: [Entry], window: Int) {
+            entries = Array(sorted.prefix(window))
+            head = 0
+            truncated = sorted.count > window
+            if !truncated, let arrivals = arrivalsWhileListing {
+                for entry in arrivals { append(entry, window: window) }
+            }
+            arrivalsWhileListing = nil
+        }
 
         var first: Entry? { head < entries.count ? entries[head] : nil }
 
@@ -113,6 +148,8 @@ final class TaskRetention: Sendable {
     /// The most tasks one pass moves: a pass after the limits were lowered on a big spool takes a
     /// few passes rather than one long one.
     let maxPerPass: Int
+    /// The most tasks a state's queue holds (the oldest).
+    let window: Int
     /// Called once a batch is durably in the archive and before its files are unlinked: a test
     /// stops the process there to check what a restart does with a task in both places.
     private let afterAppend: (@Sendable () -> Void)?
@@ -122,10 +159,12 @@ final class TaskRetention: Sendable {
     /// otherwise archive them twice over).
     private let unreported = Mutex<[TaskState: Set<TaskID>]>([:])
 
-    init(spool: TaskSpool, maxPerPass: Int = 5000, afterAppend: (@Sendable () -> Void)? = nil) {
+    init(spool: TaskSpool, maxPerPass: Int = 5000, window: Int = 65_536, afterAppend: (@Sendable () -> Void)? = nil) {
+        precondition(window > 0)
         self.spool = spool
         self.writer = TaskArchiveWriter(archive: TaskArchive(layout: spool.layout))
         self.maxPerPass = maxPerPass
+        self.window = window
         self.afterAppend = afterAppend
     }
 
@@ -136,9 +175,7 @@ final class TaskRetention: Sendable {
     func seed(_ entries: [RecentArrivals.Entry]) {
         var seeded = Queues()
         for state in [TaskState.completed, .failed] {
-            seeded[state].entries = entries.filter { $0.state == state }
-                .map { Entry(id: $0.id, entered: $0.entered) }
-                .sorted { RecentArrivals.earlier($0.entered, $1.entered) }
+            seeded[state].fill(Self.oldestFirst(entries.filter { $0.state == state }), window: window)
         }
         queues.withLock { $0 = seeded }
         unreported.withLock { $0.removeAll() }  // the listing no longer holds them
@@ -152,12 +189,56 @@ final class TaskRetention: Sendable {
     /// Task `id` entered `state` at `time` (a watcher's event).
     func noteArrival(_ id: TaskID, in state: TaskState, at time: timespec) {
         guard state == .completed || state == .failed else { return }
-        queues.withLock { $0[state].entries.append(Entry(id: id, entered: time)) }
+        queues.withLock { $0[state].append(Entry(id: id, entered: time), window: window) }
     }
 
     /// Tasks waiting in each finished state's order (stale entries included), for tests.
     func queued(_ state: TaskState) -> Int {
-        queues.withLock { $0[state].entries.count - $0[state].head }
+        queues.withLock { $0[state].count }
+    }
+
+    /// The number of tasks in `state`'s folder without a census: the queue's length, unless tasks
+    /// were left out of it.
+    private func folderCount(_ state: TaskState) -> Int {
+        let (queued, truncated) = queues.withLock { ($0[state].count, $0[state].truncated) }
+        guard truncated else { return queued }
+        return (try? spool.counts()[state]) ?? queued
+    }
+
+    private static func oldestFirst(_ listed: [RecentArrivals.Entry]) -> [Entry] {
+        listed.map { Entry(id: $0.id, entered: $0.entered) }.sorted { RecentArrivals.earlier($0.entered, $1.entered) }
+    }
+
+    /// The front of `state`'s queue; when the queue has run dry and tasks were left out of it,
+    /// after filling it again from a listing of the folder.
+    /// `mayList`: at most one listing a pass, so entries held back (a replay running) that fill
+    /// the window cannot make a pass list the folder over and over.
+    private func front(_ state: TaskState, mayList: inout Bool, problems: inout [String]) -> Entry? {
+        let (first, mustList) = queues.withLock { queues -> (Entry?, Bool) in
+            guard mayList, queues[state].first == nil, queues[state].truncated else { return (queues[state].first, false) }
+            queues[state].arrivalsWhileListing = []
+            return (nil, true)
+        }
+        guard mustList else { return first }
+        mayList = false
+        var query = TaskListingQuery()
+        query.states = [state]
+        let listed: [RecentArrivals.Entry]
+        do {
+            listed = try spool.listing(query).entries
+        } catch {
+            queues.withLock { $0[state].arrivalsWhileListing = nil }
+            problems.append("could not list \(state.folderName)/ for the tasks past retention: \(error)")
+            return nil
+        }
+        let sorted = Self.oldestFirst(listed)
+        let refilled = queues.withLock { queues in
+            queues[state].fill(sorted, window: window)
+            return queues[state].first
+        }
+        // The listing of a big folder took tens of megabytes for a moment: give them back.
+        MallocArenas.releaseFree()
+        return refilled
     }
 
     /// Archives what is past `policy`'s limits now. `count` gives a folder's number of tasks (the
@@ -169,15 +250,19 @@ final class TaskRetention: Sendable {
             let limits = policy[state]
             guard !limits.isOff else { continue }
             let cutoff = limits.maxAgeSeconds > 0 ? SpoolClock.timespec(now.addingTimeInterval(-Double(limits.maxAgeSeconds))) : nil
-            var remaining = count.map { count in max(0, count(state) - unreported.withLock { $0[state]?.count ?? 0 }) } ?? queued(state)
+            var remaining = count.map { count in max(0, count(state) - unreported.withLock { $0[state]?.count ?? 0 }) } ?? folderCount(state)
+            var mayList = true
+            // A listing in the middle of a pass lists again what the pass has taken already.
+            var taken = Set<TaskID>()
             var due: [(entry: Entry, record: TaskRecord)] = []
             var held: [Entry] = []
             while due.count < maxPerPass {
-                guard let entry = queues.withLock({ $0[state].first }) else { break }
+                guard let entry = front(state, mayList: &mayList, problems: &pass.problems) else { break }
                 let overCount = limits.maxCount > 0 && remaining > limits.maxCount
                 let overAge = cutoff.map { RecentArrivals.earlier(entry.entered, $0) } ?? false
                 guard overCount || overAge else { break }
                 queues.withLock { $0[state].removeFirst() }
+                guard taken.insert(entry.id).inserted else { continue }
                 let record: TaskRecord?
                 do {
                     record = try spool.get(entry.id, in: state)
@@ -200,7 +285,11 @@ final class TaskRetention: Sendable {
                 due.append((entry, record))
                 remaining -= 1
             }
-            if due.count >= maxPerPass { pass.more = true }
+            // More is due at once when the pass was full, or when it emptied a window and may
+            // list the folder only once.
+            if due.count >= maxPerPass || (!due.isEmpty && queues.withLock({ $0[state].first == nil && $0[state].truncated })) {
+                pass.more = true
+            }
             pass.held += held.count
             let failed = archive(due.map(\.record), state: state, problems: &pass.problems)
             pass.archived[state] = due.count - failed.count

@@ -18,14 +18,14 @@ struct TaskRetentionTests {
             func ids(_ prefix: String, _ count: Int) throws -> [TaskID] {
                 try (0..<count).map { try TaskID("\(prefix)-\($0)-0123456789abcdef0123456789abcdef") }
             }
-            let long = TaskRetention(spool: spool)
+            let long = TaskRetention(spool: spool, window: 100_000)
             long.seed(try ids("old", 50_000).map { RecentArrivals.Entry(id: $0, state: .completed, entered: now) })
             #expect(long.queued(.completed) == 50_000)
             let clock = ContinuousClock()
             // The fastest of five rounds each, so a preemption in one round does not decide.
             var fastest: (empty: Duration, long: Duration) = (.seconds(3600), .seconds(3600))
             for round in 0..<5 {
-                let empty = TaskRetention(spool: spool)
+                let empty = TaskRetention(spool: spool, window: 100_000)
                 let batch = try ids("new\(round)", 5_000)
                 fastest.empty = min(fastest.empty, clock.measure { for id in batch { empty.noteArrival(id, in: .completed, at: now) } })
                 fastest.long = min(fastest.long, clock.measure { for id in batch { long.noteArrival(id, in: .completed, at: now) } })
@@ -33,6 +33,50 @@ struct TaskRetentionTests {
             #expect(long.queued(.completed) == 75_000)
             // Copying the queue on each append made the long one thousands of times slower.
             #expect(fastest.long < fastest.empty * 10, "5,000 arrivals: \(fastest.long) behind 50,000, \(fastest.empty) behind none")
+        }
+    }
+
+    @Test("a queue holds at most its window of the oldest tasks; passes list the folder again for the rest, and archive each task once")
+    func window() throws {
+        let clock = TestClock()
+        try withSpool(configuration: clock.configuration) { spool, _ in
+            let old = (1...10).map { "old-\($0)" }
+            for name in old {
+                try finish(spool, [name], to: .completed)
+                clock.advance(by: .seconds(1))
+            }
+            let retention = TaskRetention(spool: spool, window: 3)
+            retention.seed(try spool.arrivals())
+            #expect(retention.queued(.completed) == 3)
+            // Arrivals after the seed: newer than the tasks left out, so not queued either.
+            clock.advance(by: .seconds(100))
+            for record in try finish(spool, ["new-1", "new-2"], to: .completed) {
+                retention.noteArrival(record.id, in: .completed, at: SpoolClock.timespec(record.enteredState))
+            }
+            #expect(retention.queued(.completed) == 3)
+            clock.advance(by: .seconds(60))
+            // old-* are 160 to 170 s old, new-* 60 s.
+            let policy = RetentionPolicy(completed: .init(maxAgeSeconds: 150), failed: .init())
+            func passes() -> [Int] {
+                var archived: [Int] = []
+                while archived.count < 20 {
+                    let pass = retention.pass(policy: policy)
+                    #expect(pass.problems.isEmpty, "\(pass.problems)")
+                    archived.append(pass.archived[.completed] ?? 0)
+                    if !pass.more { break }
+                }
+                return archived
+            }
+            let first = passes()
+            #expect(first.reduce(0, +) == 10, "archived per pass: \(first)")
+            #expect(first.allSatisfy { $0 <= 3 }, "a pass took more than the window: \(first)")
+            #expect(try ids(spool, .completed) == ["new-1", "new-2"])
+            // Found by a listing once they are due, though their arrivals were never queued.
+            clock.advance(by: .seconds(100))
+            #expect(passes().reduce(0, +) == 2)
+            #expect(try ids(spool, .completed).isEmpty)
+            let archived = try archivedTasks(retention.archive).map(\.id.rawValue)
+            #expect(archived.sorted() == (old + ["new-1", "new-2"]).sorted(), "each task archived once")
         }
     }
 
