@@ -191,7 +191,7 @@ public final class TaskSpool: Sendable {
     /// The record of task `id` in `state` when the file there is still one this object wrote,
     /// unchanged (`OwnWrites`): a task file whose content is known, with no read or parse. Nil
     /// when the file is someone else's, changed since, or gone. One `lstat`.
-    public func ownRecord(_ id: TaskID, in state: TaskState) -> TaskRecord? {
+    func ownRecord(_ id: TaskID, in state: TaskState) -> TaskRecord? {
         guard let written = ownWrites.withLock({ $0.written(id, in: state) }),
             let info = try? layout.filePath(id, state).lstat(), written.matches(info)
         else { return nil }
