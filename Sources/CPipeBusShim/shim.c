@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 
 int pipebus_pin_to_cpus(const int *cpus, int count) {
     cpu_set_t set;
@@ -115,4 +116,10 @@ int pipebus_limit_malloc_arenas(int count) {
     (void)count;
     return -1;
 #endif
+}
+
+long pipebus_thread_involuntary_switches(void) {
+    struct rusage usage;
+    if (getrusage(RUSAGE_THREAD, &usage) != 0) return -1;
+    return usage.ru_nivcsw;
 }

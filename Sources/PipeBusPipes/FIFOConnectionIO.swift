@@ -15,7 +15,8 @@ import SystemPackage
 public final class FIFOConnectionIO: ConnectionIO {
     /// How the reader waits for bytes.
     public struct ReadPolicy: Sendable, Hashable {
-        /// Before blocking in `poll`, try non-blocking reads with `sched_yield` for this long.
+        /// Before blocking in `poll`, try non-blocking reads for this long, between them pausing
+        /// or yielding the vCPU as the connection learns where its peer runs (`SpinWait`).
         /// Cuts the two-vCPU round trip ~20× here, at some CPU cost (DESIGN §5). Off by default.
         public var spin: Duration = .zero
         /// Bytes asked of one `read`.
@@ -35,6 +36,8 @@ public final class FIFOConnectionIO: ConnectionIO {
     private let metrics: TransportMetrics?
     private let closed = Atomic<Bool>(false)
     private nonisolated(unsafe) var pollSet: [pollfd]
+    /// How spins wait between reads (only the thread holding the reading role touches it).
+    private nonisolated(unsafe) var spinWait = SpinWait()
     private let slot = BlockingReadSlot()
     /// Whether reads may block in `read(2)` (the read end is then in blocking mode).
     private let blockingReads: Bool
@@ -163,14 +166,33 @@ public final class FIFOConnectionIO: ConnectionIO {
         return outcome
     }
 
+    /// Non-blocking reads for up to the spin budget, pausing or yielding between them as
+    /// `spinWait` has learned; nil when the budget ran out with no bytes.
     private func spinRead(into decoder: inout FrameDecoder) throws -> ReadOutcome? {
+        let plan = spinWait.plan()
         let start = HotPathSyscalls.monotonicNanoseconds()
+        var waited = false
+        var switchesBefore = 0
         repeat {
             // A 0-byte read can mean "no writer yet" as well as "writer gone" (a FIFO whose
             // peer has not opened its end): only poll tells them apart, so leave that to it.
-            if let outcome = try readOnce(into: &decoder), outcome != .endOfStream { return outcome }
-            HotPathSyscalls.yield()
+            if let outcome = try readOnce(into: &decoder), outcome != .endOfStream {
+                if waited {
+                    let gaveCPUAway = plan.measuresSwitches ? HotPathSyscalls.involuntarySwitches() != switchesBefore : nil
+                    spinWait.learn(plan, .arrived(gaveCPUAway: gaveCPUAway))
+                }
+                return outcome
+            }
+            if !waited {
+                waited = true
+                if plan.measuresSwitches { switchesBefore = HotPathSyscalls.involuntarySwitches() }
+            }
+            switch plan.wait {
+            case .pause: HotPathSyscalls.relax()
+            case .yield: HotPathSyscalls.yield()
+            }
         } while HotPathSyscalls.monotonicNanoseconds() - start < spinNanoseconds
+        spinWait.learn(plan, .expired)
         return nil
     }
 

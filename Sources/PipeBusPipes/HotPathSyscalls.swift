@@ -56,4 +56,10 @@ enum HotPathSyscalls {
     }
 
     static func yield() { sched_yield() }
+
+    /// The CPU's spin-wait hint (`pause`): no syscall, the vCPU stays ours.
+    @inline(__always) static func relax() { pipebus_cpu_relax() }
+
+    /// The calling thread's involuntary context switches so far (-1 if unknown).
+    static func involuntarySwitches() -> Int { pipebus_thread_involuntary_switches() }
 }

@@ -581,7 +581,7 @@ extension PipeTransportTests {
                 try await client.unary(Pipebus_Testing_V1_Echo.Method.Echo.descriptor, request: [8], responseType: [UInt8].self)
             }
             #expect(after?.code == .unavailable)
-            if fixture == .namedPipes {
+            if fixture.usesPipes {
                 let refused = await rpcError { try await server.connect() }
                 #expect(refused?.code == .unavailable)
             }

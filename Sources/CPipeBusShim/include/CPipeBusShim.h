@@ -53,6 +53,20 @@ int pipebus_prepare_wakeable_thread(void);
 /// gets ESRCH rather than a stale handle). Returns 0 or an errno value.
 int pipebus_wake_thread(int tid);
 
+/// A spin-wait hint to the CPU (x86 `pause`, Arm `yield`): a spinning reader between two reads
+/// on its own vCPU, where `sched_yield` would hand a time slice to whatever else is runnable.
+static inline void pipebus_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// The calling thread's involuntary context switches so far (getrusage RUSAGE_THREAD's
+/// ru_nivcsw): a `sched_yield` that let another task run counts one. -1 if unavailable.
+long pipebus_thread_involuntary_switches(void);
+
 /// Records `value` in a latency histogram laid out as `bound_count + 3` counters: one per bucket
 /// (`value <= bounds[i]`, the first that holds), a +Inf bucket, then the sum and the count.
 /// Lock-free (relaxed atomic adds): any thread may record while another reads.

@@ -17,6 +17,17 @@ enum TransportFixture: String, CaseIterable, Sendable, CustomTestStringConvertib
     case inProcess
     /// A `PipeServer` in a temporary directory, clients through `PipeConnector`.
     case namedPipes
+    /// The same, with both sides' reads spinning before they wait (`ReadPolicy(spin:)`), so
+    /// every behaviour holds on the spin path too (wake-ups, deadlines, close, end of stream).
+    case spinningPipes
+
+    /// The read policy of both sides of a named-pipe fixture.
+    var readPolicy: FIFOConnectionIO.ReadPolicy {
+        self == .spinningPipes ? .init(spin: .microseconds(50)) : .init()
+    }
+
+    /// Whether the fixture runs over FIFOs (`TestServer.pipeServer` is there).
+    var usesPipes: Bool { self != .inProcess }
 
     var testDescription: String { rawValue }
 
@@ -36,13 +47,14 @@ enum TransportFixture: String, CaseIterable, Sendable, CustomTestStringConvertib
                 health: health,
                 board: board
             )
-        case .namedPipes:
+        case .namedPipes, .spinningPipes:
             let directory = try TemporaryDirectory()
             var pipeConfiguration = PipeServer.Configuration.defaults
             pipeConfiguration.connection = configuration
+            pipeConfiguration.readPolicy = readPolicy
             let server = try PipeServer(directory: directory.pipes, router: router, configuration: pipeConfiguration)
             try server.start()
-            return TestServer(kind: .namedPipes(server, directory), health: health, board: board)
+            return TestServer(kind: .namedPipes(server, directory), health: health, board: board, clientReadPolicy: readPolicy)
         }
     }
 }
@@ -59,11 +71,14 @@ final class TestServer: Sendable {
     let health: HealthService
     /// What the probe handlers saw.
     let board: ProbeBoard
+    /// How the named-pipe clients of `connect` read.
+    let clientReadPolicy: FIFOConnectionIO.ReadPolicy
 
-    init(kind: Kind, health: HealthService, board: ProbeBoard) {
+    init(kind: Kind, health: HealthService, board: ProbeBoard, clientReadPolicy: FIFOConnectionIO.ReadPolicy = .init()) {
         self.kind = kind
         self.health = health
         self.board = board
+        self.clientReadPolicy = clientReadPolicy
     }
 
     static func standardRouter(health: HealthService, board: ProbeBoard) -> Router {
@@ -100,6 +115,7 @@ final class TestServer: Sendable {
         case .namedPipes(let server, _):
             var connector = PipeConnector.Configuration.defaults
             connector.connection = configuration
+            connector.readPolicy = clientReadPolicy
             let directory = server.directory
             return try await onThread("test-connect") { [connector] in
                 try PipeConnector.connect(to: directory, configuration: connector)

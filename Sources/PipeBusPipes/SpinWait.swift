@@ -1,0 +1,75 @@
+/// How a spinning reader waits between two empty reads, learned from what its spins saw.
+///
+/// A reader whose peer runs on the same vCPU must give that vCPU away (`sched_yield`), or the
+/// reply cannot be written until the scheduler preempts the spinner. A reader whose peer runs on
+/// another vCPU must not: there a yield only costs a syscall, and when a third task is runnable
+/// on the reader's vCPU (a build), each yield hands it a time slice, which the reply then waits
+/// out (the spinner never slept, so the reply's arrival preempts nothing). The reader cannot see
+/// where its peer runs, and an unpinned peer moves, so it learns from each spin:
+///
+/// - **pause** (the CPU's spin hint between reads): a reply that arrives means the peer ran
+///   elsewhere: go on pausing. A spin that runs out means it did not: yield from now on.
+/// - **yield**: a reply that arrives although no yield of the spin let another task run (the
+///   thread's involuntary context switches did not move) was written elsewhere: pause from now
+///   on. Counting switches costs two syscalls, so only every `measureInterval`-th yielding spin
+///   counts them; and every `probeInterval`-th read pauses instead, to find again a peer that
+///   moved while the yields kept handing the vCPU to a third task.
+///
+/// A spin whose first read already has bytes teaches nothing. A wrong guess costs one spin's
+/// budget, or its syscalls, never correctness.
+struct SpinWait {
+    enum Wait: Equatable {
+        /// The CPU's spin hint (`pause`) between reads.
+        case pause
+        /// `sched_yield` between reads.
+        case yield
+    }
+
+    /// What one spin is to do.
+    struct Plan: Equatable {
+        var wait: Wait
+        /// Whether to count the thread's involuntary context switches across the spin.
+        var measuresSwitches: Bool
+    }
+
+    /// How a spin ended, after at least one empty read.
+    enum Outcome: Equatable {
+        /// Bytes arrived; `gaveCPUAway` is whether another task ran on this vCPU meanwhile
+        /// (nil: not measured).
+        case arrived(gaveCPUAway: Bool?)
+        /// The budget ran out with no bytes.
+        case expired
+    }
+
+    static let measureInterval: UInt32 = 16
+    static let probeInterval: UInt32 = 256
+
+    /// The wait spins use, probes aside. A reader starts by pausing, which costs one spent
+    /// budget if its peer shares the vCPU.
+    private(set) var wait = Wait.pause
+    /// Spins planned since the wait last changed.
+    private var spins: UInt32 = 0
+
+    /// The next spin's plan.
+    mutating func plan() -> Plan {
+        spins &+= 1
+        guard wait == .yield else { return Plan(wait: .pause, measuresSwitches: false) }
+        if spins % Self.probeInterval == 0 { return Plan(wait: .pause, measuresSwitches: false) }
+        return Plan(wait: .yield, measuresSwitches: spins % Self.measureInterval == 0)
+    }
+
+    /// Learns from a spin that had to wait (its first read was empty).
+    mutating func learn(_ plan: Plan, _ outcome: Outcome) {
+        let next: Wait
+        switch (plan.wait, outcome) {
+        case (.pause, .arrived): next = .pause
+        case (.pause, .expired): next = .yield
+        case (.yield, .arrived(gaveCPUAway: false)): next = .pause
+        case (.yield, _): next = .yield
+        }
+        if next != wait {
+            wait = next
+            spins = 0
+        }
+    }
+}
