@@ -42,7 +42,17 @@ final class ServerCall: Sendable {
 
     var hasEnded: Bool { ended.load(ordering: .relaxed) }
 
+    /// Sends an async handler's reply, off the handler's executor as any nonisolated call.
+    /// (Sending it with `sendStreamed` measured slower two-vCPU: echoAsync p50 ~24 µs against
+    /// ~19 µs, three runs of five.)
     func send(_ message: [UInt8]) async throws {
+        try await sendStreamed(message)
+    }
+
+    /// Sends one message of a response stream on the caller's executor (`nonisolated(nonsending)`):
+    /// a hop to the generic executor and back per message looked up the task's executor preference
+    /// under its status lock each time (a tenth of the server's CPU in a 64 B stream).
+    nonisolated(nonsending) func sendStreamed(_ message: [UInt8]) async throws {
         if hasEnded { throw RPCError(code: .cancelled, message: "the call was cancelled or timed out") }
         if let connection { return try connection.sendMessage(message, on: streamID) }
         try await external?(message)

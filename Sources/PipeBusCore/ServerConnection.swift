@@ -499,10 +499,12 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             perform { connection in try? connection.sendMessage(message, on: id) }
             return
         }
-        guard streams[id] != nil, closeReason == nil else {
+        // `index(forKey:)`, not `streams[id]`: that copies the entry out (an optional Instant
+        // in it costs value-witness calls), once per streamed message.
+        guard streams.index(forKey: id) != nil, closeReason == nil else {
             throw RPCError(code: .cancelled, message: "the call has ended")
         }
-        try encode(Envelope(streamID: id, kind: .message, message: message))
+        try encode { Envelope.serialize(streamID: id, kind: .message, message: message, into: &$0) }
         if outBuffer.count >= configuration.flushThreshold {
             flush()
             readWithoutWaiting()

@@ -64,7 +64,7 @@ public struct ResponseWriter<Response: MessageCodable>: Sendable {
 
     /// Sends one message. Throws CANCELLED once the client cancelled or the deadline passed,
     /// RESOURCE_EXHAUSTED when the message exceeds the client's max frame size.
-    public func write(_ message: Response) async throws {
-        try await call.send(message.serializedBytes())  // [UInt8]: no copy
+    nonisolated(nonsending) public func write(_ message: Response) async throws {
+        try await call.sendStreamed(message.serializedBytes())  // [UInt8]: no copy
     }
 }
