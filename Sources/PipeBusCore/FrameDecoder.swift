@@ -17,7 +17,17 @@ public struct FrameDecoder: Sendable {
     public init(maxFrameSize: Int = FrameHeader.defaultMaxFrameSize, initialCapacity: Int = 64 * 1024) {
         // LZ4 and the 4-byte length field count in 32 bits: a larger limit could never be honoured.
         self.maxFrameSize = min(maxFrameSize, FrameHeader.largestMaxFrameSize)
-        self.buffer = [UInt8](repeating: 0, count: initialCapacity)
+        self.buffer = Self.uninitializedBytes(initialCapacity) { _ in }
+    }
+
+    /// `count` bytes of which only what `fill` writes is ever read. Not zero-filled, so the
+    /// pages a `read(2)` never reaches are never touched: a connection's 256 KiB read space
+    /// costs the memory its largest read used, not all of it (a sidecar holds one per client).
+    private static func uninitializedBytes(_ count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { bytes, initializedCount in
+            fill(UnsafeMutableRawBufferPointer(bytes))
+            initializedCount = count
+        }
     }
 
     /// Bytes received but not yet returned as frames.
@@ -148,6 +158,9 @@ public struct FrameDecoder: Sendable {
         let needed = writeIndex + count
         let ceiling = max(needed, maxFrameSize + FrameHeader.size + count)
         let newCount = min(max(buffer.count * 2, needed, 4096), ceiling)
-        buffer += [UInt8](repeating: 0, count: newCount - buffer.count)
+        let written = writeIndex
+        buffer = buffer.withUnsafeBytes { old in
+            Self.uninitializedBytes(newCount) { new in new.copyMemory(from: UnsafeRawBufferPointer(rebasing: old[..<written])) }
+        }
     }
 }
