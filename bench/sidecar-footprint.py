@@ -11,12 +11,11 @@ echo (its buffers grown), and reads the sidecar's Threads and VmRSS from /proc a
 Prints one row per N: threads, RSS, and both per connection above the sidecar with none.
 """
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python", "bench"))
+from sidecar_process import running_sidecar  # noqa: E402
 
 
 def proc_status(pid):
@@ -41,56 +40,29 @@ def main():
     counts = [int(n) for n in sys.argv[2:]] or [1, 10, 50, 100]
     import pipebus
 
-    root = tempfile.mkdtemp(prefix="pipebus-footprint-")
-    argv = [executable, "sidecar", "--worker", "footprint", "--root", root, "--instance", "i1",
-            "--metrics-address", "none", "--log-level", "error"]
-    sidecar = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
     channels = []
-    try:
-        directory = os.path.join(root, "workers", "footprint", "instances", "i1", "pipes")
-        give_up = time.monotonic() + 60
-        while not os.path.exists(directory):
-            if time.monotonic() > give_up or sidecar.poll() is not None:
-                sys.exit("the sidecar did not start")
-            time.sleep(0.05)
-        # One connection to learn that it serves, closed again: the baseline has none open.
-        probe = pipebus.Channel(directory)
-        echo = probe.unary_unary("/pipebus.testing.v1.Echo/Echo")
-        while True:
-            try:
-                echo(b"", timeout=5)
-                break
-            except pipebus.RPCError:
-                if time.monotonic() > give_up or sidecar.poll() is not None:
-                    raise
-                time.sleep(0.05)
+    with running_sidecar(executable, worker="footprint") as (sidecar, directory, probe):
+        # The connection that learnt that it serves is closed again: the baseline has none open.
         probe.close()
         base_threads, base_rss = settle(sidecar.pid, 2.0)
         print(f"sidecar with no connection: {base_threads} threads, {base_rss / 1024:.1f} MiB RSS")
         print(f"{'connections':>11}  {'state':<14} {'threads':>7} {'RSS MiB':>8} "
               f"{'threads/conn':>12} {'KiB/conn':>9}")
-        for count in counts:
-            while len(channels) < count:
-                channel = pipebus.Channel(directory)
-                channel.unary_unary("/pipebus.testing.v1.Echo/Echo")(b"x" * 64, timeout=5)
-                channels.append(channel)
-            for state, payload in (("after 64 B", b"x" * 64), ("after 64 KiB", b"x" * 65536)):
-                for channel in channels:
-                    channel.unary_unary("/pipebus.testing.v1.Echo/Echo")(payload, timeout=5)
-                threads, rss = settle(sidecar.pid)
-                print(f"{count:>11}  {state:<14} {threads:>7} {rss / 1024:>8.1f} "
-                      f"{(threads - base_threads) / count:>12.2f} {(rss - base_rss) / count:>9.1f}")
-    finally:
-        for channel in channels:
-            channel.close()
-        sidecar.send_signal(signal.SIGTERM)
         try:
-            sidecar.wait(30)
-        except subprocess.TimeoutExpired:
-            sidecar.kill()
-            sidecar.wait()
-        shutil.rmtree(root, ignore_errors=True)
+            for count in counts:
+                while len(channels) < count:
+                    channel = pipebus.Channel(directory)
+                    channel.unary_unary("/pipebus.testing.v1.Echo/Echo")(b"x" * 64, timeout=5)
+                    channels.append(channel)
+                for state, payload in (("after 64 B", b"x" * 64), ("after 64 KiB", b"x" * 65536)):
+                    for channel in channels:
+                        channel.unary_unary("/pipebus.testing.v1.Echo/Echo")(payload, timeout=5)
+                    threads, rss = settle(sidecar.pid)
+                    print(f"{count:>11}  {state:<14} {threads:>7} {rss / 1024:>8.1f} "
+                          f"{(threads - base_threads) / count:>12.2f} {(rss - base_rss) / count:>9.1f}")
+        finally:
+            for channel in channels:
+                channel.close()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import struct
 import subprocess
@@ -93,25 +92,10 @@ def bench_raw(count, warmup, client_cpu, server_cpu):
 
 
 def bench_pipebus(executable, count, warmup, client_cpu, server_cpu):
-    import pipebus
+    from sidecar_process import running_sidecar
 
-    root = tempfile.mkdtemp(prefix="pipebus-pybench-")
-    argv = ["taskset", "-c", str(server_cpu), executable, "sidecar", "--worker", "bench", "--root", root,
-            "--instance", "i1", "--metrics-address", "none", "--log-level", "error"]
-    sidecar = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        directory = os.path.join(root, "workers", "bench", "instances", "i1", "pipes")
-        give_up = time.monotonic() + 60
-        channel = pipebus.Channel(directory)
+    with running_sidecar(executable, cpu=server_cpu) as (_, _, channel):
         echo = channel.unary_unary("/pipebus.testing.v1.Echo/Echo")
-        while True:
-            try:
-                echo(b"", timeout=5)
-                break
-            except pipebus.RPCError:
-                if time.monotonic() > give_up or sidecar.poll() is not None:
-                    raise
-                time.sleep(0.05)
         samples = []
         clock = time.perf_counter_ns
         for index in range(warmup + count):
@@ -119,16 +103,7 @@ def bench_pipebus(executable, count, warmup, client_cpu, server_cpu):
             echo(PAYLOAD)
             if index >= warmup:
                 samples.append(clock() - start)
-        channel.close()
         return samples
-    finally:
-        sidecar.send_signal(signal.SIGTERM)
-        try:
-            sidecar.wait(30)
-        except subprocess.TimeoutExpired:
-            sidecar.kill()
-            sidecar.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def bench_grpc(python, count, warmup, client_cpu, server_cpu):
