@@ -178,7 +178,8 @@ public final class FIFOConnectionIO: ConnectionIO {
             // peer has not opened its end): only poll tells them apart, so leave that to it.
             if let outcome = try readOnce(into: &decoder), outcome != .endOfStream {
                 if waited {
-                    let gaveCPUAway = plan.measuresSwitches ? HotPathSyscalls.involuntarySwitches() != switchesBefore : nil
+                    // Unmeasured, or unknown (-1: no per-thread counts here): teaches nothing.
+                    let gaveCPUAway = plan.measuresSwitches && switchesBefore >= 0 ? HotPathSyscalls.involuntarySwitches() != switchesBefore : nil
                     spinWait.learn(plan, .arrived(gaveCPUAway: gaveCPUAway))
                 }
                 return outcome
