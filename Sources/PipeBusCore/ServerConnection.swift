@@ -460,7 +460,10 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
             }
             self.perform { connection in
                 connection.liveTasks -= 1
-                if connection.streams[id] != nil, !call.hasEnded { connection.endStream(id, status: status) }
+                // The task has finished: nothing to cancel (a cancel takes its status lock).
+                if connection.streams.index(forKey: id) != nil, !call.hasEnded {
+                    connection.endStream(id, status: status, cancellingTask: false)
+                }
             }
         }
     }
@@ -469,16 +472,16 @@ public final class ServerConnection: TaskExecutor, @unchecked Sendable {
 
     /// Ends a stream: tells the client `status` (nil: nothing, the client cancelled) and
     /// stops the handler.
-    private func endStream(_ id: UInt32, status: Status?) {
+    private func endStream(_ id: UInt32, status: Status?, cancellingTask: Bool = true) {
         guard let entry = streams.removeValue(forKey: id) else { return }
         if entry.deadline != nil { streamsWithDeadline -= 1 }
         entry.call.markEnded()
-        entry.task?.cancel()
+        if cancellingTask { entry.task?.cancel() }
         if let status { close(id, status) }
     }
 
     private func close(_ id: UInt32, _ status: Status) {
-        queueFrame(Envelope(streamID: id, kind: .close, endStream: true, status: status))
+        queueFrame { Envelope.serialize(streamID: id, kind: .close, endStream: true, status: status, into: &$0) }
     }
 
     private func expireDeadlines() {
