@@ -146,6 +146,8 @@ public final class ClientConnection: Sendable {
         var encoder: FrameEncoder
         /// Frames waiting for the sender that is writing (or for the next one).
         var buffer: [UInt8] = []
+        /// How many frames `buffer` holds, counted out with it (`TransportMetrics.recordSent`).
+        var bufferedFrames = 0
         var writing = false
 
         mutating func append(_ envelope: Envelope) throws {
@@ -528,9 +530,11 @@ public final class ClientConnection: Sendable {
     private func send(_ encode: (inout Writer) throws -> Int) throws {
         var frames = 0
         var batch = try writer.withLock { writer -> [UInt8]? in
-            frames = try encode(&writer)
+            writer.bufferedFrames += try encode(&writer)
             if writer.writing { return nil }
             writer.writing = true
+            frames = writer.bufferedFrames
+            writer.bufferedFrames = 0
             var bytes: [UInt8] = []
             swap(&bytes, &writer.buffer)
             return bytes
@@ -540,12 +544,15 @@ public final class ClientConnection: Sendable {
                 try bytes.withUnsafeBytes { try io.write($0, timeout: configuration.writeTimeout) }
                 metrics?.recordSent(frames: frames, bytes: bytes.count)
             } catch {
-                writer.withLock { $0.writing = false; $0.buffer.removeAll() }
+                writer.withLock { writer in
+                    writer.writing = false
+                    writer.buffer.removeAll()
+                    writer.bufferedFrames = 0
+                }
                 let failure = RPCError(code: .unavailable, message: "writing to the server failed: \(error)")
                 fail(failure)
                 throw failure
             }
-            frames = 0
             bytes.removeAll(keepingCapacity: bytes.count <= 1024 * 1024)
             batch = writer.withLock { writer -> [UInt8]? in
                 if writer.buffer.isEmpty {
@@ -553,6 +560,9 @@ public final class ClientConnection: Sendable {
                     swap(&bytes, &writer.buffer)  // the written buffer's capacity comes back
                     return nil
                 }
+                // What other senders queued meanwhile, counted as it leaves.
+                frames = writer.bufferedFrames
+                writer.bufferedFrames = 0
                 swap(&bytes, &writer.buffer)
                 return bytes
             }
