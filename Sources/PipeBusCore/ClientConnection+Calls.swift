@@ -186,7 +186,16 @@ public struct ResponseStream<Response: MessageCodable>: AsyncSequence, Sendable 
             guard !finished else { return nil }
             if let status = pendingEnd { return try end(status) }
             if let connection {
-                switch try await connection.nextInbound(streamID) {
+                // What a read already queued is taken with no async call (as a unary reply is):
+                // a 64 B stream brings hundreds of messages a read, and an async call each cost a
+                // hop to the generic executor.
+                let inbound: ClientConnection.Inbound
+                if let queued = try connection.nextInboundWithoutWaiting(streamID, releasingAtEnd: false) {
+                    inbound = queued
+                } else {
+                    inbound = try await connection.nextInbound(streamID)
+                }
+                switch inbound {
                 case .message(let bytes):
                     return try Response(serializedBytes: bytes)  // [UInt8]: no copy
                 case .final(let bytes, let status, _):
