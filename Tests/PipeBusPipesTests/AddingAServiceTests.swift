@@ -60,6 +60,7 @@ import Testing
 
     @Test func aServiceIsItsProtoPlusTheHandlerBodies() async throws {
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         let server = try PipeServer(directory: directory.pipes, router: Router(services: [InventoryStore()]))
         try server.start()
         defer { server.shutdown(graceful: false) }
