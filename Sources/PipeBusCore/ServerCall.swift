@@ -43,8 +43,9 @@ final class ServerCall: Sendable {
     var hasEnded: Bool { ended.load(ordering: .relaxed) }
 
     /// Sends an async handler's reply, off the handler's executor as any nonisolated call.
-    /// (Sending it with `sendStreamed` measured slower two-vCPU: echoAsync p50 ~24 µs against
-    /// ~19 µs, three runs of five.)
+    /// Sending it with `sendStreamed` instead read slower two-vCPU in two of three alternations
+    /// (echoAsync p50 ~24 µs against ~19 µs), within this machine's noise: left as it was until an
+    /// A/B can tell.
     func send(_ message: [UInt8]) async throws {
         try await sendStreamed(message)
     }

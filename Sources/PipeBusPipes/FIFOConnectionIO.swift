@@ -179,7 +179,10 @@ public final class FIFOConnectionIO: ConnectionIO {
             if let outcome = try readOnce(into: &decoder), outcome != .endOfStream {
                 if waited {
                     // Unmeasured, or unknown (-1: no per-thread counts here): teaches nothing.
-                    let gaveCPUAway = plan.measuresSwitches && switchesBefore >= 0 ? HotPathSyscalls.involuntarySwitches() != switchesBefore : nil
+                    var gaveCPUAway: Bool?
+                    if plan.measuresSwitches && switchesBefore >= 0 {
+                        gaveCPUAway = HotPathSyscalls.involuntarySwitches() != switchesBefore
+                    }
                     spinWait.learn(plan, .arrived(gaveCPUAway: gaveCPUAway))
                 }
                 return outcome
