@@ -6,6 +6,9 @@
 
 SWIFT ?= swift
 SWIFTPM_FLAGS ?=
+# The debug build of `make test`, which `make soak` reuses: built with other flags, every module
+# of the package would be compiled again.
+BUILD = $(SWIFT) build $(SWIFTPM_FLAGS) --build-tests -Xswiftc -warnings-as-errors
 
 .PHONY: demo test ci fuzz sanitize soak deps
 
@@ -19,7 +22,7 @@ demo: deps
 # runs against sidecars of the build just made.
 test: deps
 	scripts/install-test-python.sh
-	$(SWIFT) build $(SWIFTPM_FLAGS) --build-tests -Xswiftc -warnings-as-errors
+	$(BUILD)
 	$(SWIFT) test $(SWIFTPM_FLAGS) --skip-build --no-parallel
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts.test.yml
@@ -33,9 +36,10 @@ test: deps
 # Separate scratch folders (fuzz/.build, .build-tsan, .build-asan), so each build is incremental.
 ci: test fuzz sanitize soak
 
-# Every fuzz target for 60 s (fails on a crash, a broken invariant, a leak or memory growth).
+# Every fuzz target for 30 s from the committed corpus (fails on a crash, a broken invariant, a
+# leak or memory growth); `scripts/fuzz.sh 600` for a longer hunt.
 fuzz: deps
-	scripts/fuzz.sh 60
+	scripts/fuzz.sh 30
 
 # The concurrency- and process-heavy suites under ThreadSanitizer, then AddressSanitizer.
 sanitize: deps
@@ -44,7 +48,7 @@ sanitize: deps
 
 # A one-minute soak (scripts/soak.sh 10 for the full one).
 soak: deps
-	$(SWIFT) build $(SWIFTPM_FLAGS) --product pipebus
+	$(BUILD)
 	PIPEBUS_EXECUTABLE="$$($(SWIFT) build $(SWIFTPM_FLAGS) --show-bin-path)/pipebus" scripts/soak.sh 1
 
 deps:

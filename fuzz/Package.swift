@@ -23,7 +23,9 @@ let package = Package(
     name: "pipebus-fuzz",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(name: "pipebus", path: "..")
+        // No traits: the decoders need neither OTLP nor gRPC, and with them this release ASan build
+        // would compile BoringSSL, SwiftNIO and grpc-swift too.
+        .package(name: "pipebus", path: "..", traits: [])
     ],
     targets: [
         .target(name: "FuzzSupport", dependencies: [core], swiftSettings: strictSwift),
