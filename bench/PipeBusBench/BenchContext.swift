@@ -3,8 +3,11 @@ import Synchronization
 /// What every scenario runs with: the progress line, peer processes, the placements this
 /// machine allows, and the raw-C baseline.
 ///
-/// Baseline cases are measured once per run and shared, so a scenario's ratios divide by the
-/// very figures the `baseline` scenario reports, and a scenario run alone still gets its ratios.
+/// Baseline cases are measured once per scenario, when its first row needs them, and shared by
+/// its rows: a ratio divides by a C figure taken minutes, not a whole run, away. (This machine's
+/// speed swung 2× within minutes: against one baseline from the start of a run, the same 64 B
+/// echo read 1.54× C in `rtt` and 0.98× in `spin` half an hour later.) Each row's
+/// `ratioBasis` gives the C figure it divides by.
 final class BenchContext: Sendable {
     let progress: ProgressLine
     let peers: PeerLauncher
@@ -34,7 +37,12 @@ final class BenchContext: Sendable {
         }
     }
 
-    /// The C baseline for `baselineCase`, measured on first use.
+    /// Forgets the C baselines measured so far: the next scenario measures its own.
+    func beginScenario() {
+        measuredBaselines.withLock { $0.removeAll() }
+    }
+
+    /// The C baseline for `baselineCase`, measured on its first use in this scenario.
     ///
     /// Blocks the calling thread while the C program runs (bounded by its timeout): the
     /// orchestrating process has nothing else to do meanwhile.

@@ -22,7 +22,7 @@ extension BenchResult {
             messagesPerSecond: perSecond,
             megabytesPerSecond: perSecond * Double(payloadSize) / 1e6,
             ratioToBaseline: baseline.latency.map { latency.p50 / $0.p50 },
-            ratioBasis: "p50 / C ping-pong p50 (\(baseline.baselineCase.label))",
+            ratioBasis: "p50 / C ping-pong p50 (\(baseline.basis))",
             note: note,
             histogram: LatencySummary.makeHistogram(samples: measurement.samples)
         )

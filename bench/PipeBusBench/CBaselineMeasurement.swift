@@ -76,6 +76,13 @@ struct CBaselineMeasurement: Sendable {
         }
     }
 
+    /// The case and the figure a ratio divides by, for `ratioBasis`: "ping-pong 64 B two-vCPU
+    /// pipe 256 KiB: p50 2.41 µs", "stream 64 B same-vCPU pipe 256 KiB: 599k msgs/s".
+    var basis: String {
+        let figure = latency.map { "p50 \(ReportFormat.nanoseconds($0.p50))" } ?? "\(ReportFormat.rate(report.messagesPerSecond)) msgs/s"
+        return "\(baselineCase.label): \(figure)"
+    }
+
     /// This measurement as a row of the `baseline` scenario, where every ratio is 1 by definition.
     func result(scenario: String) -> BenchResult {
         BenchResult(

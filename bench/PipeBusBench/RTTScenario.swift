@@ -51,7 +51,7 @@ struct RTTScenario: Scenario {
         var row = measurement.result(scenario: name)
         row.label = "C poll-first"
         row.ratioToBaseline = measurement.latency.flatMap { latency in plain.latency.map { latency.p50 / $0.p50 } }
-        row.ratioBasis = "p50 / C ping-pong p50 (\(plain.baselineCase.label))"
+        row.ratioBasis = "p50 / C ping-pong p50 (\(plain.basis))"
         row.note = "C reading as pipebus did before blocking reads: poll(FIFO, eventfd) + non-blocking read"
         return row
     }

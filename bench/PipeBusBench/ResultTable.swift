@@ -13,9 +13,9 @@ struct ResultTable {
         the codec (median of batches, max = slowest batch), and per write() for write-latency
         (quantiles of the bucketed histogram; max = highest bucket's bound). msgs/s counts calls
         or round trips for latency rows; MB/s is payload moved one way (10^6 bytes). vs C is the
-        cost over the raw-C baseline of this run, above 1 slower: p50 / C p50 for latencies,
-        C msgs/s / msgs/s for streams, syscalls per round trip / C's, and for the codec ns per
-        frame / C ping-pong p50 same-vCPU at that size (bench/README.md).
+        cost over the raw-C baseline measured in the same scenario, above 1 slower: p50 / C p50
+        for latencies, C msgs/s / msgs/s for streams, syscalls per round trip / C's, and for the
+        codec ns per frame / C ping-pong p50 same-vCPU at that size (bench/README.md).
         """
 
     func render() -> String {

@@ -98,6 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         for scenario in selected {
             // One scenario's failure is reported, and the others still run.
             do {
+                context.beginScenario()
                 results += try await scenario.run(in: context)
             } catch {
                 failed.append(scenario.name)

@@ -30,7 +30,7 @@ struct StreamScenario: Scenario {
                         messagesPerSecond: perSecond,
                         megabytesPerSecond: perSecond * Double(size) / 1e6,
                         ratioToBaseline: baseline.report.messagesPerSecond / perSecond,
-                        ratioBasis: "C msgs/s / msgs/s (\(baseline.baselineCase.label))",
+                        ratioBasis: "C msgs/s / msgs/s (\(baseline.basis))",
                         note: ([frames] + [context.tuning.summary.isEmpty ? nil : context.tuning.summary])
                             .compactMap { $0 }.joined(separator: "; ")
                     )
