@@ -80,7 +80,7 @@ extension ClientConnection {
                 stream.ended = true
                 let waiter = stream.waiter
                 stream.waiter = nil
-                    return waiter
+                return waiter
             }
             waiter?.resume(returning: .check)
         case .ping:
@@ -94,7 +94,7 @@ extension ClientConnection {
                     stream.ended = true
                     if let waiter = stream.waiter { refused.append(waiter) }
                     stream.waiter = nil
-                        }
+                }
                 return refused
             }
             for waiter in refused { waiter.resume(returning: .check) }

@@ -363,7 +363,7 @@ public final class ClientConnection: Sendable {
                         return .lead
                     }
                     stream.waiter = continuation
-                            return nil
+                    return nil
                 }
                 if let now { continuation.resume(returning: now) }
             }
