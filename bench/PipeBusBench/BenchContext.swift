@@ -61,6 +61,8 @@ final class BenchContext: Sendable {
 
     /// A measurement several scenarios report on (the stream run feeds `stream` and
     /// `write-latency`): measured by `measure` on first use, then shared for the rest of the run.
+    /// A shared measurement keeps the C baselines it is divided by (measured in `measure`), so
+    /// that a later scenario does not divide it by a C figure of its own time.
     func shared<Value: Sendable>(_ key: String, measure: () throws -> Value) throws -> Value {
         if let measured = sharedMeasurements.withLock({ $0[key] }) as? Value { return measured }
         let value = try measure()

@@ -30,19 +30,23 @@ struct GRPCBridgeScenario: Scenario {
         let defaults = GRPCCaller.Configuration().coalescesFlushes
         var results: [BenchResult] = []
         for placement in context.placements {
-            let baseline = try context.baseline(.pingPong, size: Self.payloadSize, placement: placement)
+            // The pipe row is the rtt run's, divided by that run's C; the gRPC rows, measured
+            // here, by a C ping-pong of this scenario's.
             context.progress.begin("[grpc-bridge] \(placement.rawValue): pipe echo (the rtt run)")
+            let rtt = try RTTScenario.measurements(context, placement: placement)
             guard
-                let pipe = zip(RTTScenario.cases(context), try RTTScenario.measurements(context, placement: placement))
-                    .first(where: { $0.0.label == "echo" && $0.0.workload.payloadSize == Self.payloadSize })?.1
+                let pipe = zip(RTTScenario.cases(context), rtt.measurements)
+                    .first(where: { $0.0.label == "echo" && $0.0.workload.payloadSize == Self.payloadSize })?.1,
+                let pipeBaseline = rtt.baselines[Self.payloadSize]
             else { throw BenchError("the grpc-bridge scenario has no 64 B pipe echo") }
+            let baseline = try context.baseline(.pingPong, size: Self.payloadSize, placement: placement)
             let pipeRow = BenchResult.roundTrips(
                 scenario: name,
                 label: "pipe echo",
                 placement: placement,
                 payloadSize: Self.payloadSize,
                 measurement: pipe,
-                baseline: baseline,
+                baseline: pipeBaseline,
                 note: "the rtt scenario's echo"
             )
             // Every combination in every round, each round in a rotated order, so that load that

@@ -34,12 +34,10 @@ struct GRPCScenario: Scenario {
         let warmup = max(200, count / 10)
         var results: [BenchResult] = []
         for placement in context.placements {
-            var baselines: [Int: CBaselineMeasurement] = [:]
-            for size in Self.sizes {
-                baselines[size] = try context.baseline(.pingPong, size: size, placement: placement)
-            }
+            // pipebus's rows, and the C figures they and gRPC's rows divide by, are the rtt run's.
             context.progress.begin("[grpc] \(placement.rawValue): pipebus echo (the rtt run)")
-            let pipebus = zip(RTTScenario.cases(context), try RTTScenario.measurements(context, placement: placement))
+            let (baselines, measurements) = try RTTScenario.measurements(context, placement: placement)
+            let pipebus = zip(RTTScenario.cases(context), measurements)
                 .filter { $0.0.label == "echo" }
                 .map { (size: $0.0.workload.payloadSize, measurement: $0.1) }
             context.progress.begin(

@@ -11,12 +11,7 @@ struct RTTScenario: Scenario {
     func run(in context: BenchContext) async throws -> [BenchResult] {
         var results: [BenchResult] = []
         for placement in context.placements {
-            var baselines: [Int: CBaselineMeasurement] = [:]
-            for size in Self.sizes {
-                baselines[size] = try context.baseline(.pingPong, size: size, placement: placement)
-            }
-            context.progress.begin("[rtt] \(placement.rawValue): echo 64 B, 1 KiB, 64 KiB; echoAsync 64 B")
-            let measurements = try Self.measurements(context, placement: placement)
+            let (baselines, measurements) = try Self.measurements(context, placement: placement)
             results.append(try pollFirstRow(context, placement: placement, plain: baselines[64]!))
             for (entry, measurement) in zip(Self.cases(context), measurements) {
                 results.append(
@@ -77,15 +72,26 @@ struct RTTScenario: Scenario {
     }
 
     /// The measurements of `cases` in `placement`, one server and one client, measured once
-    /// per run and shared: the `grpc` scenario compares gRPC with these very figures.
-    static func measurements(_ context: BenchContext, placement: Placement) throws -> [WorkloadMeasurement] {
+    /// per run and shared: the `grpc` scenario compares gRPC with these very figures. With them,
+    /// the C ping-pong of each size, measured just before them, which every scenario sharing
+    /// them divides by.
+    static func measurements(
+        _ context: BenchContext,
+        placement: Placement
+    ) throws -> (baselines: [Int: CBaselineMeasurement], measurements: [WorkloadMeasurement]) {
         try context.shared("rtt \(placement.rawValue)") {
-            try ServerPeer.measure(
+            var baselines: [Int: CBaselineMeasurement] = [:]
+            for size in sizes {
+                baselines[size] = try context.baseline(.pingPong, size: size, placement: placement)
+            }
+            context.progress.begin("[rtt] \(placement.rawValue): echo 64 B, 1 KiB, 64 KiB; echoAsync 64 B")
+            let measurements = try ServerPeer.measure(
                 cases(context).map { .roundTrips($0.workload) },
                 context: context,
                 placement: placement,
                 settings: context.tuning.transport
             ).client
+            return (baselines, measurements)
         }
     }
 }

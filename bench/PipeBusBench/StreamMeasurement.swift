@@ -6,10 +6,17 @@ struct StreamMeasurement: Sendable {
     var placement: Placement
     /// Per payload size: the client's measurement, with the server's write-latency histogram.
     var bySize: [Int: WorkloadMeasurement]
+    /// Per payload size: the C one-way stream, measured just before, which the `stream` rows
+    /// divide by.
+    var baselines: [Int: CBaselineMeasurement]
 
     /// Measures both sizes in `placement` on first use; later calls share the result.
     static func shared(in context: BenchContext, placement: Placement) throws -> StreamMeasurement {
         try context.shared("stream \(placement.rawValue)") {
+            var baselines: [Int: CBaselineMeasurement] = [:]
+            for size in sizes {
+                baselines[size] = try context.baseline(.stream, size: size, placement: placement)
+            }
             let workloads = sizes.map { size in
                 let count = messageCount(size: size, context: context)
                 return StreamWorkload(payloadSize: size, warmup: count / 10, count: count)
@@ -26,7 +33,8 @@ struct StreamMeasurement: Sendable {
             )
             return StreamMeasurement(
                 placement: placement,
-                bySize: Dictionary(uniqueKeysWithValues: zip(sizes, measurements))
+                bySize: Dictionary(uniqueKeysWithValues: zip(sizes, measurements)),
+                baselines: baselines
             )
         }
     }

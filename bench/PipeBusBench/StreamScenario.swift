@@ -8,13 +8,9 @@ struct StreamScenario: Scenario {
     func run(in context: BenchContext) async throws -> [BenchResult] {
         var results: [BenchResult] = []
         for placement in context.placements {
-            var baselines: [Int: CBaselineMeasurement] = [:]
-            for size in StreamMeasurement.sizes {
-                baselines[size] = try context.baseline(.stream, size: size, placement: placement)
-            }
             let measured = try StreamMeasurement.shared(in: context, placement: placement)
             for size in StreamMeasurement.sizes {
-                guard let measurement = measured.bySize[size], let baseline = baselines[size] else { continue }
+                guard let measurement = measured.bySize[size], let baseline = measured.baselines[size] else { continue }
                 let perSecond = measurement.perSecond
                 let frames = measurement.serverWriteLatency.map { latency in
                     let perWrite = Int(measurement.bytesReceived / max(1, latency.count))
