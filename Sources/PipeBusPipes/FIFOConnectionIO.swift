@@ -178,6 +178,10 @@ public final class FIFOConnectionIO: ConnectionIO {
             // peer has not opened its end): only poll tells them apart, so leave that to it.
             if let outcome = try readOnce(into: &decoder), outcome != .endOfStream {
                 if waited {
+                    if plan.wait == .yield && heldOff(since: start) {
+                        spinWait.learn(plan, .heldOff)
+                        return outcome
+                    }
                     // Unmeasured, or unknown (-1: no per-thread counts here): teaches nothing.
                     var gaveCPUAway: Bool?
                     if plan.measuresSwitches && switchesBefore >= 0 {
@@ -196,8 +200,14 @@ public final class FIFOConnectionIO: ConnectionIO {
             case .yield: HotPathSyscalls.yield()
             }
         } while HotPathSyscalls.monotonicNanoseconds() - start < spinNanoseconds
-        spinWait.learn(plan, .expired)
+        spinWait.learn(plan, plan.wait == .yield && heldOff(since: start) ? .heldOff : .expired)
         return nil
+    }
+
+    /// Whether a spin that started at `start` ran past its budget by more than a yield to a
+    /// peer explains (`SpinWait.heldOffNanoseconds`).
+    private func heldOff(since start: UInt64) -> Bool {
+        HotPathSyscalls.monotonicNanoseconds() - start > spinNanoseconds + SpinWait.heldOffNanoseconds
     }
 
     /// Each call is one sample of `pipe_write_latency_seconds`: from the first `write` to the

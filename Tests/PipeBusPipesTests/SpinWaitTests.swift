@@ -65,6 +65,52 @@ import Testing
         #expect(spinWait.plan().wait == .pause)
     }
 
+    @Test func aYieldHeldOffNowAndThenCostsOnePausingSpin() {
+        // The peer shares the vCPU with a third task: most yields reach the peer.
+        var spinWait = SpinWait()
+        spinWait.learn(spinWait.plan(), .expired)
+        for _ in 0..<3 {
+            let yielding = spinWait.plan()
+            #expect(yielding.wait == .yield)
+            spinWait.learn(yielding, .heldOff)
+            #expect(spinWait.wait == .pause)
+            #expect(spinWait.yieldBarredFor == 0)
+            spinWait.learn(spinWait.plan(), .expired)
+            #expect(spinWait.wait == .yield)
+            _ = run(&spinWait, 5) { _ in .arrived(gaveCPUAway: nil) }
+            #expect(spinWait.wait == .yield)
+        }
+    }
+
+    @Test func yieldsHeldOffTwiceInARowBarYieldingUntilTheBarLapses() {
+        var spinWait = SpinWait()
+        spinWait.learn(spinWait.plan(), .expired)
+        // A third task at the same priority takes a time slice on every yield (the peer is on
+        // another vCPU), and the peer is too slow for a pausing spin.
+        spinWait.learn(spinWait.plan(), .heldOff)
+        spinWait.learn(spinWait.plan(), .expired)
+        let yielding = spinWait.plan()
+        #expect(yielding.wait == .yield)
+        spinWait.learn(yielding, .heldOff)
+        #expect(spinWait.wait == .pause)
+        #expect(spinWait.yieldBarredFor == SpinWait.yieldBarSpins)
+        // Every pausing spin runs out: still no yielding while the bar lasts (the reader
+        // blocks after each), and the first one after it yields.
+        let barred = run(&spinWait, Int(SpinWait.yieldBarSpins) - 1) { _ in .expired }
+        #expect(barred.allSatisfy { $0.wait == .pause })
+        #expect(spinWait.wait == .pause)
+        spinWait.learn(spinWait.plan(), .expired)
+        #expect(spinWait.wait == .yield)
+    }
+
+    @Test func aPausingSpinHeldOffTeachesNothing() {
+        // Preempted while pausing: that is the scheduler's tick, not a yield's doing.
+        var spinWait = SpinWait()
+        spinWait.learn(spinWait.plan(), .heldOff)
+        #expect(spinWait.wait == .pause)
+        #expect(spinWait.yieldBarredFor == 0)
+    }
+
     @Test func unmeasuredSpinsTeachNothing() {
         var spinWait = SpinWait()
         spinWait.learn(spinWait.plan(), .expired)
