@@ -37,7 +37,8 @@ class PeerFailed(Exception):
 
 
 def run_pipebus(bench, case, server_cpu, count, spin_us):
-    """One server and one client of `bench`; the client's figure for `case`."""
+    """One server and one client of `bench`: the client's figure for `case`, and for round trips
+    the p90 (µs) too (None for streams)."""
     settings = {"spinMicroseconds": spin_us, "pipeBufferSize": PIPE_SIZE}
     if case == "stream":
         workload = {"stream": {"_0": {"payloadSize": PAYLOAD, "warmup": count // 10, "count": count}}}
@@ -87,8 +88,9 @@ def run_pipebus(bench, case, server_cpu, count, spin_us):
         raise PeerFailed(f"{bench} client printed no measurement ({error}): {client.stdout[:200]!r}")
     if case == "stream":
         seconds = (measurement["endNanoseconds"] - measurement["startNanoseconds"]) / 1e9
-        return measurement["count"] / seconds / 1e6
-    return statistics.median(measurement["samples"]) / 1e3
+        return measurement["count"] / seconds / 1e6, None
+    samples = sorted(measurement["samples"])
+    return statistics.median(samples) / 1e3, samples[int(len(samples) * 0.9)] / 1e3
 
 
 def run_c(c_baseline, case, server_cpu, count, spin_us):
@@ -154,12 +156,15 @@ def main():
                     count = arguments.count * 10 if case == "stream" else arguments.count
                     row = figures.setdefault((case, placement), {"C": [], "A": [], "B": []})
                     row["C"].append(run_c(c_baseline, case, server_cpu, count, arguments.spin_us))
+                    tails = {}
                     for build in order:
                         bench = arguments.old if build == "A" else arguments.new
-                        row[build].append(run_pipebus(bench, case, server_cpu, count, arguments.spin_us))
+                        figure, tails[build] = run_pipebus(bench, case, server_cpu, count, arguments.spin_us)
+                        row[build].append(figure)
+                    tail = "" if case == "stream" else f"  (p90 A {tails['A']:.2f}, B {tails['B']:.2f})"
                     print(
                         f"round {round_number} {placement:9} {case:9} C {row['C'][-1]:7.2f}  "
-                        f"A {row['A'][-1]:7.2f}  B {row['B'][-1]:7.2f}  {unit(case)}",
+                        f"A {row['A'][-1]:7.2f}  B {row['B'][-1]:7.2f}  {unit(case)}{tail}",
                         flush=True,
                     )
     except (PeerFailed, subprocess.TimeoutExpired, ValueError, KeyError) as error:
