@@ -198,6 +198,7 @@ public final class FIFOConnectionIO: ConnectionIO {
             switch plan.wait {
             case .pause: HotPathSyscalls.relax()
             case .yield: HotPathSyscalls.yield()
+            case .block: return nil
             }
         } while HotPathSyscalls.monotonicNanoseconds() - start < spinNanoseconds
         spinWait.learn(plan, plan.wait == .yield && heldOff(since: start) ? .heldOff : .expired)

@@ -16,12 +16,14 @@
 ///   moved while the yields kept handing the vCPU to a third task.
 /// - **held off**: a yielding spin that ends more than `heldOffNanoseconds` after its budget
 ///   gave the vCPU to a task that kept it for a time slice (a build at the same priority): the
-///   reply, however early, waited that slice out. Pause from now on. If the very next yielding
-///   spin is held off too (no spin between got its reply by yielding), pausing spins that run
-///   out block without turning to yielding for `yieldBarSpins` spins: blocked, the reader's
-///   wake-up preempts that task. Measured with a busy loop at the same priority on each vCPU,
-///   64 B echo, spin 20 µs: two-vCPU p50 3.99 ms → 5.1 µs (0.3k → 55k calls/s), same-vCPU p90
-///   3.96 ms → 59 µs (0.7k → 12k calls/s).
+///   reply, however early, waited that slice out. Pause from now on, and bar yielding for
+///   `yieldBarSpins` spins: a peer on another vCPU then answers within the pausing spins; a
+///   peer on this one cannot, and once a pausing spin runs out the reader **blocks** without
+///   spinning until the bar lapses (blocked, its wake-up preempts that task, and the peer gets
+///   the vCPU at once), but for a pausing probe every `measureInterval`-th read, which finds
+///   a peer elsewhere that was only late. Measured, 64 B echo, spin 20 µs, a busy loop on each
+///   vCPU: at the same priority, two-vCPU p50 3.99 ms → 4.3 µs; same-vCPU p99 4.05 ms → 48 µs;
+///   at nice 10, same-vCPU p99 3.67 ms → 58 µs (6.1k → 43k calls/s).
 ///
 /// A spin whose first read already has bytes teaches nothing. A wrong guess costs one spin's
 /// budget, or its syscalls, never correctness.
@@ -31,6 +33,8 @@ struct SpinWait {
         case pause
         /// `sched_yield` between reads.
         case yield
+        /// No spin: the reader blocks at once (while yielding is barred and pausing runs out).
+        case block
     }
 
     /// What one spin is to do.
@@ -56,9 +60,9 @@ struct SpinWait {
     /// Past a spin's budget, what only a time slice given to another task explains: a yield to a
     /// peer that answers takes microseconds; the scheduler's slices are 0.75 ms and longer.
     static let heldOffNanoseconds: UInt64 = 250_000
-    /// Spins after a held-off one during which pausing never turns to yielding. One held-off
-    /// spin (a slice, ~4 ms) per this many calls while the third task stays; at most this many
-    /// spent budgets, and blocking reads, once it has gone and the peer shares the vCPU.
+    /// Spins after a held-off one during which the reader does not yield. One held-off spin (a
+    /// slice, ~4 ms) per this many calls while the busy task stays; once it has gone, at most
+    /// this many reads that block without spinning, with the peer on the same vCPU.
     static let yieldBarSpins: UInt32 = 1_024
 
     /// The wait spins use, probes aside. A reader starts by pausing, which costs one spent
@@ -68,13 +72,21 @@ struct SpinWait {
     private var spins: UInt32 = 0
     /// Spins left during which an expired pausing spin keeps pausing.
     private(set) var yieldBarredFor: UInt32 = 0
-    /// Yielding spins held off since one last got its reply.
-    private var heldOffInARow = 0
 
     /// The next spin's plan.
     mutating func plan() -> Plan {
         spins &+= 1
         if yieldBarredFor > 0 { yieldBarredFor -= 1 }
+        if wait == .block {
+            if yieldBarredFor > 0 {
+                // Every `measureInterval`-th read pauses, to find a peer that runs elsewhere
+                // but was late (preempted on its own vCPU).
+                let probes = spins % Self.measureInterval == 0
+                return Plan(wait: probes ? .pause : .block, measuresSwitches: false)
+            }
+            wait = .pause  // the bar lapsed: learn again
+            spins = 0
+        }
         guard wait == .yield else { return Plan(wait: .pause, measuresSwitches: false) }
         if spins % Self.probeInterval == 0 { return Plan(wait: .pause, measuresSwitches: false) }
         return Plan(wait: .yield, measuresSwitches: spins % Self.measureInterval == 0)
@@ -85,15 +97,13 @@ struct SpinWait {
         let next: Wait
         switch (plan.wait, outcome) {
         case (.pause, .arrived), (.pause, .heldOff): next = .pause
-        case (.pause, .expired): next = yieldBarredFor > 0 ? .pause : .yield
+        case (.pause, .expired): next = yieldBarredFor > 0 ? .block : .yield
         case (.yield, .heldOff):
             next = .pause
-            heldOffInARow += 1
-            if heldOffInARow >= 2 { yieldBarredFor = Self.yieldBarSpins }
-        case (.yield, .arrived(let gaveCPUAway)):
-            heldOffInARow = 0
-            next = gaveCPUAway == false ? .pause : .yield
-        case (.yield, .expired): next = .yield
+            yieldBarredFor = Self.yieldBarSpins
+        case (.yield, .arrived(gaveCPUAway: false)): next = .pause
+        case (.yield, _): next = .yield
+        case (.block, _): next = .block  // a blocking plan does not spin, so it has no outcome
         }
         if next != wait {
             wait = next

@@ -65,42 +65,50 @@ import Testing
         #expect(spinWait.plan().wait == .pause)
     }
 
-    @Test func aYieldHeldOffNowAndThenCostsOnePausingSpin() {
-        // The peer shares the vCPU with a third task: most yields reach the peer.
+    @Test func aHeldOffYieldWithThePeerElsewhereTurnsToPausingForGood() {
         var spinWait = SpinWait()
-        spinWait.learn(spinWait.plan(), .expired)
-        for _ in 0..<3 {
-            let yielding = spinWait.plan()
-            #expect(yielding.wait == .yield)
-            spinWait.learn(yielding, .heldOff)
-            #expect(spinWait.wait == .pause)
-            #expect(spinWait.yieldBarredFor == 0)
-            spinWait.learn(spinWait.plan(), .expired)
-            #expect(spinWait.wait == .yield)
-            _ = run(&spinWait, 5) { _ in .arrived(gaveCPUAway: nil) }
-            #expect(spinWait.wait == .yield)
-        }
-    }
-
-    @Test func yieldsHeldOffTwiceInARowBarYieldingUntilTheBarLapses() {
-        var spinWait = SpinWait()
-        spinWait.learn(spinWait.plan(), .expired)
-        // A third task at the same priority takes a time slice on every yield (the peer is on
-        // another vCPU), and the peer is too slow for a pausing spin.
-        spinWait.learn(spinWait.plan(), .heldOff)
         spinWait.learn(spinWait.plan(), .expired)
         let yielding = spinWait.plan()
         #expect(yielding.wait == .yield)
+        // A busy task took a time slice on a yield; the peer answers the pausing spins.
         spinWait.learn(yielding, .heldOff)
         #expect(spinWait.wait == .pause)
         #expect(spinWait.yieldBarredFor == SpinWait.yieldBarSpins)
-        // Every pausing spin runs out: still no yielding while the bar lasts (the reader
-        // blocks after each), and the first one after it yields.
-        let barred = run(&spinWait, Int(SpinWait.yieldBarSpins) - 1) { _ in .expired }
-        #expect(barred.allSatisfy { $0.wait == .pause })
-        #expect(spinWait.wait == .pause)
+        let plans = run(&spinWait, 3 * Int(SpinWait.yieldBarSpins)) { _ in .arrived(gaveCPUAway: nil) }
+        #expect(plans.allSatisfy { $0.wait == .pause })
+    }
+
+    @Test func aHeldOffYieldWithThePeerHereBlocksUntilTheBarLapses() {
+        var spinWait = SpinWait()
         spinWait.learn(spinWait.plan(), .expired)
+        spinWait.learn(spinWait.plan(), .heldOff)
+        // The peer needs this vCPU: the first pausing spin runs out, and then the reader blocks
+        // without spinning (plans with no outcome) while the bar lasts, but for pausing probes,
+        // which run out too.
+        spinWait.learn(spinWait.plan(), .expired)
+        #expect(spinWait.wait == .block)
+        let barred = run(&spinWait, Int(SpinWait.yieldBarSpins) - 2) { plan in plan.wait == .pause ? .expired : nil }
+        let probes = barred.filter { $0.wait == .pause }.count
+        #expect(barred.allSatisfy { !$0.measuresSwitches && $0.wait != .yield })
+        #expect(probes == (Int(SpinWait.yieldBarSpins) - 2) / Int(SpinWait.measureInterval))
+        #expect(spinWait.wait == .block)
+        // The bar lapses: a pausing spin learns again, and runs out into yielding.
+        let next = spinWait.plan()
+        #expect(next.wait == .pause)
+        spinWait.learn(next, .expired)
         #expect(spinWait.wait == .yield)
+    }
+
+    @Test func aProbeWhileBlockingFindsAPeerThatWasOnlyLate() {
+        var spinWait = SpinWait()
+        spinWait.learn(spinWait.plan(), .expired)
+        spinWait.learn(spinWait.plan(), .heldOff)
+        spinWait.learn(spinWait.plan(), .expired)  // the peer, elsewhere, was preempted
+        #expect(spinWait.wait == .block)
+        let plans = run(&spinWait, Int(SpinWait.measureInterval)) { plan in plan.wait == .pause ? .arrived(gaveCPUAway: nil) : nil }
+        #expect(plans.last?.wait == .pause)
+        #expect(spinWait.wait == .pause)
+        #expect(spinWait.yieldBarredFor > 0)
     }
 
     @Test func aPausingSpinHeldOffTeachesNothing() {
